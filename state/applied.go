@@ -1,0 +1,167 @@
+package state
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/idsync/idsync"
+)
+
+// AppliedUser is a user as idsync last applied it to the target.
+type AppliedUser struct {
+	TargetID string
+	Account  idsync.Account
+}
+
+func scanApplied(r *sql.Rows) (AppliedUser, error) {
+	var a AppliedUser
+	var data string
+	if err := r.Scan(&a.TargetID, &data); err != nil {
+		return a, err
+	}
+	if err := json.Unmarshal([]byte(data), &a.Account); err != nil {
+		return a, fmt.Errorf("decode applied user: %w", err)
+	}
+	return a, nil
+}
+
+// AppliedUsers returns the applied state of the given users (nil ids: of
+// every applied user), keyed by IdP id.
+func (tx *Tx) AppliedUsers(conn string, ids []string) (map[string]AppliedUser, error) {
+	out := map[string]AppliedUser{}
+	add := func(q string, args ...any) error {
+		as, err := queryAll(tx, scanApplied, q, args...)
+		for _, a := range as {
+			out[a.Account.ExternalID] = a
+		}
+		return err
+	}
+	var err error
+	if ids == nil {
+		err = add(`SELECT target_id, data FROM applied_users WHERE connection = ?`, conn)
+	} else {
+		err = inChunks(ids, func(ph string, args []any) error {
+			return add(`SELECT target_id, data FROM applied_users WHERE connection = ? AND id IN (`+ph+`)`, append([]any{conn}, args...)...)
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state: read applied users: %w", err)
+	}
+	return out, nil
+}
+
+// AppliedCount returns how many users idsync has applied to the target.
+func (tx *Tx) AppliedCount(conn string) (int, error) {
+	var n int
+	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT COUNT(*) FROM applied_users WHERE connection = ?`, conn).Scan(&n); err != nil {
+		return 0, fmt.Errorf("state: count applied users: %w", err)
+	}
+	return n, nil
+}
+
+// SetAppliedUser records a as applied under the target's id.
+func (tx *Tx) SetAppliedUser(conn, targetID string, a idsync.Account) error {
+	data, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.exec(`INSERT INTO applied_users (connection, id, target_id, data) VALUES (?, ?, ?, ?)
+		ON CONFLICT (connection, id) DO UPDATE SET target_id = excluded.target_id, data = excluded.data`,
+		conn, a.ExternalID, targetID, string(data)); err != nil {
+		return fmt.Errorf("state: record applied user: %w", err)
+	}
+	return nil
+}
+
+// DeleteAppliedUser forgets a user deleted from the target, with its group memberships.
+func (tx *Tx) DeleteAppliedUser(conn, id string) error {
+	if _, err := tx.exec(`DELETE FROM applied_users WHERE connection = ? AND id = ?`, conn, id); err != nil {
+		return fmt.Errorf("state: forget applied user: %w", err)
+	}
+	if _, err := tx.exec(`DELETE FROM applied_members WHERE connection = ? AND user_id = ?`, conn, id); err != nil {
+		return fmt.Errorf("state: forget applied user: %w", err)
+	}
+	return nil
+}
+
+// AppliedGroup is a group as idsync last applied it.
+type AppliedGroup struct {
+	ID, TargetID, Name string
+}
+
+// AppliedGroups returns every applied group, keyed by IdP id.
+func (tx *Tx) AppliedGroups(conn string) (map[string]AppliedGroup, error) {
+	gs, err := queryAll(tx, func(r *sql.Rows) (AppliedGroup, error) {
+		var g AppliedGroup
+		return g, r.Scan(&g.ID, &g.TargetID, &g.Name)
+	}, `SELECT id, target_id, name FROM applied_groups WHERE connection = ?`, conn)
+	if err != nil {
+		return nil, fmt.Errorf("state: read applied groups: %w", err)
+	}
+	out := make(map[string]AppliedGroup, len(gs))
+	for _, g := range gs {
+		out[g.ID] = g
+	}
+	return out, nil
+}
+
+// SetAppliedGroup records a group as applied.
+func (tx *Tx) SetAppliedGroup(conn string, g AppliedGroup) error {
+	if _, err := tx.exec(`INSERT INTO applied_groups (connection, id, target_id, name) VALUES (?, ?, ?, ?)
+		ON CONFLICT (connection, id) DO UPDATE SET target_id = excluded.target_id, name = excluded.name`,
+		conn, g.ID, g.TargetID, g.Name); err != nil {
+		return fmt.Errorf("state: record applied group: %w", err)
+	}
+	return nil
+}
+
+// DeleteAppliedGroup forgets a group deleted from the target, with its members.
+func (tx *Tx) DeleteAppliedGroup(conn, id string) error {
+	if _, err := tx.exec(`DELETE FROM applied_groups WHERE connection = ? AND id = ?`, conn, id); err != nil {
+		return fmt.Errorf("state: forget applied group: %w", err)
+	}
+	if _, err := tx.exec(`DELETE FROM applied_members WHERE connection = ? AND group_id = ?`, conn, id); err != nil {
+		return fmt.Errorf("state: forget applied group: %w", err)
+	}
+	return nil
+}
+
+// AppliedMemberships returns, for each given user (nil: every user), the
+// groups idsync has put them in.
+func (tx *Tx) AppliedMemberships(conn string, users []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	add := func(q string, args ...any) error {
+		pairs, err := queryAll(tx, scanPair, q, args...)
+		for _, p := range pairs {
+			out[p[0]] = append(out[p[0]], p[1])
+		}
+		return err
+	}
+	var err error
+	if users == nil {
+		err = add(`SELECT user_id, group_id FROM applied_members WHERE connection = ?`, conn)
+	} else {
+		err = inChunks(users, func(ph string, args []any) error {
+			return add(`SELECT user_id, group_id FROM applied_members WHERE connection = ? AND user_id IN (`+ph+`)`, append([]any{conn}, args...)...)
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state: read applied memberships: %w", err)
+	}
+	return out, nil
+}
+
+// SetAppliedMembers adds (add=true) or removes users from an applied group.
+func (tx *Tx) SetAppliedMembers(conn, group string, users []string, add bool) error {
+	q := `DELETE FROM applied_members WHERE connection = ? AND group_id = ? AND user_id = ?`
+	if add {
+		q = `INSERT INTO applied_members (connection, group_id, user_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
+	}
+	for _, u := range users {
+		if _, err := tx.exec(q, conn, group, u); err != nil {
+			return fmt.Errorf("state: record group members: %w", err)
+		}
+	}
+	return nil
+}

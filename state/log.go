@@ -1,0 +1,147 @@
+package state
+
+import (
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Run results.
+const (
+	RunRunning = "running"
+	RunOK      = "ok"
+	RunFailed  = "failed"  // the run stopped on an error (pull failed, target refused credentials...)
+	RunHeld    = "held"    // safety limits held the plan
+	RunPartial = "partial" // applied, but some ops failed and will be retried
+)
+
+// Run is one engine run of one connection.
+type Run struct {
+	ID         int64     `json:"id"`
+	Connection string    `json:"connection"`
+	Kind       string    `json:"kind"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	Result     string    `json:"result"`
+	Error      string    `json:"error,omitempty"`
+	Planned    int       `json:"planned"`
+	Applied    int       `json:"applied"`
+	Failed     int       `json:"failed"`
+}
+
+// StartRun records the start of a run and returns its id.
+func (tx *Tx) StartRun(conn, kind string) (int64, error) {
+	res, err := tx.exec(`INSERT INTO runs (connection, kind, started_at) VALUES (?, ?, ?)`, conn, kind, tx.now())
+	if err != nil {
+		return 0, fmt.Errorf("state: record run: %w", err)
+	}
+	return res.LastInsertId()
+}
+
+// FinishRun records how run id ended.
+func (tx *Tx) FinishRun(r Run) error {
+	if _, err := tx.exec(`UPDATE runs SET finished_at = ?, result = ?, error = ?, planned = ?, applied = ?, failed = ? WHERE id = ?`,
+		tx.now(), r.Result, r.Error, r.Planned, r.Applied, r.Failed, r.ID); err != nil {
+		return fmt.Errorf("state: record run end: %w", err)
+	}
+	return nil
+}
+
+// Event is one op outcome in the provisioning log.
+type Event struct {
+	ID         int64     `json:"id"`
+	RunID      int64     `json:"run_id"`
+	Connection string    `json:"connection"`
+	At         time.Time `json:"at"`
+	Kind       string    `json:"kind"`
+	ObjectID   string    `json:"object_id"`
+	Name       string    `json:"name"`
+	Result     string    `json:"result"` // applied | failed
+	Detail     string    `json:"detail,omitempty"`
+}
+
+// AddEvent appends e to the provisioning log.
+func (tx *Tx) AddEvent(e Event) error {
+	if _, err := tx.exec(`INSERT INTO events (run_id, connection, at, kind, object_id, name, result, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.RunID, e.Connection, tx.now(), e.Kind, e.ObjectID, e.Name, e.Result, e.Detail); err != nil {
+		return fmt.Errorf("state: record event: %w", err)
+	}
+	return nil
+}
+
+// Filter narrows Runs and Events. Zero fields match everything.
+type Filter struct {
+	Connection string
+	User       string // IdP id or name (events only)
+	Since      time.Time
+	Limit      int
+}
+
+func (f Filter) where(timeCol string, user bool) (string, []any) {
+	var conds []string
+	var args []any
+	if f.Connection != "" {
+		conds = append(conds, "connection = ?")
+		args = append(args, f.Connection)
+	}
+	if user && f.User != "" {
+		conds = append(conds, "(object_id = ? OR LOWER(name) = LOWER(?))")
+		args = append(args, f.User, f.User)
+	}
+	if !f.Since.IsZero() {
+		conds = append(conds, timeCol+" >= ?")
+		args = append(args, f.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+func limit(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" LIMIT %d", n)
+}
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+// Runs returns matching runs, newest first.
+func (tx *Tx) Runs(f Filter) ([]Run, error) {
+	where, args := f.where("started_at", false)
+	out, err := queryAll(tx, func(r *sql.Rows) (Run, error) {
+		var run Run
+		var started, finished string
+		err := r.Scan(&run.ID, &run.Connection, &run.Kind, &started, &finished, &run.Result, &run.Error, &run.Planned, &run.Applied, &run.Failed)
+		run.StartedAt, run.FinishedAt = parseTime(started), parseTime(finished)
+		return run, err
+	}, `SELECT id, connection, kind, started_at, finished_at, result, error, planned, applied, failed FROM runs`+where+` ORDER BY id DESC`+limit(f.Limit), args...)
+	if err != nil {
+		return nil, fmt.Errorf("state: read runs: %w", err)
+	}
+	return out, nil
+}
+
+// Events returns matching events, oldest first (the last Limit of them).
+func (tx *Tx) Events(f Filter) ([]Event, error) {
+	where, args := f.where("at", true)
+	out, err := queryAll(tx, func(r *sql.Rows) (Event, error) {
+		var e Event
+		var at string
+		err := r.Scan(&e.ID, &e.RunID, &e.Connection, &at, &e.Kind, &e.ObjectID, &e.Name, &e.Result, &e.Detail)
+		e.At = parseTime(at)
+		return e, err
+	}, `SELECT id, run_id, connection, at, kind, object_id, name, result, detail FROM events`+where+` ORDER BY id DESC`+limit(f.Limit), args...)
+	if err != nil {
+		return nil, fmt.Errorf("state: read events: %w", err)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}

@@ -1,0 +1,123 @@
+package state
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/idsync/idsync"
+)
+
+// Pending is an op waiting in the outbox.
+type Pending struct {
+	Seq   int64
+	RunID int64
+	Op    idsync.Op
+}
+
+// Enqueue writes ops to the outbox in order and returns them with their
+// stable ids set.
+func (tx *Tx) Enqueue(conn string, runID int64, ops []idsync.Op) ([]idsync.Op, error) {
+	var seq int64
+	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT COALESCE(MAX(seq), 0) FROM outbox WHERE connection = ?`, conn).Scan(&seq); err != nil {
+		return nil, fmt.Errorf("state: enqueue: %w", err)
+	}
+	out := make([]idsync.Op, len(ops))
+	for i, op := range ops {
+		seq++
+		op.ID = fmt.Sprintf("%s-%d-%d", conn, runID, seq)
+		data, err := json.Marshal(op)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := tx.exec(`INSERT INTO outbox (connection, seq, run_id, op) VALUES (?, ?, ?, ?)`, conn, seq, runID, string(data)); err != nil {
+			return nil, fmt.Errorf("state: enqueue: %w", err)
+		}
+		out[i] = op
+	}
+	return out, nil
+}
+
+// Outbox returns the connection's pending ops in order.
+func (tx *Tx) Outbox(conn string) ([]Pending, error) {
+	out, err := queryAll(tx, func(r *sql.Rows) (Pending, error) {
+		var p Pending
+		var data string
+		if err := r.Scan(&p.Seq, &p.RunID, &data); err != nil {
+			return p, err
+		}
+		return p, json.Unmarshal([]byte(data), &p.Op)
+	}, `SELECT seq, run_id, op FROM outbox WHERE connection = ? ORDER BY seq`, conn)
+	if err != nil {
+		return nil, fmt.Errorf("state: read outbox: %w", err)
+	}
+	return out, nil
+}
+
+// OutboxLen counts the connection's pending ops.
+func (tx *Tx) OutboxLen(conn string) (int, error) {
+	var n int
+	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT COUNT(*) FROM outbox WHERE connection = ?`, conn).Scan(&n); err != nil {
+		return 0, fmt.Errorf("state: count outbox: %w", err)
+	}
+	return n, nil
+}
+
+// Done removes an op from the outbox.
+func (tx *Tx) Done(conn string, seq int64) error {
+	if _, err := tx.exec(`DELETE FROM outbox WHERE connection = ? AND seq = ?`, conn, seq); err != nil {
+		return fmt.Errorf("state: remove op from outbox: %w", err)
+	}
+	return nil
+}
+
+// HeldPlan is a plan the safety limits stopped.
+type HeldPlan struct {
+	RunID  int64
+	HeldAt time.Time
+	Reason string
+	Plan   idsync.Plan
+}
+
+// Hold stores plan as the connection's held plan, replacing an older one.
+func (tx *Tx) Hold(conn string, runID int64, reason string, plan idsync.Plan) error {
+	data, err := json.Marshal(plan)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.exec(`INSERT INTO held_plans (connection, run_id, held_at, reason, plan) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (connection) DO UPDATE SET run_id = excluded.run_id, held_at = excluded.held_at, reason = excluded.reason, plan = excluded.plan`,
+		conn, runID, tx.now(), reason, string(data)); err != nil {
+		return fmt.Errorf("state: hold plan: %w", err)
+	}
+	return nil
+}
+
+// Held returns the connection's held plan, or nil.
+func (tx *Tx) Held(conn string) (*HeldPlan, error) {
+	hs, err := queryAll(tx, func(r *sql.Rows) (HeldPlan, error) {
+		var h HeldPlan
+		var at, data string
+		if err := r.Scan(&h.RunID, &at, &h.Reason, &data); err != nil {
+			return h, err
+		}
+		h.HeldAt, _ = time.Parse(time.RFC3339Nano, at)
+		return h, json.Unmarshal([]byte(data), &h.Plan)
+	}, `SELECT run_id, held_at, reason, plan FROM held_plans WHERE connection = ?`, conn)
+	if err != nil {
+		return nil, fmt.Errorf("state: read held plan: %w", err)
+	}
+	if len(hs) == 0 {
+		return nil, nil
+	}
+	return &hs[0], nil
+}
+
+// DropHeld discards the connection's held plan.
+func (tx *Tx) DropHeld(conn string) error {
+	if _, err := tx.exec(`DELETE FROM held_plans WHERE connection = ?`, conn); err != nil {
+		return fmt.Errorf("state: drop held plan: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,293 @@
+package state
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/idsync/idsync"
+)
+
+// Cursor is a connection's saved pull position.
+type Cursor struct {
+	Cursor     string
+	Generation int64  // the generation of the last completed pull
+	UpdatedAt  string // RFC 3339, "" when never pulled
+	FullAt     string // RFC 3339 time of the last completed full read
+}
+
+// Cursor returns the connection's saved cursor (zero when it has none).
+func (tx *Tx) Cursor(conn string) (Cursor, error) {
+	var c Cursor
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT cursor, generation, updated_at, full_at FROM cursors WHERE connection = ?`, conn).
+		Scan(&c.Cursor, &c.Generation, &c.UpdatedAt, &c.FullAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Cursor{}, nil
+	}
+	if err != nil {
+		return Cursor{}, fmt.Errorf("state: read cursor: %w", err)
+	}
+	return c, nil
+}
+
+// SaveCursor records a completed pull of generation gen. full marks it a
+// complete read.
+func (tx *Tx) SaveCursor(conn, cursor string, gen int64, full bool) error {
+	now := tx.now()
+	fullAt := ""
+	if full {
+		fullAt = now
+	}
+	_, err := tx.exec(`INSERT INTO cursors (connection, cursor, generation, updated_at, full_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (connection) DO UPDATE SET cursor = excluded.cursor, generation = excluded.generation,
+		updated_at = excluded.updated_at,
+		full_at = CASE WHEN excluded.full_at <> '' THEN excluded.full_at ELSE cursors.full_at END`,
+		conn, cursor, gen, now, fullAt)
+	if err != nil {
+		return fmt.Errorf("state: save cursor: %w", err)
+	}
+	return nil
+}
+
+// ApplyChanges writes one page of source changes into the snapshot, stamping
+// what it sees with generation gen and marking what changed dirty.
+func (tx *Tx) ApplyChanges(conn string, gen int64, page []idsync.Change) error {
+	for i, c := range page {
+		if err := tx.applyChange(conn, gen, c); err != nil {
+			return fmt.Errorf("state: apply change %d (%s): %w", i, c.Kind, err)
+		}
+	}
+	return nil
+}
+
+func (tx *Tx) applyChange(conn string, gen int64, c idsync.Change) error {
+	switch c.Kind {
+	case idsync.ChangeUser:
+		if c.User == nil || c.User.ID == "" {
+			return errors.New("user change without a user id")
+		}
+		return tx.upsertUser(conn, gen, *c.User)
+	case idsync.ChangeUserRemoved:
+		res, err := tx.exec(`UPDATE source_users SET removed = ?, generation = ? WHERE connection = ? AND id = ? AND removed <> ?`,
+			string(c.Removal), gen, conn, c.ID, string(c.Removal))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return tx.markUser(conn, c.ID)
+		}
+		return nil
+	case idsync.ChangeGroup:
+		if c.Group == nil || c.Group.ID == "" {
+			return errors.New("group change without a group id")
+		}
+		return tx.upsertGroup(conn, gen, *c.Group)
+	case idsync.ChangeGroupRemoved:
+		return tx.removeGroup(conn, c.ID)
+	case idsync.ChangeMemberAdded:
+		return tx.addMember(conn, gen, c.GroupID, c.MemberID, c.MemberKind)
+	case idsync.ChangeMemberRemoved:
+		return tx.removeMembers(conn, `group_id = ? AND member_id = ?`, c.GroupID, c.MemberID)
+	case idsync.ChangeAssigned:
+		if c.Assignment == nil || c.Assignment.PrincipalID == "" {
+			return errors.New("assignment change without a principal")
+		}
+		return tx.assign(conn, gen, *c.Assignment)
+	case idsync.ChangeUnassigned:
+		return tx.removeAssignments(conn, `principal_id = ?`, c.ID)
+	case idsync.ChangeSweep:
+		switch c.Sweep {
+		case idsync.SweepAssignments:
+			return tx.removeAssignments(conn, `generation < ?`, gen)
+		case idsync.SweepMembers:
+			return tx.removeMembers(conn, `group_id = ? AND generation < ?`, c.GroupID, gen)
+		}
+		return fmt.Errorf("unknown sweep scope %q", c.Sweep)
+	}
+	return fmt.Errorf("unknown change kind %q", c.Kind)
+}
+
+func (tx *Tx) upsertUser(conn string, gen int64, u idsync.User) error {
+	u.Removed = idsync.RemovalNone
+	data, err := json.Marshal(u)
+	if err != nil {
+		return err
+	}
+	// A re-read of an unchanged user only moves its generation: full reads
+	// must not make every user dirty.
+	res, err := tx.exec(`UPDATE source_users SET generation = ? WHERE connection = ? AND id = ? AND data = ? AND removed = ''`,
+		gen, conn, u.ID, string(data))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return nil
+	}
+	if _, err := tx.exec(`INSERT INTO source_users (connection, id, data, removed, generation) VALUES (?, ?, ?, '', ?)
+		ON CONFLICT (connection, id) DO UPDATE SET data = excluded.data, removed = '', generation = excluded.generation`,
+		conn, u.ID, string(data), gen); err != nil {
+		return err
+	}
+	return tx.markUser(conn, u.ID)
+}
+
+func (tx *Tx) upsertGroup(conn string, gen int64, g idsync.Group) error {
+	res, err := tx.exec(`UPDATE source_groups SET generation = ? WHERE connection = ? AND id = ? AND name = ? AND description = ?`,
+		gen, conn, g.ID, g.Name, g.Description)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return nil
+	}
+	if _, err := tx.exec(`INSERT INTO source_groups (connection, id, name, description, generation) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (connection, id) DO UPDATE SET name = excluded.name, description = excluded.description, generation = excluded.generation`,
+		conn, g.ID, g.Name, g.Description, gen); err != nil {
+		return err
+	}
+	// A renamed group may now match (or stop matching) a scope or role rule by name.
+	return tx.markGroup(conn, g.ID)
+}
+
+func (tx *Tx) removeGroup(conn, id string) error {
+	// Whoever was below the group may lose scope or a role with it.
+	if err := tx.removeMembers(conn, `group_id = ?`, id); err != nil {
+		return err
+	}
+	if err := tx.removeAssignments(conn, `principal_id = ?`, id); err != nil {
+		return err
+	}
+	if _, err := tx.exec(`DELETE FROM source_members WHERE connection = ? AND member_id = ?`, conn, id); err != nil {
+		return err
+	}
+	if _, err := tx.exec(`DELETE FROM source_groups WHERE connection = ? AND id = ?`, conn, id); err != nil {
+		return err
+	}
+	return tx.markGroup(conn, id)
+}
+
+func (tx *Tx) addMember(conn string, gen int64, group, member string, kind idsync.MemberKind) error {
+	if group == "" || member == "" {
+		return errors.New("member change without group or member id")
+	}
+	if kind == "" {
+		kind = idsync.MemberUser
+	}
+	res, err := tx.exec(`UPDATE source_members SET generation = ? WHERE connection = ? AND group_id = ? AND member_id = ?`,
+		gen, conn, group, member)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return nil
+	}
+	if _, err := tx.exec(`INSERT INTO source_members (connection, group_id, member_id, member_kind, generation) VALUES (?, ?, ?, ?, ?)`,
+		conn, group, member, string(kind), gen); err != nil {
+		return err
+	}
+	return tx.markMember(conn, member, string(kind))
+}
+
+// removeMembers deletes the member rows matching where (over group_id,
+// member_id, generation) and marks each former member dirty.
+func (tx *Tx) removeMembers(conn, where string, args ...any) error {
+	rows, err := queryAll(tx, scanPair, `SELECT member_id, member_kind FROM source_members WHERE connection = ? AND `+where,
+		append([]any{conn}, args...)...)
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	if _, err := tx.tx.ExecContext(tx.ctx, `DELETE FROM source_members WHERE connection = ? AND `+where, append([]any{conn}, args...)...); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := tx.markMember(conn, r[0], r[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (tx *Tx) assign(conn string, gen int64, a idsync.Assignment) error {
+	if a.PrincipalKind == "" {
+		a.PrincipalKind = idsync.MemberUser
+	}
+	res, err := tx.exec(`UPDATE source_assignments SET generation = ? WHERE connection = ? AND principal_id = ? AND role = ?`,
+		gen, conn, a.PrincipalID, a.Role)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return nil
+	}
+	if _, err := tx.exec(`INSERT INTO source_assignments (connection, principal_id, role, principal_kind, generation) VALUES (?, ?, ?, ?, ?)`,
+		conn, a.PrincipalID, a.Role, string(a.PrincipalKind), gen); err != nil {
+		return err
+	}
+	return tx.markMember(conn, a.PrincipalID, string(a.PrincipalKind))
+}
+
+func (tx *Tx) removeAssignments(conn, where string, args ...any) error {
+	rows, err := queryAll(tx, scanPair, `SELECT principal_id, principal_kind FROM source_assignments WHERE connection = ? AND `+where,
+		append([]any{conn}, args...)...)
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	if _, err := tx.tx.ExecContext(tx.ctx, `DELETE FROM source_assignments WHERE connection = ? AND `+where, append([]any{conn}, args...)...); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := tx.markMember(conn, r[0], r[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Sweep ends a completed full read of generation gen: present users it did
+// not see are marked permanently removed, groups, memberships and
+// assignments it did not see are dropped. Everything affected is marked dirty.
+//
+// Users already soft-deleted keep that state: a full read does not list the
+// recycle bin, and its absence there is no proof of a permanent delete.
+func (tx *Tx) Sweep(conn string, gen int64) error {
+	ids, err := queryAll(tx, scanString, `SELECT id FROM source_users WHERE connection = ? AND generation < ? AND removed = ''`,
+		conn, gen)
+	if err != nil {
+		return fmt.Errorf("state: sweep users: %w", err)
+	}
+	for _, id := range ids {
+		if _, err := tx.exec(`UPDATE source_users SET removed = ? WHERE connection = ? AND id = ?`, string(idsync.RemovalHard), conn, id); err != nil {
+			return fmt.Errorf("state: sweep users: %w", err)
+		}
+		if err := tx.markUser(conn, id); err != nil {
+			return err
+		}
+	}
+	groups, err := queryAll(tx, scanString, `SELECT id FROM source_groups WHERE connection = ? AND generation < ?`, conn, gen)
+	if err != nil {
+		return fmt.Errorf("state: sweep groups: %w", err)
+	}
+	for _, id := range groups {
+		if err := tx.removeGroup(conn, id); err != nil {
+			return fmt.Errorf("state: sweep groups: %w", err)
+		}
+	}
+	if err := tx.removeMembers(conn, `generation < ?`, gen); err != nil {
+		return fmt.Errorf("state: sweep members: %w", err)
+	}
+	if err := tx.removeAssignments(conn, `generation < ?`, gen); err != nil {
+		return fmt.Errorf("state: sweep assignments: %w", err)
+	}
+	return nil
+}
+
+func scanString(r *sql.Rows) (string, error) {
+	var s string
+	return s, r.Scan(&s)
+}
+
+func scanPair(r *sql.Rows) ([2]string, error) {
+	var v [2]string
+	return v, r.Scan(&v[0], &v[1])
+}

@@ -1,0 +1,219 @@
+// Package state is idsync's SQLite store: the snapshot of each connection's
+// directory, its cursor, what was applied to the target, the outbox of
+// planned ops, held plans and the provisioning log.
+//
+// All access goes through a Tx. The database has one connection, so there is
+// one writer at a time and a Tx sees a stable database; code holding a Tx must
+// not open another one.
+package state
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is an open state database.
+type Store struct {
+	db *sql.DB
+	// Now stamps runs, events and cursors; tests replace it.
+	Now func() time.Time
+}
+
+// Open opens (creating if needed) the database at path and applies any
+// migrations it has not seen.
+func Open(ctx context.Context, path string) (*Store, error) {
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(ON)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("state: open %s: %w", path, err)
+	}
+	// One connection: one writer, and transactions never wait on each other
+	// inside a process (they queue for the connection instead).
+	db.SetMaxOpenConns(1)
+	db.SetConnMaxIdleTime(0)
+	s := &Store{db: db, Now: time.Now}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state: open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) migrate(ctx context.Context) error {
+	return s.Update(ctx, func(tx *Tx) error {
+		if _, err := tx.tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+			return fmt.Errorf("create migrations table: %w", err)
+		}
+		names, err := fs.Glob(migrations, "migrations/*.sql")
+		if err != nil {
+			return err
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			var n int
+			if err := tx.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM migrations WHERE name = ?`, name).Scan(&n); err != nil {
+				return fmt.Errorf("read migrations: %w", err)
+			}
+			if n > 0 {
+				continue
+			}
+			body, err := migrations.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			for _, stmt := range strings.Split(string(body), ";\n") {
+				if strings.TrimSpace(stripComments(stmt)) == "" {
+					continue
+				}
+				if _, err := tx.tx.ExecContext(ctx, stmt); err != nil {
+					return fmt.Errorf("migration %s: %w", name, err)
+				}
+			}
+			if _, err := tx.tx.ExecContext(ctx, `INSERT INTO migrations (name, applied_at) VALUES (?, ?)`, name, tx.now()); err != nil {
+				return fmt.Errorf("record migration %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+}
+
+func stripComments(s string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
+// Tx is a transaction on the store.
+type Tx struct {
+	tx    *sql.Tx
+	ctx   context.Context
+	store *Store
+	stmts map[string]*sql.Stmt
+}
+
+// Begin starts a transaction. The caller must Commit or Rollback it.
+func (s *Store) Begin(ctx context.Context) (*Tx, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("state: begin: %w", err)
+	}
+	return &Tx{tx: tx, ctx: ctx, store: s}, nil
+}
+
+// Commit commits the transaction.
+func (tx *Tx) Commit() error {
+	tx.closeStmts()
+	if err := tx.tx.Commit(); err != nil {
+		return fmt.Errorf("state: commit: %w", err)
+	}
+	return nil
+}
+
+// Rollback abandons the transaction; it is safe after Commit.
+func (tx *Tx) Rollback() error {
+	tx.closeStmts()
+	if err := tx.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("state: rollback: %w", err)
+	}
+	return nil
+}
+
+// Update runs f in a transaction and commits it if f returns nil.
+func (s *Store) Update(ctx context.Context, f func(*Tx) error) error {
+	tx, err := s.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// View runs f in a transaction that is always rolled back.
+func (s *Store) View(ctx context.Context, f func(*Tx) error) error {
+	tx, err := s.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return f(tx)
+}
+
+func (tx *Tx) now() string { return tx.store.Now().UTC().Format(time.RFC3339Nano) }
+
+// stmt returns a statement prepared once per transaction: pages of thousands
+// of changes reuse a handful of statements.
+func (tx *Tx) stmt(query string) (*sql.Stmt, error) {
+	if st, ok := tx.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := tx.tx.PrepareContext(tx.ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if tx.stmts == nil {
+		tx.stmts = map[string]*sql.Stmt{}
+	}
+	tx.stmts[query] = st
+	return st, nil
+}
+
+func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
+	st, err := tx.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(tx.ctx, args...)
+}
+
+func (tx *Tx) closeStmts() {
+	for _, st := range tx.stmts {
+		st.Close()
+	}
+	tx.stmts = nil
+}
+
+// scanAll collects every row before the caller issues its next statement
+// (one connection: an open Rows would block it).
+func queryAll[T any](tx *Tx, scan func(*sql.Rows) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
