@@ -1,0 +1,167 @@
+package scim
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Config is the target block of a connection with `type: scim`:
+//
+//	target:
+//	  type: scim
+//	  url: https://whale.example.com/scim/v2
+//	  token: ${WHALE_SCIM_TOKEN}      # or token_file
+//	  preset: whale                   # generic | whale | whimsical | whistleblower | officernd
+//	  role_attribute: roles           # or a schema URN path, e.g. urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department
+//	  rate_limit: 25                  # requests/s (0 = unlimited)
+//	  concurrency: 4                  # ops applied at once
+//	  timeout: 30s                    # per request
+//	  update_method: patch            # patch | put (GET then full PUT, for endpoints without PATCH)
+//	  member_batch: 100               # group members per PATCH
+//	  ca_file: ""                     # extra PEM roots for url
+type Config struct {
+	URL           string `yaml:"url"`
+	Token         string `yaml:"token"`
+	Preset        string `yaml:"preset"`
+	RoleAttribute string `yaml:"role_attribute"`
+	// RateLimit is requests per second; nil means the default (25, Entra's
+	// gallery figure for SCIM endpoints), 0 means unlimited.
+	RateLimit    *float64      `yaml:"rate_limit"`
+	Concurrency  int           `yaml:"concurrency"`
+	CAFile       string        `yaml:"ca_file"`
+	UpdateMethod string        `yaml:"update_method"`
+	MemberBatch  int           `yaml:"member_batch"`
+	Timeout      time.Duration `yaml:"timeout"`
+	// HTTPClient replaces the client built from CAFile (tests, proxies).
+	HTTPClient *http.Client `yaml:"-"`
+}
+
+// Defaults.
+const (
+	DefaultRateLimit     = 25
+	DefaultConcurrency   = 4
+	DefaultMemberBatch   = 100
+	DefaultTimeout       = 30 * time.Second
+	DefaultRoleAttribute = "roles"
+)
+
+// Rate returns a RateLimit value (0 = unlimited), for configs built in code.
+func Rate(perSecond float64) *float64 { return &perSecond }
+
+// String describes the target without its token.
+func (c Config) String() string {
+	return fmt.Sprintf("scim %s (preset %s)", c.URL, c.Preset)
+}
+
+var plainAttr = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+
+// validate checks c and fills defaults; errors name the field.
+func (c *Config) validate() error {
+	var errs []error
+	u, err := url.Parse(c.URL)
+	switch {
+	case c.URL == "":
+		errs = append(errs, errors.New("url: required"))
+	case err != nil || u.Host == "":
+		errs = append(errs, fmt.Errorf("url: %q is not an absolute URL", c.URL))
+	case u.Scheme == "https":
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	default:
+		errs = append(errs, errors.New("url: must be https (or http://127.0.0.1 for a local test server)"))
+	}
+	c.URL = strings.TrimRight(c.URL, "/")
+	if c.Token == "" {
+		errs = append(errs, errors.New("token: required (or token_file)"))
+	}
+	if c.Preset == "" {
+		c.Preset = "generic"
+	}
+	p, ok := presets[c.Preset]
+	if !ok {
+		errs = append(errs, fmt.Errorf("preset: unknown %q (one of %s)", c.Preset, strings.Join(presetNames(), ", ")))
+	}
+	if c.RoleAttribute == "" {
+		c.RoleAttribute = DefaultRoleAttribute
+	}
+	switch {
+	case ok && p.rolesOnly && c.RoleAttribute != DefaultRoleAttribute:
+		errs = append(errs, fmt.Errorf("role_attribute: preset %s takes roles only", c.Preset))
+	case c.RoleAttribute == DefaultRoleAttribute, plainAttr.MatchString(c.RoleAttribute):
+	case strings.HasPrefix(c.RoleAttribute, "urn:") && plainAttr.MatchString(c.RoleAttribute[strings.LastIndexByte(c.RoleAttribute, ':')+1:]):
+	default:
+		errs = append(errs, fmt.Errorf("role_attribute: %q is neither \"roles\", an attribute name nor a schema URN path (urn:...:User:attribute)", c.RoleAttribute))
+	}
+	if c.RateLimit == nil {
+		c.RateLimit = Rate(DefaultRateLimit)
+	} else if *c.RateLimit < 0 {
+		errs = append(errs, errors.New("rate_limit: must be >= 0 (0 = unlimited)"))
+	}
+	switch {
+	case c.Concurrency == 0:
+		c.Concurrency = DefaultConcurrency
+	case c.Concurrency < 0 || c.Concurrency > 256:
+		errs = append(errs, errors.New("concurrency: must be between 1 and 256"))
+	}
+	switch c.UpdateMethod {
+	case "":
+		c.UpdateMethod = "patch"
+	case "patch", "put":
+	default:
+		errs = append(errs, fmt.Errorf("update_method: %q is not patch or put", c.UpdateMethod))
+	}
+	switch {
+	case c.MemberBatch == 0:
+		c.MemberBatch = DefaultMemberBatch
+	case c.MemberBatch < 0:
+		errs = append(errs, errors.New("member_batch: must be >= 1"))
+	}
+	switch {
+	case c.Timeout == 0:
+		c.Timeout = DefaultTimeout
+	case c.Timeout < 0:
+		errs = append(errs, errors.New("timeout: must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// httpClient builds the client for c: CAFile's roots on top of the system
+// ones, and enough idle connections that concurrency workers reuse them.
+func (c *Config) httpClient() (*http.Client, error) {
+	if c.HTTPClient != nil {
+		return c.HTTPClient, nil
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = max(c.Concurrency*2, 8)
+	if c.CAFile != "" {
+		pemBytes, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pemBytes) {
+			return nil, fmt.Errorf("ca_file: no PEM certificate in %s", c.CAFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr}, nil
+}

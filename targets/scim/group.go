@@ -1,0 +1,220 @@
+package scim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/idsync/idsync"
+)
+
+// Groups are always changed with PATCH (also with update_method: put): a
+// full PUT of a large group would resend every member for each change.
+
+func groupName(op idsync.Op) string {
+	if op.Group != nil {
+		return op.Group.DisplayName
+	}
+	if op.PrevGroup != nil {
+		return op.PrevGroup.DisplayName
+	}
+	return op.ObjectID
+}
+
+func groupExt(op idsync.Op) string {
+	if op.Group != nil && op.Group.ExternalID != "" {
+		return op.Group.ExternalID
+	}
+	if op.PrevGroup != nil && op.PrevGroup.ExternalID != "" {
+		return op.PrevGroup.ExternalID
+	}
+	return op.ObjectID
+}
+
+func (c *Client) createGroup(ctx context.Context, op idsync.Op) (idsync.Applied, error) {
+	if op.Group == nil {
+		return idsync.Applied{}, fmt.Errorf("scim: create group %q: op has no group", op.ObjectID)
+	}
+	name, ext := op.Group.DisplayName, groupExt(op)
+	fail := func(err error) (idsync.Applied, error) {
+		return idsync.Applied{}, fmt.Errorf("scim: create group %q: %w", name, err)
+	}
+	g, err := c.findGroup(ctx, ext, name)
+	if err != nil {
+		return fail(err)
+	}
+	if g == nil {
+		body := map[string]any{"schemas": []any{schemaGroup}, "displayName": name, "externalId": ext}
+		var created map[string]any
+		err = c.do(ctx, http.MethodPost, "/Groups", body, &created)
+		switch {
+		case err == nil:
+			g = created
+		case statusOf(err) == http.StatusConflict:
+			if g, err = c.findGroup(ctx, ext, name); err != nil {
+				return fail(err)
+			}
+			if g == nil {
+				return fail(errors.New("workspace answered 409 Conflict but has no group with that name or externalId to adopt"))
+			}
+		default:
+			return fail(err)
+		}
+	}
+	id := str(g["id"])
+	var ops []patchOp
+	if str(g["displayName"]) != name {
+		ops = append(ops, patchOp{Op: "replace", Path: "displayName", Value: name})
+	}
+	if str(g["externalId"]) != ext {
+		ops = append(ops, patchOp{Op: "replace", Path: "externalId", Value: ext})
+	}
+	if len(ops) > 0 {
+		if err := c.do(ctx, http.MethodPatch, "/Groups/"+url.PathEscape(id), newPatch(ops), nil); err != nil {
+			return fail(err)
+		}
+	}
+	if len(op.Members) > 0 {
+		if err := c.patchMembers(ctx, id, op.Members, true); err != nil {
+			return fail(err)
+		}
+	}
+	return idsync.Applied{TargetID: id, Group: op.Group}, nil
+}
+
+func (c *Client) updateGroup(ctx context.Context, op idsync.Op) (idsync.Applied, error) {
+	name := groupName(op)
+	id, err := c.resolveGroup(ctx, op)
+	if errors.Is(err, errGone) {
+		return c.createGroup(ctx, op)
+	}
+	if err != nil {
+		return idsync.Applied{}, fmt.Errorf("scim: update group %q: %w", name, err)
+	}
+	if op.Group != nil {
+		ops := []patchOp{{Op: "replace", Path: "displayName", Value: op.Group.DisplayName}}
+		err = c.do(ctx, http.MethodPatch, "/Groups/"+url.PathEscape(id), newPatch(ops), nil)
+		if statusOf(err) == http.StatusNotFound {
+			return c.createGroup(ctx, op)
+		}
+		if err != nil {
+			return idsync.Applied{}, fmt.Errorf("scim: update group %q: %w", name, err)
+		}
+	}
+	return idsync.Applied{TargetID: id, Group: op.Group}, nil
+}
+
+func (c *Client) deleteGroup(ctx context.Context, op idsync.Op) (idsync.Applied, error) {
+	name := groupName(op)
+	id, err := c.resolveGroup(ctx, op)
+	if errors.Is(err, errGone) {
+		return idsync.Applied{}, nil
+	}
+	if err == nil {
+		err = c.do(ctx, http.MethodDelete, "/Groups/"+url.PathEscape(id), nil, nil)
+	}
+	if err != nil && statusOf(err) != http.StatusNotFound {
+		return idsync.Applied{}, fmt.Errorf("scim: delete group %q: %w", name, err)
+	}
+	return idsync.Applied{}, nil
+}
+
+func (c *Client) members(ctx context.Context, op idsync.Op) (idsync.Applied, error) {
+	name, add := groupName(op), op.Kind == idsync.OpMemberAdd
+	verb := "add members to"
+	if !add {
+		verb = "remove members from"
+	}
+	id, err := c.resolveGroup(ctx, op)
+	if err == nil {
+		err = c.patchMembers(ctx, id, op.Members, add)
+	}
+	if err != nil {
+		return idsync.Applied{}, fmt.Errorf("scim: %s group %q: %w", verb, name, err)
+	}
+	return idsync.Applied{TargetID: id, Group: op.Group}, nil
+}
+
+// patchMembers adds or removes members, member_batch per PATCH. Members
+// idsync has no workspace id for are looked up by externalId; one missing
+// from the workspace is an error when adding and already done when removing.
+func (c *Client) patchMembers(ctx context.Context, groupID string, members []idsync.Member, add bool) error {
+	var ids, missing []string
+	for _, m := range members {
+		id := m.TargetID
+		if id == "" {
+			u, err := c.findUser(ctx, "", m.ExternalID)
+			if err != nil {
+				return err
+			}
+			if u == nil {
+				missing = append(missing, m.ExternalID)
+				continue
+			}
+			id = u.id()
+		}
+		ids = append(ids, id)
+	}
+	path := "/Groups/" + url.PathEscape(groupID)
+	for start := 0; start < len(ids); start += c.batch {
+		chunk := ids[start:min(start+c.batch, len(ids))]
+		var ops []patchOp
+		if add {
+			var value []any
+			for _, id := range chunk {
+				value = append(value, map[string]any{"value": id})
+			}
+			ops = []patchOp{{Op: "add", Path: "members", Value: value}}
+		} else {
+			for _, id := range chunk {
+				ops = append(ops, patchOp{Op: "remove", Path: fmt.Sprintf(`members[value eq %q]`, id)})
+			}
+		}
+		if err := c.do(ctx, http.MethodPatch, path, newPatch(ops), nil); err != nil {
+			return err
+		}
+	}
+	if add && len(missing) > 0 {
+		return fmt.Errorf("%d member(s) not in the workspace yet (externalId %s)", len(missing), strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+func (c *Client) resolveGroup(ctx context.Context, op idsync.Op) (string, error) {
+	if op.TargetID != "" {
+		return op.TargetID, nil
+	}
+	name := groupName(op)
+	if op.Group == nil && op.PrevGroup == nil {
+		name = ""
+	}
+	g, err := c.findGroup(ctx, groupExt(op), name)
+	if err != nil {
+		return "", err
+	}
+	if g == nil {
+		return "", errGone
+	}
+	return str(g["id"]), nil
+}
+
+// findGroup looks a group up by externalId, then by displayName.
+func (c *Client) findGroup(ctx context.Context, ext, name string) (map[string]any, error) {
+	if ext != "" {
+		g, err := c.findOne(ctx, "/Groups", filterEq("externalId", ext), func(g map[string]any) bool {
+			return str(g["externalId"]) == ext
+		})
+		if g != nil || err != nil {
+			return g, err
+		}
+	}
+	if name != "" {
+		return c.findOne(ctx, "/Groups", filterEq("displayName", name), func(g map[string]any) bool {
+			return strings.EqualFold(str(g["displayName"]), name)
+		})
+	}
+	return nil, nil
+}

@@ -1,0 +1,48 @@
+package scim
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/targets"
+)
+
+// pageSize is the count asked for per page; workspaces may answer fewer.
+const pageSize = 100
+
+// ListUsers emits every workspace user, a page at a time (startIndex/count
+// paging, RFC 7644 §3.4.2.4). Each page is retried with targets.Backoff on
+// its own, because a listing cannot be resumed half way by the engine.
+func (c *Client) ListUsers(ctx context.Context, emit func([]idsync.Applied) error) error {
+	start := 1
+	for {
+		var lr listResponse
+		q := url.Values{"startIndex": {strconv.Itoa(start)}, "count": {strconv.Itoa(pageSize)}}
+		err := targets.Backoff{}.Retry(ctx, func() error {
+			lr = listResponse{}
+			return c.do(ctx, http.MethodGet, "/Users?"+q.Encode(), nil, &lr)
+		})
+		if err != nil {
+			return fmt.Errorf("scim: list users (startIndex %d): %w", start, err)
+		}
+		if len(lr.Resources) == 0 {
+			return nil
+		}
+		page := make([]idsync.Applied, 0, len(lr.Resources))
+		for _, r := range lr.Resources {
+			a := c.account(r)
+			page = append(page, idsync.Applied{TargetID: userJSON(r).id(), Account: &a})
+		}
+		if err := emit(page); err != nil {
+			return err
+		}
+		start += len(lr.Resources)
+		if lr.TotalResults > 0 && start > lr.TotalResults {
+			return nil
+		}
+	}
+}
