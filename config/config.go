@@ -175,12 +175,13 @@ func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 			dir:       filepath.Dir(name),
 			sensitive: map[*yaml.Node]bool{},
 			renamed:   map[*yaml.Node]string{},
+			expanded:  map[*yaml.Node]bool{},
 		}),
 		env: env,
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, Problems{p.syntaxProblem(err)}
+		return nil, Problems{p.syntaxProblem(err, data)}
 	}
 	cfg := p.parse(&root)
 	return cfg, p.probs.err()
@@ -193,11 +194,24 @@ type parser struct {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-func (p *parser) syntaxProblem(err error) Problem {
+func (p *parser) syntaxProblem(err error, data []byte) Problem {
 	pr := Problem{File: p.doc.file, Msg: err.Error()}
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		fmt.Sscan(m[1], &pr.Line)
-		pr.Msg = "invalid YAML: " + m[2]
+	m := yamlLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return pr
+	}
+	fmt.Sscan(m[1], &pr.Line)
+	pr.Msg = "invalid YAML: " + m[2]
+	// A plain ${NAME} inside {...} or [...] ends at its '{': a trap the
+	// YAML message does not explain.
+	// yaml.v3 reports some parser errors a line early (a 0-based context
+	// mark), so look at the next line too.
+	lines := strings.Split(string(data), "\n")
+	for _, i := range []int{pr.Line - 1, pr.Line} {
+		if i >= 0 && i < len(lines) && strings.Contains(lines[i], "${") && strings.ContainsAny(lines[i], "{[") {
+			pr.Msg += ` (inside {...} or [...], quote values that use ${...}: token: "${NAME}")`
+			break
+		}
 	}
 	return pr
 }
@@ -373,6 +387,11 @@ func (p *parser) cronSpec(path string, spec *string, def string) {
 		return
 	}
 	if _, err := cron.ParseStandard(*spec); err != nil {
+		if n := p.nodes[path]; n != nil && p.doc.sensitive[n] {
+			// robfig's error quotes the spec.
+			p.at(path, "bad cron spec (from the environment, not shown)")
+			return
+		}
 		p.at(path, "bad cron spec %q: %v", *spec, err)
 	}
 }

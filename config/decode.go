@@ -25,6 +25,11 @@ type document struct {
 	// renamed maps a key node rewritten from "token_file" to "token" to the
 	// key as written, so messages name what the operator typed.
 	renamed map[*yaml.Node]string
+	// expanded marks scalars that had ${...} substituted. Their tag was
+	// resolved from the unexpanded text (!!str), so numbers and booleans are
+	// re-resolved from the expanded value when a non-string field wants them,
+	// quoted or not: `max_deletes: "${MAX}"` is an integer.
+	expanded map[*yaml.Node]bool
 }
 
 // decoder decodes yaml nodes into Go values strictly: unknown keys and type
@@ -176,6 +181,7 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 		if v.IsNil() {
 			v.Set(reflect.MakeMap(t))
 		}
+		d.duplicates(path, n)
 		for _, p := range pairs(n) {
 			d.mapEntry(path, p, v)
 		}
@@ -210,6 +216,7 @@ func (d *decoder) mapEntry(path string, p pair, m reflect.Value) {
 
 func (d *decoder) structure(path string, n *yaml.Node, v reflect.Value) {
 	info := fieldsOf(v.Type())
+	d.duplicates(path, n)
 	for _, p := range pairs(n) {
 		name := d.keyName(p.key)
 		f, ok := info.byName[p.key.Value]
@@ -232,6 +239,24 @@ func (d *decoder) structure(path string, n *yaml.Node, v reflect.Value) {
 			continue
 		}
 		d.decode(joinKey(path, name), p.val, fieldByIndex(v, f))
+	}
+}
+
+// duplicates reports keys given twice in one mapping, which yaml.v3 only
+// catches when decoding into Go values, not into a Node.
+func (d *decoder) duplicates(path string, n *yaml.Node) {
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!merge" {
+			continue
+		}
+		name := d.keyName(k)
+		if line, dup := seen[k.Value]; dup {
+			d.problem(joinKey(path, name), k, "key given twice (first at line %d)", line)
+			continue
+		}
+		seen[k.Value] = k.Line
 	}
 }
 
@@ -312,6 +337,17 @@ func fieldsOf(t reflect.Type) *structInfo {
 // words a failure for people, never quoting a sensitive value.
 func (d *decoder) leaf(path string, n *yaml.Node, v reflect.Value) {
 	tmp := reflect.New(v.Type())
+	orig := n
+	if d.doc.expanded[n] && n.Kind == yaml.ScalarNode && !stringLike(v.Type()) && n.Tag == "!!str" {
+		retagged := *n
+		retagged.Tag, retagged.Style = "", 0
+		if isNull(&retagged) {
+			// An empty variable must not silently become 0 (max_deletes: 0 is "no limit").
+			d.problem(path, n, "must be %s, got an empty value", want(v.Type()))
+			return
+		}
+		n = &retagged
+	}
 	err := n.Decode(tmp.Interface())
 	if err == nil {
 		v.Set(tmp.Elem())
@@ -323,7 +359,14 @@ func (d *decoder) leaf(path string, n *yaml.Node, v reflect.Value) {
 		d.problem(path, n, "%s", strings.TrimPrefix(err.Error(), "yaml: "))
 		return
 	}
-	d.problem(path, n, "must be %s, got %s", want(v.Type()), d.describe(n))
+	d.problem(path, n, "must be %s, got %s", want(v.Type()), d.describe(orig))
+}
+
+func stringLike(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Kind() == reflect.String || t.Kind() == reflect.Interface
 }
 
 // want describes what a Go type accepts, in YAML words.

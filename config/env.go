@@ -38,11 +38,7 @@ func (p *parser) expandEnv(path string, n *yaml.Node) {
 		n.Value = out
 		if fromEnv {
 			p.doc.sensitive[n] = true
-		}
-		// A plain scalar's tag was resolved from the unexpanded text (always
-		// !!str for "${X}"); clear it so "max_deletes: ${MAX}" can be an int.
-		if n.Style&(yaml.TaggedStyle|yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
-			n.Tag = ""
+			p.doc.expanded[n] = true
 		}
 	}
 }
