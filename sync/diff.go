@@ -1,0 +1,119 @@
+package sync
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/idsync/idsync"
+)
+
+// plan diffs the evaluated users' desired state against the applied state.
+func (c *Connection) plan(ev *evaluation) idsync.Plan {
+	p := idsync.Plan{Connection: c.Name, Source: c.SourceType}
+	adds := map[string][]idsync.Member{}
+	removes := map[string][]idsync.Member{}
+	for _, id := range ev.ids {
+		d := c.decide(ev.graph, ev.facts[id])
+		a, has := ev.applied[id]
+		p.Ops = append(p.Ops, c.userOps(id, d, a.Account, a.TargetID, has)...)
+		if c.Policy.GroupSync && d.want != wantLeave && d.want != wantAbsent {
+			var want []string
+			if d.want != wantNone {
+				want = d.groups
+			}
+			have := ev.members[id]
+			m := idsync.Member{ExternalID: id, TargetID: a.TargetID}
+			for _, gid := range want {
+				if !slices.Contains(have, gid) {
+					adds[gid] = append(adds[gid], m)
+				}
+			}
+			for _, gid := range have {
+				if !slices.Contains(want, gid) {
+					removes[gid] = append(removes[gid], m)
+				}
+			}
+		}
+	}
+	if c.Policy.GroupSync {
+		p.Ops = append(p.Ops, c.groupOps(ev, adds, removes)...)
+	}
+	p.Sort()
+	return p
+}
+
+func (c *Connection) userOps(id string, d desired, prev idsync.Account, targetID string, has bool) []idsync.Op {
+	base := idsync.Op{Connection: c.Name, ObjectID: id, TargetID: targetID}
+	if has {
+		base.Prev = &prev
+	}
+	op := func(kind idsync.OpKind, acct *idsync.Account, reason string) idsync.Op {
+		o := base
+		o.Kind, o.Account, o.Reason = kind, acct, reason
+		return o
+	}
+	switch d.want {
+	case wantActive:
+		want := d.account
+		if !has {
+			return []idsync.Op{op(idsync.OpCreate, &want, "")}
+		}
+		var ops []idsync.Op
+		if changes := idsync.DiffAttributes(prev, want); len(changes) > 0 {
+			o := op(idsync.OpUpdate, &want, "")
+			o.Changes = changes
+			ops = append(ops, o)
+		}
+		if prev.Role != want.Role {
+			ops = append(ops, op(idsync.OpSetRole, &want, ""))
+		}
+		if !prev.Active {
+			ops = append(ops, op(idsync.OpEnable, &want, "re-enabled in "+c.idpName()))
+		}
+		return ops
+	case wantInactive:
+		if has && prev.Active {
+			off := prev
+			off.Active = false
+			return []idsync.Op{op(idsync.OpDisable, &off, d.reason)}
+		}
+	case wantAbsent:
+		if has {
+			return []idsync.Op{op(idsync.OpDelete, nil, d.reason)}
+		}
+	}
+	return nil
+}
+
+// groupOps creates, renames and deletes pushed groups and batches the member
+// changes per group.
+func (c *Connection) groupOps(ev *evaluation, adds, removes map[string][]idsync.Member) []idsync.Op {
+	var ops []idsync.Op
+	g := ev.graph
+	for id := range g.pushed {
+		want := &idsync.GroupAccount{ExternalID: id, DisplayName: g.names[id]}
+		have, ok := ev.groups[id]
+		switch {
+		case !ok:
+			ops = append(ops, idsync.Op{Connection: c.Name, Kind: idsync.OpGroupCreate, ObjectID: id, Group: want})
+		case have.Name != want.DisplayName:
+			ops = append(ops, idsync.Op{Connection: c.Name, Kind: idsync.OpGroupUpdate, ObjectID: id, TargetID: have.TargetID,
+				Group: want, PrevGroup: &idsync.GroupAccount{ExternalID: id, DisplayName: have.Name}})
+		}
+	}
+	for id, have := range ev.groups {
+		if !g.pushed[id] {
+			ops = append(ops, idsync.Op{Connection: c.Name, Kind: idsync.OpGroupDelete, ObjectID: id, TargetID: have.TargetID,
+				PrevGroup: &idsync.GroupAccount{ExternalID: id, DisplayName: have.Name}, Reason: "no longer pushed"})
+			delete(removes, id) // deleting the group drops its members
+		}
+	}
+	for kind, batch := range map[idsync.OpKind]map[string][]idsync.Member{idsync.OpMemberAdd: adds, idsync.OpMemberRemove: removes} {
+		for gid, ms := range batch {
+			slices.SortFunc(ms, func(a, b idsync.Member) int { return strings.Compare(a.ExternalID, b.ExternalID) })
+			ops = append(ops, idsync.Op{Connection: c.Name, Kind: kind, ObjectID: gid, TargetID: ev.groups[gid].TargetID,
+				Group: &idsync.GroupAccount{ExternalID: gid, DisplayName: g.names[gid]}, Members: ms})
+		}
+	}
+	return ops
+}

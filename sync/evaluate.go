@@ -1,0 +1,147 @@
+package sync
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/state"
+)
+
+// evaluation is a set of users with what the snapshot and the applied state
+// say about them: the input of the diff.
+type evaluation struct {
+	graph   *graph
+	ids     []string // the users evaluated, sorted
+	facts   map[string]facts
+	applied map[string]state.AppliedUser
+	members map[string][]string // user → applied group memberships
+	groups  map[string]state.AppliedGroup
+	// dirtyUsers/dirtyGroups are the marks this evaluation covers; all says
+	// it covered everyone.
+	dirtyUsers, dirtyGroups []string
+	all                     bool
+}
+
+// evaluate loads what a plan needs: everyone (full) or only users marked
+// dirty and users below dirty groups, so an incremental run costs O(changes)
+// plus O(groups), never O(users).
+func (c *Connection) evaluate(tx *state.Tx, full bool) (*evaluation, error) {
+	groups, err := tx.Groups(c.Name)
+	if err != nil {
+		return nil, err
+	}
+	edges, err := tx.GroupEdges(c.Name)
+	if err != nil {
+		return nil, err
+	}
+	ev := &evaluation{graph: newGraph(groups, edges, c.Policy), all: full, facts: map[string]facts{}}
+	if ev.groups, err = tx.AppliedGroups(c.Name); err != nil {
+		return nil, err
+	}
+	var users []idsync.User
+	var ids []string // nil = everyone
+	if full {
+		users, err = tx.AllUsers(c.Name)
+	} else {
+		ev.dirtyUsers, ev.dirtyGroups, err = tx.Dirty(c.Name)
+		if err != nil {
+			return nil, err
+		}
+		ids = ev.dirtyUsers
+		if len(ev.dirtyGroups) > 0 {
+			below, err := tx.GroupUsers(c.Name, ev.graph.descendants(ev.dirtyGroups))
+			if err != nil {
+				return nil, err
+			}
+			ids = append(slices.Clone(ids), below...)
+		}
+		// Users pushed groups newly need (a group not yet applied) or no longer need.
+		if c.Policy.GroupSync {
+			var changed []string
+			for id := range ev.graph.pushed {
+				if _, ok := ev.groups[id]; !ok {
+					changed = append(changed, id)
+				}
+			}
+			below, err := tx.GroupUsers(c.Name, ev.graph.descendants(changed))
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, below...)
+		}
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+		if ids == nil {
+			ids = []string{}
+		}
+		users, err = tx.Users(c.Name, ids)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ev.applied, err = tx.AppliedUsers(c.Name, ids); err != nil {
+		return nil, err
+	}
+	direct, err := tx.UserGroups(c.Name, ids)
+	if err != nil {
+		return nil, err
+	}
+	if ev.members, err = tx.AppliedMemberships(c.Name, ids); err != nil {
+		return nil, err
+	}
+	// Assignments of the users and of the groups they are directly in.
+	var principals []string
+	if ids != nil {
+		principals = slices.Clone(ids)
+		for _, gs := range direct {
+			principals = append(principals, gs...)
+		}
+		slices.Sort(principals)
+		principals = slices.Compact(principals)
+	}
+	roles, err := tx.Assignments(c.Name, principals)
+	if err != nil {
+		return nil, err
+	}
+
+	for i := range users {
+		u := &users[i]
+		f := facts{user: u, directGroup: direct[u.ID]}
+		rs, ok := roles[u.ID]
+		f.assigned = ok
+		f.roles = append(f.roles, rs...)
+		for _, gid := range f.directGroup {
+			if grs, ok := roles[gid]; ok {
+				f.assigned = true
+				f.roles = append(f.roles, grs...)
+			}
+		}
+		ev.facts[u.ID] = f
+	}
+	// An applied account whose user the snapshot no longer has is evaluated
+	// as deleted.
+	for id := range ev.applied {
+		if _, ok := ev.facts[id]; !ok {
+			ev.facts[id] = facts{}
+		}
+	}
+	ev.ids = make([]string, 0, len(ev.facts))
+	for id := range ev.facts {
+		ev.ids = append(ev.ids, id)
+	}
+	slices.Sort(ev.ids)
+	return ev, nil
+}
+
+// checkRefs reports scope and rule groups that match no group of a
+// non-empty snapshot: a typo there would put everyone out of scope.
+func (c *Connection) checkRefs(g *graph) error {
+	if len(g.names) == 0 {
+		return nil
+	}
+	if bad := g.unresolved(c.Policy.Scope.Groups); len(bad) > 0 {
+		return fmt.Errorf("scope.groups: no group named %q in %s (names are matched case-insensitively, ids exactly)", bad, c.idpName())
+	}
+	return nil
+}

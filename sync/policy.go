@@ -1,0 +1,78 @@
+// Package sync is idsync's engine: it pulls a source into the snapshot,
+// works out what the workspace should hold, diffs that against what was
+// applied, holds plans that delete too much, and applies the rest through a
+// target via the durable outbox.
+//
+// The engine knows sources and targets only through their interfaces.
+package sync
+
+import (
+	"github.com/idsync/idsync/sources"
+	"github.com/idsync/idsync/targets"
+)
+
+// Action is what happens to a workspace account whose user should no longer
+// have access.
+type Action string
+
+const (
+	ActionDisable Action = "disable"
+	ActionDelete  Action = "delete"
+	ActionIgnore  Action = "ignore" // leave the account as it is
+)
+
+// Deprovision maps each way of losing access to an Action.
+type Deprovision struct {
+	Disabled    Action // disabled / suspended in the IdP
+	OutOfScope  Action // left the scope groups / unassigned from the app
+	SoftDeleted Action // in Entra's recycle bin
+	Deleted     Action // permanently deleted in the IdP
+}
+
+// RoleRule gives Role to users in Group (transitively) or holding AppRole.
+// Exactly one of Group and AppRole is set.
+type RoleRule struct {
+	Group   string // group name or id
+	AppRole string // app role value
+	Role    string
+}
+
+// Policy is everything a connection's config says about who gets what.
+type Policy struct {
+	Scope       sources.Scope
+	DefaultRole string
+	Rules       []RoleRule // first match wins
+	Deprovision Deprovision
+	// MaxDeletes and MaxDeletePercent hold a run whose deletes + disables
+	// exceed them; 0 means no limit.
+	MaxDeletes       int
+	MaxDeletePercent float64
+	GroupSync        bool
+	GroupInclude     []string // group names or ids; empty = the scope groups
+}
+
+// DefaultDeprovision is the deprovision policy of DESIGN.md's defaults.
+var DefaultDeprovision = Deprovision{Disabled: ActionDisable, OutOfScope: ActionDisable, SoftDeleted: ActionDisable, Deleted: ActionDelete}
+
+// Connection is one source → target pipeline.
+type Connection struct {
+	Name       string
+	SourceType string // "entra", "okta", "scim": for plans and reasons
+	Source     sources.Source
+	Target     targets.Target
+	Policy     Policy
+}
+
+// idpName is how plans name the connection's IdP.
+func (c *Connection) idpName() string {
+	switch c.SourceType {
+	case "entra":
+		return "Entra"
+	case "okta":
+		return "Okta"
+	case "":
+		return "the IdP"
+	}
+	return c.SourceType
+}
+
