@@ -1,0 +1,164 @@
+package entra
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	abs "github.com/microsoft/kiota-abstractions-go"
+	khttp "github.com/microsoft/kiota-http-go"
+	jsonserialization "github.com/microsoft/kiota-serialization-json-go"
+	core "github.com/microsoftgraph/msgraph-sdk-go-core"
+	coreauth "github.com/microsoftgraph/msgraph-sdk-go-core/authentication"
+
+	"github.com/idsync/idsync/sources"
+)
+
+// Source reads one Entra tenant. It is safe for one Pull at a time (the
+// engine never runs two pulls of a connection at once).
+type Source struct {
+	cfg     Config
+	adapter abs.RequestAdapter
+}
+
+var _ sources.Source = (*Source)(nil)
+
+// Throttling policy for Graph requests (the SDK's retry handler). Graph
+// answers 429 (and 503/504 when busy) with Retry-After, which the handler
+// honours; the retry count and the total wait are bounded so that a tenant
+// throttled for minutes fails the run (nothing applied, cursor kept) and the
+// next scheduled run tries again, instead of holding the connection.
+const (
+	maxRetries      = 6
+	retryDelay      = 2 * time.Second // first backoff when Retry-After is missing; doubles
+	maxRetryWait    = 2 * time.Minute // total wait across retries of one request
+	responseTimeout = 2 * time.Minute // time to first byte of one response
+)
+
+// Open validates cfg, fills its defaults and prepares the credential and the
+// Graph client. It does not contact Entra; the first Pull does.
+func Open(ctx context.Context, cfg Config) (*Source, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("entra: %w", err)
+	}
+	base, err := transport(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("entra: %w", err)
+	}
+	cred, err := credential(cfg, base)
+	if err != nil {
+		return nil, fmt.Errorf("entra: %w", err)
+	}
+	graph, _ := url.Parse(cfg.GraphURL)
+	// The auth provider only attaches tokens for its allowed hosts (and
+	// silently sends none elsewhere), so the Graph host must be listed.
+	auth, err := coreauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred,
+		[]string{graph.Scheme + "://" + graph.Host + "/.default"}, []string{graph.Hostname()})
+	if err != nil {
+		return nil, fmt.Errorf("entra: graph_url: %w", err)
+	}
+	opts := core.GraphClientOptions{GraphServiceLibraryVersion: "1.89.0"}
+	middlewares := []khttp.Middleware{
+		core.NewGraphTelemetryHandler(&opts),
+		khttp.NewRetryHandlerWithOptions(khttp.RetryHandlerOptions{
+			MaxRetries:   maxRetries,
+			DelaySeconds: int(retryDelay / time.Second),
+			ShouldRetry: func(waited time.Duration, _ int, _ *http.Request, _ *http.Response) bool {
+				return waited < maxRetryWait
+			},
+		}),
+		khttp.NewRedirectHandler(),
+		khttp.NewParametersNameDecodingHandler(),
+		khttp.NewUserAgentHandler(),
+	}
+	client := &http.Client{Transport: khttp.NewCustomTransportWithParentTransport(base, middlewares...)}
+	adapter, err := core.NewGraphRequestAdapterBaseWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(
+		auth, opts, jsonserialization.NewJsonParseNodeFactory(), jsonserialization.NewJsonSerializationWriterFactory(), client)
+	if err != nil {
+		return nil, fmt.Errorf("entra: %w", err)
+	}
+	adapter.SetBaseUrl(cfg.GraphURL)
+	return &Source{cfg: cfg, adapter: adapter}, nil
+}
+
+// transport is the round tripper under both azidentity and Graph: the
+// caller's, or a clone of the default one, with ca_file's roots added.
+func transport(cfg Config) (http.RoundTripper, error) {
+	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil && cfg.CAFile == "" {
+		return cfg.HTTPClient.Transport, nil
+	}
+	var t *http.Transport
+	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
+		t = cfg.HTTPClient.Transport.(*http.Transport).Clone()
+	} else {
+		t = http.DefaultTransport.(*http.Transport).Clone()
+		t.ResponseHeaderTimeout = responseTimeout
+	}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file: %s holds no PEM certificate", cfg.CAFile)
+		}
+		if t.TLSClientConfig == nil {
+			t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		} else {
+			t.TLSClientConfig = t.TLSClientConfig.Clone()
+		}
+		t.TLSClientConfig.RootCAs = pool
+	}
+	return t, nil
+}
+
+func credential(cfg Config, base http.RoundTripper) (azcore.TokenCredential, error) {
+	client := azcore.ClientOptions{
+		Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: cfg.AuthorityURL},
+		// azidentity's policy.Transporter is satisfied by *http.Client.
+		Transport: &http.Client{Transport: base},
+		Retry:     policy.RetryOptions{MaxRetries: 3},
+	}
+	// Instance discovery asks login.microsoftonline.com about the
+	// authority; known clouds skip it anyway and a private authority
+	// (emulator, air-gapped cloud) must not depend on it.
+	if cfg.CertificateFile == "" {
+		c, err := azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, cfg.ClientSecret,
+			&azidentity.ClientSecretCredentialOptions{ClientOptions: client, DisableInstanceDiscovery: true})
+		if err != nil {
+			return nil, fmt.Errorf("client_secret: %w", err)
+		}
+		return c, nil
+	}
+	data, err := os.ReadFile(cfg.CertificateFile)
+	if err != nil {
+		return nil, fmt.Errorf("certificate_file: %w", err)
+	}
+	var password []byte
+	if cfg.CertificatePassword != "" {
+		password = []byte(cfg.CertificatePassword)
+	}
+	certs, key, err := azidentity.ParseCertificates(data, password)
+	if err != nil {
+		return nil, fmt.Errorf("certificate_file: %s: %w", cfg.CertificateFile, err)
+	}
+	c, err := azidentity.NewClientCertificateCredential(cfg.TenantID, cfg.ClientID, certs, key,
+		&azidentity.ClientCertificateCredentialOptions{ClientOptions: client, DisableInstanceDiscovery: true})
+	if err != nil {
+		return nil, fmt.Errorf("certificate_file: %w", err)
+	}
+	return c, nil
+}
