@@ -685,3 +685,13 @@ func TestProblemString(t *testing.T) {
 		t.Errorf("Sorted = %v", got)
 	}
 }
+
+func BenchmarkParseExample(b *testing.B) {
+	env := mapEnv(exampleEnv)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse("idsync.yaml", Example, env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
