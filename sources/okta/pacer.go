@@ -1,0 +1,191 @@
+package okta
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// pacer is the http.RoundTripper under the SDK. Okta rate limits are per
+// org and per endpoint bucket and are shared with every other API client of
+// the org, so it reads X-Rate-Limit-Limit/Remaining/Reset on every answer and
+// waits for the window to reset *before* the bucket drops into the reserve
+// (headroom percent of the limit) it leaves to the others. On a 429 it waits
+// until the Reset the answer names; on a 5xx or a dropped connection it backs
+// off a little. It answers with the last failure when the tries run out.
+type pacer struct {
+	next     http.RoundTripper
+	headroom int // percent of each bucket's limit left for others
+	tries    int
+	now      func() time.Time
+	sleep    func(ctx context.Context, d time.Duration) error
+
+	mu      sync.Mutex
+	buckets map[string]*bucketState
+	skew    time.Duration // server clock minus ours, from Date headers
+	calls   int
+	waited  time.Duration
+}
+
+type bucketState struct {
+	limit, remaining int
+	reset            time.Time // server clock
+}
+
+func newPacer(next http.RoundTripper, headroom int, now func() time.Time, sleep func(context.Context, time.Duration) error) *pacer {
+	return &pacer{next: next, headroom: headroom, tries: 5, now: now, sleep: sleep, buckets: map[string]*bucketState{}}
+}
+
+// bucket mirrors the endpoint templates of Okta's management rate-limit
+// table (users list vs one user, apps by id vs the rest, logs, ...).
+func bucket(path string) string {
+	rest, ok := strings.CutPrefix(path, "/api/v1/")
+	if !ok {
+		return "other"
+	}
+	parts := strings.Split(strings.Trim(rest, "/"), "/")
+	switch parts[0] {
+	case "users", "groups":
+		if len(parts) <= 2 {
+			return parts[0] + "/" + strconv.Itoa(len(parts))
+		}
+		return parts[0] + "*"
+	case "apps":
+		if len(parts) == 2 {
+			return "apps/2"
+		}
+		return "apps*"
+	case "logs":
+		return "logs"
+	}
+	return "api*"
+}
+
+func (p *pacer) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	b := bucket(req.URL.Path)
+	var (
+		resp *http.Response
+		err  error
+	)
+	for try := 1; ; try++ {
+		if d := p.before(b); d > 0 {
+			if err := p.pause(ctx, d); err != nil {
+				return nil, err
+			}
+		}
+		if try > 1 && req.GetBody != nil {
+			body, berr := req.GetBody()
+			if berr != nil {
+				return nil, berr
+			}
+			req.Body = body
+		}
+		resp, err = p.next.RoundTrip(req)
+		p.mu.Lock()
+		p.calls++
+		p.mu.Unlock()
+		var wait time.Duration
+		switch {
+		case err != nil:
+			if ctx.Err() != nil || (req.Body != nil && req.GetBody == nil) {
+				return nil, err
+			}
+			wait = time.Duration(try) * time.Second
+		case resp.StatusCode == http.StatusTooManyRequests:
+			wait = max(p.after(b, resp), time.Second)
+		case resp.StatusCode >= 500 && req.Method == http.MethodGet:
+			p.after(b, resp)
+			wait = time.Duration(try) * time.Second
+		default:
+			p.after(b, resp)
+			return resp, nil
+		}
+		if try >= p.tries {
+			return resp, err
+		}
+		if resp != nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+			resp.Body.Close()
+		}
+		if err := p.pause(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (p *pacer) pause(ctx context.Context, d time.Duration) error {
+	p.mu.Lock()
+	p.waited += d
+	p.mu.Unlock()
+	return p.sleep(ctx, d)
+}
+
+// before says how long to wait before the next request to bucket b: until
+// the window resets when what is left is within the reserve.
+func (p *pacer) before(b string) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.buckets[b]
+	if st == nil || st.limit <= 0 {
+		return 0
+	}
+	reserve := (st.limit*p.headroom + 99) / 100
+	if st.remaining > reserve {
+		st.remaining-- // count our own request until its answer corrects it
+		return 0
+	}
+	d := st.reset.Sub(p.now().Add(p.skew))
+	// The window is over once we have waited for it; the next answer says
+	// how much the new one holds.
+	st.remaining = st.limit
+	if d <= 0 {
+		return 0
+	}
+	return d
+}
+
+// after records the rate-limit headers of resp and returns how long until
+// its bucket's window resets (the wait a 429 asks for).
+func (p *pacer) after(b string, resp *http.Response) time.Duration {
+	h := resp.Header
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	if d, err := http.ParseTime(h.Get("Date")); err == nil {
+		// Date has second precision and is truncated: the skew comes out
+		// up to a second early, which only makes waits longer.
+		p.skew = d.Sub(now)
+	}
+	limit, err1 := strconv.Atoi(h.Get("X-Rate-Limit-Limit"))
+	remaining, err2 := strconv.Atoi(h.Get("X-Rate-Limit-Remaining"))
+	reset, err3 := strconv.ParseInt(h.Get("X-Rate-Limit-Reset"), 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return 0
+	}
+	st := &bucketState{limit: limit, remaining: remaining, reset: time.Unix(reset, 0)}
+	p.buckets[b] = st
+	return st.reset.Sub(now.Add(p.skew))
+}
+
+// stats reports requests sent and time spent waiting, for logs and tests.
+func (p *pacer) stats() (calls int, waited time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls, p.waited
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,501 @@
+package okta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/okta/okta-sdk-golang/v2/okta"
+	"github.com/okta/okta-sdk-golang/v2/okta/query"
+
+	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/sources"
+)
+
+// Page sizes: the most each endpoint accepts.
+const (
+	usersPage      = 200
+	groupsPage     = 1000
+	membersPage    = 1000
+	appUsersPage   = 500
+	appGroupsPage  = 200
+	logPage        = 1000
+	refreshInFull  = 100 // affected app principals above which the app is re-read in full
+	okTimeFormat   = "2006-01-02T15:04:05.000Z"
+)
+
+type emitFunc = func(page []idsync.Change) error
+
+// Pull implements sources.Source. cursor "" reads everything; otherwise it
+// reads users and groups changed since the cursor's watermarks (minus Lag)
+// and the System Log since its next link for hard deletes, group deletes and
+// app assignment changes.
+func (s *Source) Pull(ctx context.Context, cur string, emit func(page []idsync.Change) error) (string, bool, error) {
+	if cur == "" {
+		c, err := s.full(ctx, emit)
+		if err != nil {
+			return "", false, err
+		}
+		next, err := c.encode()
+		return next, true, err
+	}
+	c, err := decodeCursor(cur)
+	if err != nil {
+		return "", false, err
+	}
+	if c.App != s.cfg.Scope.AppID {
+		return "", false, fmt.Errorf("okta: scope.app_id changed since the last pull: %w", sources.ErrCursorExpired)
+	}
+	if s.cfg.Now().Sub(c.Users) > logRetention-24*time.Hour {
+		return "", false, fmt.Errorf("okta: last pull %s is beyond the System Log's retention: %w", c.Users.Format(time.RFC3339), sources.ErrCursorExpired)
+	}
+	if err := s.incremental(ctx, c, emit); err != nil {
+		return "", false, err
+	}
+	next, err := c.encode()
+	return next, false, err
+}
+
+func (s *Source) full(ctx context.Context, emit emitFunc) (*cursor, error) {
+	c := &cursor{V: cursorVersion, App: s.cfg.Scope.AppID, Members: map[string]time.Time{}}
+	// search, unlike a plain list, includes DEPROVISIONED users.
+	start, err := s.users(ctx, `status pr`, nil, emit)
+	if err != nil {
+		return nil, err
+	}
+	c.Users, c.Full, c.LogSince = start, start, start.Add(-s.cfg.Lag)
+	gstart, groups, err := s.groups(ctx, "", emit)
+	if err != nil {
+		return nil, err
+	}
+	c.Groups = gstart
+	for _, g := range groups {
+		if err := s.members(ctx, g.Id, emit); err != nil {
+			return nil, err
+		}
+		if t := g.LastMembershipUpdated; t != nil && !t.Before(gstart.Add(-s.cfg.Lag)) {
+			c.Members[g.Id] = *t
+		}
+	}
+	if s.cfg.Scope.AppID != "" {
+		if err := s.appFull(ctx, emit); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (s *Source) incremental(ctx context.Context, c *cursor, emit emitFunc) error {
+	since := c.Users.Add(-s.cfg.Lag).UTC().Format(okTimeFormat)
+	start, err := s.users(ctx, `lastUpdated ge "`+since+`"`, c.Gone, emit)
+	if err != nil {
+		return err
+	}
+	gsince := c.Groups.Add(-s.cfg.Lag).UTC().Format(okTimeFormat)
+	gstart, groups, err := s.groups(ctx, `lastUpdated gt "`+gsince+`" or lastMembershipUpdated gt "`+gsince+`"`, emit)
+	if err != nil {
+		return err
+	}
+	if c.Members == nil {
+		c.Members = map[string]time.Time{}
+	}
+	for _, g := range groups {
+		t := g.LastMembershipUpdated
+		if t != nil && c.Members[g.Id].Equal(*t) {
+			continue // members already read at this version during the overlap
+		}
+		if err := s.members(ctx, g.Id, emit); err != nil {
+			return err
+		}
+		if t != nil {
+			c.Members[g.Id] = *t
+		}
+	}
+	if err := s.log(ctx, c, emit); err != nil {
+		return err
+	}
+	c.Users, c.Groups = start, gstart
+	c.prune(s.cfg.Lag)
+	return nil
+}
+
+// users runs one user search and emits each page. It returns Okta's clock at
+// the first answer (the next watermark).
+func (s *Source) users(ctx context.Context, search string, skip map[string]time.Time, emit emitFunc) (time.Time, error) {
+	users, resp, err := s.client.User.ListUsers(ctx, query.NewQueryParams(query.WithSearch(search), query.WithLimit(usersPage)))
+	if err != nil {
+		return time.Time{}, s.fail(ctx, "list users", resp, err)
+	}
+	start := s.serverTime(resp)
+	for {
+		page := make([]idsync.Change, 0, len(users))
+		for _, u := range users {
+			if _, gone := skip[u.Id]; gone {
+				continue
+			}
+			page = append(page, idsync.UserChange(toUser(u)))
+		}
+		if len(page) > 0 {
+			if err := emit(page); err != nil {
+				return time.Time{}, err
+			}
+		}
+		if !resp.HasNextPage() {
+			return start, nil
+		}
+		var next []*okta.User
+		if resp, err = resp.Next(ctx, &next); err != nil {
+			return time.Time{}, s.fail(ctx, "list users", resp, err)
+		}
+		users = next
+	}
+}
+
+// groups lists groups (all, or those filter selects) and emits them; it
+// returns Okta's clock at the first answer and the groups.
+func (s *Source) groups(ctx context.Context, filter string, emit emitFunc) (time.Time, []*okta.Group, error) {
+	opts := []query.ParamOptions{query.WithLimit(groupsPage)}
+	if filter != "" {
+		opts = append(opts, query.WithFilter(filter))
+	}
+	groups, resp, err := s.client.Group.ListGroups(ctx, query.NewQueryParams(opts...))
+	if err != nil {
+		return time.Time{}, nil, s.fail(ctx, "list groups", resp, err)
+	}
+	start := s.serverTime(resp)
+	var all []*okta.Group
+	for {
+		page := make([]idsync.Change, 0, len(groups))
+		for _, g := range groups {
+			page = append(page, idsync.GroupChange(toGroup(g)))
+			all = append(all, &okta.Group{Id: g.Id, LastMembershipUpdated: g.LastMembershipUpdated})
+		}
+		if len(page) > 0 {
+			if err := emit(page); err != nil {
+				return time.Time{}, nil, err
+			}
+		}
+		if !resp.HasNextPage() {
+			return start, all, nil
+		}
+		var next []*okta.Group
+		if resp, err = resp.Next(ctx, &next); err != nil {
+			return time.Time{}, nil, s.fail(ctx, "list groups", resp, err)
+		}
+		groups = next
+	}
+}
+
+// members re-reads a group's members and closes the read with a sweep, so
+// the engine drops members that left (Okta has no membership delta).
+func (s *Source) members(ctx context.Context, gid string, emit emitFunc) error {
+	what := "list members of group " + gid
+	users, resp, err := s.client.Group.ListGroupUsers(ctx, gid, query.NewQueryParams(query.WithLimit(membersPage)))
+	if err != nil {
+		if status(resp) == http.StatusNotFound {
+			return emit([]idsync.Change{idsync.GroupRemovedChange(gid)}) // deleted since listed
+		}
+		return s.fail(ctx, what, resp, err)
+	}
+	for {
+		page := make([]idsync.Change, 0, len(users)+1)
+		for _, u := range users {
+			page = append(page, idsync.MemberAddedChange(gid, u.Id, idsync.MemberUser))
+		}
+		last := !resp.HasNextPage()
+		if last {
+			page = append(page, idsync.SweepChange(idsync.SweepMembers, gid))
+		}
+		if err := emit(page); err != nil {
+			return err
+		}
+		if last {
+			return nil
+		}
+		var next []*okta.User
+		if resp, err = resp.Next(ctx, &next); err != nil {
+			return s.fail(ctx, what, resp, err)
+		}
+		users = next
+	}
+}
+
+// appFull reads every assignment of the scoped app (it has no incremental
+// filter) and sweeps the rest.
+func (s *Source) appFull(ctx context.Context, emit emitFunc) error {
+	app := s.cfg.Scope.AppID
+	appUsers, resp, err := s.client.Application.ListApplicationUsers(ctx, app, query.NewQueryParams(query.WithLimit(appUsersPage)))
+	if err != nil {
+		return s.fail(ctx, "list users of app "+app, resp, err)
+	}
+	for {
+		var page []idsync.Change
+		for _, au := range appUsers {
+			page = append(page, assigned(au.Id, idsync.MemberUser, au.Profile, s.cfg.RoleAttribute)...)
+		}
+		if len(page) > 0 {
+			if err := emit(page); err != nil {
+				return err
+			}
+		}
+		if !resp.HasNextPage() {
+			break
+		}
+		var next []*okta.AppUser
+		if resp, err = resp.Next(ctx, &next); err != nil {
+			return s.fail(ctx, "list users of app "+app, resp, err)
+		}
+		appUsers = next
+	}
+	groups, resp, err := s.client.Application.ListApplicationGroupAssignments(ctx, app, query.NewQueryParams(query.WithLimit(appGroupsPage)))
+	if err != nil {
+		return s.fail(ctx, "list groups of app "+app, resp, err)
+	}
+	for {
+		var page []idsync.Change
+		for _, ga := range groups {
+			page = append(page, assigned(ga.Id, idsync.MemberGroup, ga.Profile, s.cfg.RoleAttribute)...)
+		}
+		last := !resp.HasNextPage()
+		if last {
+			page = append(page, idsync.SweepChange(idsync.SweepAssignments, ""))
+		}
+		if err := emit(page); err != nil {
+			return err
+		}
+		if last {
+			return nil
+		}
+		var next []*okta.ApplicationGroupAssignment
+		if resp, err = resp.Next(ctx, &next); err != nil {
+			return s.fail(ctx, "list groups of app "+app, resp, err)
+		}
+		groups = next
+	}
+}
+
+// Event types the log read asks for.
+var (
+	deleteEvents = []string{"user.lifecycle.delete.completed", "group.lifecycle.delete"}
+	appEvents    = []string{
+		"application.user_membership.add", "application.user_membership.remove", "application.user_membership.update",
+		"group.application_assignment.add", "group.application_assignment.remove", "group.application_assignment.update",
+	}
+)
+
+func (s *Source) logFilter() string {
+	types := deleteEvents
+	if s.cfg.Scope.AppID != "" {
+		types = append(append([]string{}, deleteEvents...), appEvents...)
+	}
+	parts := make([]string, len(types))
+	for i, t := range types {
+		parts[i] = `eventType eq "` + t + `"`
+	}
+	return strings.Join(parts, " or ")
+}
+
+// log polls the System Log from the cursor's next link. A polling query
+// always answers a next link; a page shorter than the limit means caught up,
+// and the link is kept for the next pull.
+func (s *Source) log(ctx context.Context, c *cursor, emit emitFunc) error {
+	var (
+		events []*okta.LogEvent
+		resp   *okta.Response
+		err    error
+		link   = c.Log
+	)
+	if link == "" {
+		events, resp, err = s.client.LogEvent.GetLogs(ctx, query.NewQueryParams(
+			query.WithSince(c.LogSince.UTC().Format(okTimeFormat)), query.WithFilter(s.logFilter()),
+			query.WithSortOrder("ASCENDING"), query.WithLimit(logPage)))
+	} else {
+		events, resp, err = s.getLogs(ctx, link)
+	}
+	if err != nil {
+		if status(resp) == http.StatusBadRequest {
+			// since/after out of the log's retention or no longer valid
+			return fmt.Errorf("okta: system log: %v: %w", err, sources.ErrCursorExpired)
+		}
+		return s.fail(ctx, "system log", resp, err)
+	}
+	if c.Gone == nil {
+		c.Gone = map[string]time.Time{}
+	}
+	app := s.cfg.Scope.AppID
+	var affected []principal
+	seen := map[string]bool{}
+	for {
+		var page []idsync.Change
+		for _, ev := range events {
+			switch {
+			case ev.EventType == "user.lifecycle.delete.completed":
+				if id := targetOf(ev, "User"); id != "" {
+					page = append(page, idsync.UserRemovedChange(id, idsync.RemovalHard))
+					if ev.Published != nil {
+						c.Gone[id] = *ev.Published
+					} else {
+						c.Gone[id] = s.cfg.Now()
+					}
+				}
+			case ev.EventType == "group.lifecycle.delete":
+				if id := targetOf(ev, "UserGroup"); id != "" {
+					page = append(page, idsync.GroupRemovedChange(id))
+					delete(c.Members, id)
+				}
+			case app != "" && targetOf(ev, "AppInstance") == app:
+				kind, typ := idsync.MemberUser, "User"
+				if strings.HasPrefix(ev.EventType, "group.") {
+					kind, typ = idsync.MemberGroup, "UserGroup"
+				}
+				if id := targetOf(ev, typ); id != "" && !seen[id] {
+					seen[id] = true
+					affected = append(affected, principal{id, kind})
+				}
+			}
+		}
+		if len(page) > 0 {
+			if err := emit(page); err != nil {
+				return err
+			}
+		}
+		if resp.HasNextPage() {
+			link = resp.NextPage
+		}
+		if len(events) < logPage || !resp.HasNextPage() {
+			break
+		}
+		if events, resp, err = s.getLogs(ctx, link); err != nil {
+			return s.fail(ctx, "system log", resp, err)
+		}
+	}
+	if len(affected) > 0 {
+		if err := s.appRefresh(ctx, affected, c.Gone, emit); err != nil {
+			return err
+		}
+	}
+	c.Log = link
+	return nil
+}
+
+func (s *Source) getLogs(ctx context.Context, link string) ([]*okta.LogEvent, *okta.Response, error) {
+	re := s.client.CloneRequestExecutor()
+	req, err := re.NewRequest(http.MethodGet, link, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	var events []*okta.LogEvent
+	resp, err := re.Do(ctx, req, &events)
+	return events, resp, err
+}
+
+type principal struct {
+	id   string
+	kind idsync.MemberKind
+}
+
+// appRefresh re-reads the app assignment of each principal the log named:
+// withdraw what idsync knew, then report what Okta holds now. Many at once
+// (a bulk change) are cheaper as one full app read.
+func (s *Source) appRefresh(ctx context.Context, ps []principal, gone map[string]time.Time, emit emitFunc) error {
+	if len(ps) > refreshInFull {
+		return s.appFull(ctx, emit)
+	}
+	app := s.cfg.Scope.AppID
+	var page []idsync.Change
+	for _, p := range ps {
+		page = append(page, idsync.UnassignedChange(p.id))
+		if _, ok := gone[p.id]; ok {
+			continue
+		}
+		var (
+			profile any
+			resp    *okta.Response
+			err     error
+		)
+		if p.kind == idsync.MemberUser {
+			var au *okta.AppUser
+			au, resp, err = s.client.Application.GetApplicationUser(ctx, app, p.id, nil)
+			if au != nil {
+				profile = au.Profile
+			}
+		} else {
+			var ga *okta.ApplicationGroupAssignment
+			ga, resp, err = s.client.Application.GetApplicationGroupAssignment(ctx, app, p.id, nil)
+			if ga != nil {
+				profile = ga.Profile
+			}
+		}
+		switch {
+		case err != nil && status(resp) == http.StatusNotFound:
+			continue // unassigned
+		case err != nil:
+			return s.fail(ctx, fmt.Sprintf("get app %s assignment of %s", app, p.id), resp, err)
+		}
+		page = append(page, assigned(p.id, p.kind, profile, s.cfg.RoleAttribute)...)
+	}
+	return emit(page)
+}
+
+func targetOf(ev *okta.LogEvent, typ string) string {
+	for _, t := range ev.Target {
+		if t != nil && t.Type == typ {
+			return t.Id
+		}
+	}
+	return ""
+}
+
+func status(resp *okta.Response) int {
+	if resp == nil || resp.Response == nil {
+		return 0
+	}
+	return resp.StatusCode
+}
+
+// serverTime is Okta's clock from the answer's Date header (second
+// precision, truncated, so the watermark errs early), or ours.
+func (s *Source) serverTime(resp *okta.Response) time.Time {
+	if resp != nil && resp.Response != nil {
+		if t, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+			return t.UTC()
+		}
+	}
+	return s.cfg.Now().UTC()
+}
+
+// fail turns an SDK failure into idsync's error: credentials problems wrap
+// sources.ErrUnauthorized and say what to check (never the secret).
+func (s *Source) fail(ctx context.Context, what string, resp *okta.Response, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("okta: %s: %w", what, ctx.Err())
+	}
+	var oe *okta.Error
+	errors.As(err, &oe)
+	code := ""
+	if oe != nil {
+		code = oe.ErrorCode
+	}
+	st := status(resp)
+	switch {
+	case st == http.StatusUnauthorized || code == "E0000011" || (oe != nil && (oe.ErrorMessage == "invalid_client" || oe.ErrorMessage == "invalid_grant")):
+		check := "the API token (token) belongs to " + s.cfg.OrgURL + " and is not revoked or expired"
+		if s.cfg.OAuth != nil {
+			check = "oauth.client_id, the key registered with that service app (oauth.private_key_file, oauth.key_id) and its granted scopes on " + s.cfg.OrgURL
+		}
+		return fmt.Errorf("okta: %s: %w: check %s", what, sources.ErrUnauthorized, check)
+	case st == http.StatusForbidden || code == "E0000006":
+		return fmt.Errorf("okta: %s: %w: permission denied; the token's admin (or the service app's scopes: %s) must allow reading users, groups, apps and the System Log",
+			what, sources.ErrUnauthorized, strings.Join(DefaultScopes, ", "))
+	case oe != nil:
+		return fmt.Errorf("okta: %s: %s (%s, HTTP %d)", what, oe.ErrorSummary, code, st)
+	case resp == nil:
+		// The SDK returns no response when its transport or its retries
+		// gave up (e.g. still throttled after the pacer's waits).
+		return fmt.Errorf("okta: %s: no answer: %w", what, err)
+	}
+	return fmt.Errorf("okta: %s: %w", what, err)
+}
