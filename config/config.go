@@ -271,10 +271,25 @@ func (p *parser) oneOf(path string, v *string, def string, allowed ...string) {
 		}
 	}
 	msg := "must be one of " + strings.Join(allowed, ", ")
-	if n := p.nodes[path]; n != nil && !p.doc.sensitive[n] {
+	if p.shown(path) {
 		msg += fmt.Sprintf(" (got %q)", *v)
 	}
 	p.at(path, "%s", msg)
+}
+
+// shown reports whether the value at path may be quoted in a message: not
+// when it came from the environment or a file, which may hold secrets.
+func (p *parser) shown(path string) bool {
+	n := p.nodes[path]
+	return n == nil || !p.doc.sensitive[n]
+}
+
+// quote quotes the value at path, or says it is not shown.
+func (p *parser) quote(path, v string) string {
+	if p.shown(path) {
+		return fmt.Sprintf("%q", v)
+	}
+	return "(value from the environment, not shown)"
 }
 
 var namePattern = regexp.MustCompile(`^[a-z0-9-]+$`)
@@ -290,7 +305,11 @@ func (p *parser) validate(raw *rawConfig, top *yaml.Node) *Config {
 	}
 	if l := cfg.HTTP.Listen; l != "" {
 		if _, _, err := net.SplitHostPort(l); err != nil {
-			p.at("http.listen", "must be host:port such as 127.0.0.1:8080 (%v)", err)
+			msg := "must be host:port such as 127.0.0.1:8080"
+			if p.shown("http.listen") {
+				msg += fmt.Sprintf(" (%v)", err)
+			}
+			p.at("http.listen", "%s", msg)
 		}
 	}
 	if t := cfg.HTTP.TLS; t != nil {
@@ -330,10 +349,10 @@ func (p *parser) validate(raw *rawConfig, top *yaml.Node) *Config {
 		case c.Name == "":
 			p.at(path+".name", "required")
 		case !namePattern.MatchString(c.Name):
-			p.at(path+".name", "%q must be lower-case letters, digits and dashes ([a-z0-9-]+)", c.Name)
+			p.at(path+".name", "%s must be lower-case letters, digits and dashes ([a-z0-9-]+)", p.quote(path+".name", c.Name))
 		default:
 			if j, dup := names[c.Name]; dup {
-				p.at(path+".name", "duplicate of connections[%d].name %q", j, c.Name)
+				p.at(path+".name", "duplicate of connections[%d].name %s", j, p.quote(path+".name", c.Name))
 			} else {
 				names[c.Name] = i
 			}
@@ -387,7 +406,7 @@ func (p *parser) cronSpec(path string, spec *string, def string) {
 		return
 	}
 	if _, err := cron.ParseStandard(*spec); err != nil {
-		if n := p.nodes[path]; n != nil && p.doc.sensitive[n] {
+		if !p.shown(path) {
 			// robfig's error quotes the spec.
 			p.at(path, "bad cron spec (from the environment, not shown)")
 			return

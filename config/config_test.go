@@ -606,8 +606,9 @@ func TestSecretsNeverInMessages(t *testing.T) {
 	env := map[string]string{"SECRET": secret}
 	yaml := `
 log: {level: "${SECRET}"}
+http: {listen: "${SECRET}"}
 connections:
-  - name: a
+  - name: "${SECRET}"
     schedule: ${SECRET}
     source:
       type: entra
@@ -654,6 +655,8 @@ connections:
 		"connections[0].target.token_file: must be true or false, got a value that is not shown",
 		"connections[0].deprovision.deleted: must be one of delete, disable\n",
 		"connections[0].schedule: bad cron spec",
+		"http.listen: must be host:port such as 127.0.0.1:8080\n",
+		"connections[0].name: (value from the environment, not shown) must be lower-case",
 	} {
 		if !strings.Contains(all+"\n", want) {
 			t.Errorf("missing %q in:\n%s", want, all)
