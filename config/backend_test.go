@@ -232,3 +232,24 @@ func writeTemp(t *testing.T, content string) string {
 	}
 	return f
 }
+
+func TestBackendDecodeInlineMapAndTextUnmarshaler(t *testing.T) {
+	b := targetOf(t, "      type: webhook\n      since: 2026-01-02T03:04:05Z\n      x-extra: 1\n      x-other: two\n", nil)
+	var v struct {
+		Since time.Time         `yaml:"since"`
+		Rest  map[string]string `yaml:",inline"`
+	}
+	if err := b.Decode(&v); err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	if !v.Since.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) || !reflect.DeepEqual(v.Rest, map[string]string{"x-extra": "1", "x-other": "two"}) {
+		t.Errorf("decoded %+v", v)
+	}
+	var bad struct {
+		Since time.Time `yaml:"since"`
+	}
+	b = targetOf(t, "      type: webhook\n      since: yesterday\n", nil)
+	if err := b.Decode(&bad); err == nil || !strings.HasPrefix(err.Error(), "idsync.yaml:6: connections[0].target.since: ") {
+		t.Errorf("err = %v", err)
+	}
+}
