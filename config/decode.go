@@ -355,7 +355,12 @@ func (d *decoder) leaf(path string, n *yaml.Node, v reflect.Value) {
 	}
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		// A custom unmarshaler's own error: its words are all we have.
+		// A custom unmarshaler's own error: its words are all we have, but
+		// they may quote the value.
+		if d.doc.sensitive[orig] {
+			d.problem(path, n, "invalid %s (value not shown)", v.Type())
+			return
+		}
 		d.problem(path, n, "%s", strings.TrimPrefix(err.Error(), "yaml: "))
 		return
 	}
