@@ -3,6 +3,7 @@ package scim_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -97,3 +98,11 @@ func mustUser(t *testing.T, srv *scimtest.Server, id string) scimtest.User {
 type roundTrip func(*http.Request) (*http.Response, error)
 
 func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// newRawServer serves h on loopback and returns its URL.
+func newRawServer(t testing.TB, h http.HandlerFunc) string {
+	t.Helper()
+	hs := httptest.NewServer(h)
+	t.Cleanup(hs.Close)
+	return hs.URL
+}
