@@ -13,6 +13,8 @@ package scimtest
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -71,6 +73,8 @@ func NewServer(opts Options) *Server {
 	}
 	s := &Server{opts: opts, token: opts.Token, preset: rulesFor(opts.Preset), store: newStore()}
 	s.hs = httptest.NewUnstartedServer(s.routes())
+	// Dropped connections and clients without the CA are expected here.
+	s.hs.Config.ErrorLog = log.New(io.Discard, "", 0)
 	if opts.TLS {
 		s.hs.StartTLS()
 		cert := s.hs.Certificate()
