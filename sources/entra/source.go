@@ -130,7 +130,7 @@ func credential(cfg Config, base http.RoundTripper) (azcore.TokenCredential, err
 		Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: cfg.AuthorityURL},
 		// azidentity's policy.Transporter is satisfied by *http.Client.
 		Transport: &http.Client{Transport: base},
-		Retry:     policy.RetryOptions{MaxRetries: 3},
+		Retry:     policy.RetryOptions{MaxRetries: 2, RetryDelay: 500 * time.Millisecond},
 	}
 	// Instance discovery asks login.microsoftonline.com about the
 	// authority; known clouds skip it anyway and a private authority

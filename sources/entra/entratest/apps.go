@@ -134,7 +134,7 @@ func (a *appRec) roleID(value string) (string, error) {
 // servicePrincipal serves /servicePrincipals(appId='…'), /servicePrincipals/{id}
 // and their /appRoleAssignedTo.
 func (s *Server) servicePrincipal(w http.ResponseWriter, r *http.Request, rest string) {
-	key, sub, _ := strings.Cut(rest, "/")
+	key, sub, _ := strings.Cut(strings.TrimPrefix(rest, "/"), "/")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var app *appRec
@@ -144,7 +144,7 @@ func (s *Server) servicePrincipal(w http.ResponseWriter, r *http.Request, rest s
 		app = s.apps[v]
 	} else {
 		for _, a := range s.apps {
-			if a.spID == strings.TrimPrefix(key, "/") {
+			if a.spID == key {
 				app = a
 			}
 		}

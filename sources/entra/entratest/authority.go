@@ -78,9 +78,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 		oauthError(w, http.StatusBadRequest, "unauthorized_client", 700016,
 			"AADSTS700016: Application with identifier '"+f.Get("client_id")+"' was not found in the directory.")
 		return
-	case !strings.HasSuffix(f.Get("scope"), "/.default"):
+	case !hasDefaultScope(f.Get("scope")):
 		oauthError(w, http.StatusBadRequest, "invalid_scope", 1002012,
-			"AADSTS1002012: The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.")
+			"AADSTS1002012: The provided value for scope "+f.Get("scope")+" is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.")
 		return
 	}
 	if a := f.Get("client_assertion"); a != "" {
@@ -132,8 +132,11 @@ func (s *Server) verifyAssertion(a, aud string) string {
 	}
 	sum1 := sha1.Sum(s.clientCert.Raw)
 	sum256 := sha256.Sum256(s.clientCert.Raw)
-	if hdr.X5t != base64.RawURLEncoding.EncodeToString(sum1[:]) &&
-		hdr.X5tS256 != base64.RawURLEncoding.EncodeToString(sum256[:]) {
+	// RFC 7515 says base64url; MSAL sends standard base64 and Entra takes it.
+	known := func(got string, sum []byte) bool {
+		return got != "" && (got == base64.RawURLEncoding.EncodeToString(sum) || got == base64.StdEncoding.EncodeToString(sum))
+	}
+	if !known(hdr.X5t, sum1[:]) && !known(hdr.X5tS256, sum256[:]) {
 		return "unknown certificate thumbprint"
 	}
 	if claims.Aud != aud || claims.Iss != s.ClientID || claims.Sub != s.ClientID {
@@ -189,4 +192,22 @@ func mustJSON(v any) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// hasDefaultScope: client credentials need exactly one resource scope, and
+// it must be "<resource>/.default"; MSAL adds openid, profile and
+// offline_access, which Entra ignores for this grant.
+func hasDefaultScope(scope string) bool {
+	n := 0
+	for _, sc := range strings.Fields(scope) {
+		switch sc {
+		case "openid", "profile", "offline_access":
+			continue
+		}
+		if !strings.HasSuffix(sc, "/.default") {
+			return false
+		}
+		n++
+	}
+	return n == 1
 }
