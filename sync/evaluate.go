@@ -27,6 +27,57 @@ type evaluation struct {
 // dirty and users below dirty groups, so an incremental run costs O(changes)
 // plus O(groups), never O(users).
 func (c *Connection) evaluate(tx *state.Tx, full bool) (*evaluation, error) {
+	g, err := c.loadGraph(tx)
+	if err != nil {
+		return nil, err
+	}
+	if full {
+		ev, err := c.evaluateIDs(tx, g, nil)
+		if ev != nil {
+			ev.all = true
+		}
+		return ev, err
+	}
+	dirtyUsers, dirtyGroups, err := tx.Dirty(c.Name)
+	if err != nil {
+		return nil, err
+	}
+	ids := slices.Clone(dirtyUsers)
+	below := g.descendants(dirtyGroups)
+	if c.Policy.GroupSync {
+		// Users of pushed groups not applied yet need member ops.
+		applied, err := tx.AppliedGroups(c.Name)
+		if err != nil {
+			return nil, err
+		}
+		var fresh []string
+		for id := range g.pushed {
+			if _, ok := applied[id]; !ok {
+				fresh = append(fresh, id)
+			}
+		}
+		below = append(below, g.descendants(fresh)...)
+	}
+	if len(below) > 0 {
+		more, err := tx.GroupUsers(c.Name, below)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, more...)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if ids == nil {
+		ids = []string{}
+	}
+	ev, err := c.evaluateIDs(tx, g, ids)
+	if ev != nil {
+		ev.dirtyUsers, ev.dirtyGroups = dirtyUsers, dirtyGroups
+	}
+	return ev, err
+}
+
+func (c *Connection) loadGraph(tx *state.Tx) (*graph, error) {
 	groups, err := tx.Groups(c.Name)
 	if err != nil {
 		return nil, err
@@ -35,46 +86,20 @@ func (c *Connection) evaluate(tx *state.Tx, full bool) (*evaluation, error) {
 	if err != nil {
 		return nil, err
 	}
-	ev := &evaluation{graph: newGraph(groups, edges, c.Policy), all: full, facts: map[string]facts{}}
+	return newGraph(groups, edges, c.Policy), nil
+}
+
+// evaluateIDs loads the facts and applied state of the users ids (nil: everyone).
+func (c *Connection) evaluateIDs(tx *state.Tx, g *graph, ids []string) (*evaluation, error) {
+	ev := &evaluation{graph: g, facts: map[string]facts{}}
+	var err error
 	if ev.groups, err = tx.AppliedGroups(c.Name); err != nil {
 		return nil, err
 	}
 	var users []idsync.User
-	var ids []string // nil = everyone
-	if full {
+	if ids == nil {
 		users, err = tx.AllUsers(c.Name)
 	} else {
-		ev.dirtyUsers, ev.dirtyGroups, err = tx.Dirty(c.Name)
-		if err != nil {
-			return nil, err
-		}
-		ids = ev.dirtyUsers
-		if len(ev.dirtyGroups) > 0 {
-			below, err := tx.GroupUsers(c.Name, ev.graph.descendants(ev.dirtyGroups))
-			if err != nil {
-				return nil, err
-			}
-			ids = append(slices.Clone(ids), below...)
-		}
-		// Users pushed groups newly need (a group not yet applied) or no longer need.
-		if c.Policy.GroupSync {
-			var changed []string
-			for id := range ev.graph.pushed {
-				if _, ok := ev.groups[id]; !ok {
-					changed = append(changed, id)
-				}
-			}
-			below, err := tx.GroupUsers(c.Name, ev.graph.descendants(changed))
-			if err != nil {
-				return nil, err
-			}
-			ids = append(ids, below...)
-		}
-		slices.Sort(ids)
-		ids = slices.Compact(ids)
-		if ids == nil {
-			ids = []string{}
-		}
 		users, err = tx.Users(c.Name, ids)
 	}
 	if err != nil {
@@ -104,7 +129,6 @@ func (c *Connection) evaluate(tx *state.Tx, full bool) (*evaluation, error) {
 	if err != nil {
 		return nil, err
 	}
-
 	for i := range users {
 		u := &users[i]
 		f := facts{user: u, directGroup: direct[u.ID]}

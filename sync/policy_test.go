@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"context"
 	"slices"
 	"testing"
 
@@ -191,5 +192,32 @@ func TestReEnableAfterDisable(t *testing.T) {
 	h.src.user("u1", "alice", func(u *idsync.User) { u.FamilyName = "Smyth" })
 	if got := ops(h.run(Options{}).Plan); !slices.Equal(got, []string{"enable alice@acme.test"}) {
 		t.Fatalf("restore plan = %q", got)
+	}
+}
+
+func TestExplain(t *testing.T) {
+	h := newHarness(t, Policy{Scope: sources.Scope{Groups: []string{"Users"}}, DefaultRole: "reader",
+		Rules: []RoleRule{{Group: "Admins", Role: "admin"}}})
+	h.src.user("u1", "alice")
+	h.src.user("u2", "bob")
+	h.src.group("g-admins", "Admins", "u1")
+	h.src.group("g-users", "Users", "g-admins")
+	h.run(Options{})
+	x, err := h.engine.Explain(context.Background(), h.conn, "ALICE@acme.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !x.InScope || x.Rule != `rules[0]: group "Admins" → admin` || x.Applied == nil || x.Applied.Role != "admin" || len(x.Events) != 1 {
+		t.Fatalf("alice: %+v", x)
+	}
+	x, err = h.engine.Explain(context.Background(), h.conn, "u2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.InScope || x.Scope != "not a member of Users" || x.Applied != nil || len(x.Pending) != 0 {
+		t.Fatalf("bob: %+v", x)
+	}
+	if _, err := h.engine.Explain(context.Background(), h.conn, "nobody"); err == nil {
+		t.Fatal("explain of an unknown user succeeded")
 	}
 }
