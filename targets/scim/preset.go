@@ -14,7 +14,8 @@ type preset struct {
 	// attrs are the profile attributes (idsync.Attr*) sent; userName is
 	// always sent, as are externalId and active.
 	attrs []string
-	// roles are the role values the app knows; nil = any.
+	// roles are the role values the app knows; nil = any, empty = the app
+	// has no roles over SCIM.
 	roles []string
 	// lower: userName and emails are sent lower-cased.
 	lower bool
@@ -58,6 +59,7 @@ var presets = map[string]preset{
 	// (the first team a member joins is the primary one).
 	"officernd": {
 		attrs:       []string{idsync.AttrUserName, idsync.AttrEmail, idsync.AttrGivenName, idsync.AttrFamilyName, idsync.AttrDisplayName, idsync.AttrTitle},
+		roles:       []string{},
 		neverDelete: true,
 	},
 }
@@ -92,6 +94,9 @@ func (p preset) shape(a idsync.Account) idsync.Account {
 func (p preset) checkRole(name, role string) error {
 	if role == "" || p.roles == nil || slices.Contains(p.roles, role) {
 		return nil
+	}
+	if len(p.roles) == 0 {
+		return fmt.Errorf("role %q: preset %s takes no roles (leave roles.default and role rules empty)", role, name)
 	}
 	return fmt.Errorf("role %q is not accepted by preset %s (one of: %s)", role, name, strings.Join(p.roles, ", "))
 }

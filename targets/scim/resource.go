@@ -116,7 +116,7 @@ func (c *Client) attrOps(a idsync.Account, fields []string) []patchOp {
 // roleOps set the role; nil when there is nothing to send.
 func (c *Client) roleOps(role string) []patchOp {
 	switch {
-	case role == "" && c.preset.keepDefaultRole:
+	case role == "" && (c.preset.keepDefaultRole || c.preset.roles != nil && len(c.preset.roles) == 0):
 		return nil
 	case role == "":
 		return []patchOp{{Op: "remove", Path: c.role.path()}}

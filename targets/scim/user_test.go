@@ -121,6 +121,8 @@ func TestRoleValues(t *testing.T) {
 		{"whimsical", "admin", false},
 		{"whimsical", "", true},
 		{"generic", "anything", true},
+		{"officernd", "admin", false},
+		{"officernd", "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.preset+"/"+tt.role, func(t *testing.T) {
@@ -136,7 +138,7 @@ func TestRoleValues(t *testing.T) {
 				t.Fatalf("create with role %q: %v, want ok %v", tt.role, err, tt.ok)
 			}
 			if !tt.ok {
-				if !strings.Contains(err.Error(), "not accepted by preset "+tt.preset) {
+				if !strings.Contains(err.Error(), "preset "+tt.preset) {
 					t.Errorf("error %q does not name the preset's role values", err)
 				}
 				if n := len(srv.Requests()); n != 0 {
