@@ -77,8 +77,15 @@ func (c *Client) createGroup(ctx context.Context, op idsync.Op) (idsync.Applied,
 			return fail(err)
 		}
 	}
-	if len(op.Members) > 0 {
-		if err := c.patchMembers(ctx, id, op.Members, true); err != nil {
+	members := op.Members
+	if len(members) == 0 {
+		// The group's member list alone (externalIds): members are found by externalId.
+		for _, ext := range op.Group.Members {
+			members = append(members, idsync.Member{ExternalID: ext})
+		}
+	}
+	if len(members) > 0 {
+		if err := c.patchMembers(ctx, id, members, true); err != nil {
 			return fail(err)
 		}
 	}

@@ -66,6 +66,19 @@ func TestGroupLifecycle(t *testing.T) {
 	}
 }
 
+func TestGroupCreateFromMemberList(t *testing.T) {
+	srv := newServer(t, scimtest.Options{})
+	c := newClient(t, srv, nil)
+	for _, ext := range []string{"u1", "u2"} {
+		apply(t, c, createOp(account(ext, ext+"@example.com")))
+	}
+	g := &idsync.GroupAccount{ExternalID: "g1", DisplayName: "Sales", Members: []string{"u1", "u2"}}
+	id := apply(t, c, idsync.Op{Kind: idsync.OpGroupCreate, ObjectID: "g1", Group: g}).TargetID
+	if m := findGroup(t, srv, id).Members; len(m) != 2 {
+		t.Errorf("members = %v, want u1 and u2", m)
+	}
+}
+
 func TestMemberAddUnknownUserFails(t *testing.T) {
 	srv := newServer(t, scimtest.Options{})
 	c := newClient(t, srv, nil)

@@ -19,6 +19,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	stdsync "sync"
 	"time"
 )
@@ -156,7 +157,7 @@ func (s *Server) CountRequests(method, prefix string) int {
 	defer s.mu.Unlock()
 	n := 0
 	for _, r := range s.log {
-		if (method == "" || r.Method == method) && len(r.Path) >= len(prefix) && r.Path[:len(prefix)] == prefix {
+		if (method == "" || r.Method == method) && strings.HasPrefix(r.Path, prefix) {
 			n++
 		}
 	}
