@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-const prefix = "/scim/v2"
+const basePath = "/scim/v2"
 
 // scimError is an RFC 7644 §3.12 error response.
 type scimError struct {
@@ -62,7 +62,7 @@ func (w *statusWriter) WriteHeader(code int) {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 4<<20))
-	entry := Request{Time: time.Now(), Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, prefix), Query: r.URL.RawQuery, Body: body}
+	entry := Request{Time: time.Now(), Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, basePath), Query: r.URL.RawQuery, Body: body}
 
 	s.mu.Lock()
 	f := s.pickFault(r.Method)
@@ -126,7 +126,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte) {
-	path := strings.TrimPrefix(r.URL.Path, prefix)
+	path := strings.TrimPrefix(r.URL.Path, basePath)
 	if path == r.URL.Path {
 		writeError(w, &scimError{status: http.StatusNotFound, detail: "not a SCIM path"})
 		return

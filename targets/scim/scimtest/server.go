@@ -94,7 +94,7 @@ func NewServer(opts Options) *Server {
 	} else {
 		s.hs.Start()
 	}
-	s.URL = s.hs.URL + "/scim/v2"
+	s.URL = s.hs.URL + basePath
 	return s
 }
 
