@@ -50,7 +50,7 @@ var (
 // New validates cfg, fills its defaults and returns a Client.
 func New(cfg Config) (*Client, error) {
 	if err := cfg.validate(); err != nil {
-		return nil, fmt.Errorf("scim: %w", err)
+		return nil, err
 	}
 	hc, err := cfg.httpClient()
 	if err != nil {

@@ -64,7 +64,9 @@ func (c Config) String() string {
 
 var plainAttr = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 
-// validate checks c and fills defaults; errors name the field.
+// validate checks c and fills defaults. Every problem is its own
+// "scim: <field>: <what>" error, joined, so `config check` can place each at
+// its key.
 func (c *Config) validate() error {
 	var errs []error
 	u, err := url.Parse(c.URL)
@@ -129,6 +131,9 @@ func (c *Config) validate() error {
 		c.Timeout = DefaultTimeout
 	case c.Timeout < 0:
 		errs = append(errs, errors.New("timeout: must be positive"))
+	}
+	for i, e := range errs {
+		errs[i] = fmt.Errorf("scim: %w", e)
 	}
 	return errors.Join(errs...)
 }

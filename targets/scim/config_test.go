@@ -94,3 +94,17 @@ func TestTLSWithCAFile(t *testing.T) {
 		}
 	})
 }
+
+// Each problem is its own error, so `config check` lists them all.
+func TestConfigReportsEveryProblem(t *testing.T) {
+	_, err := scim.New(scim.Config{URL: "http://remote.example.com", Preset: "walrus", Timeout: -1})
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok || len(j.Unwrap()) != 4 {
+		t.Fatalf("err = %v, want 4 joined problems (url, token, preset, timeout)", err)
+	}
+	for _, e := range j.Unwrap() {
+		if !strings.HasPrefix(e.Error(), "scim: ") {
+			t.Errorf("problem %q lacks the scim: prefix", e)
+		}
+	}
+}

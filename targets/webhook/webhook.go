@@ -89,8 +89,12 @@ func New(cfg Config) (*Target, error) {
 			errs = append(errs, err)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("webhook: %w", err)
+	if len(errs) > 0 {
+		// One "webhook: <field>: <what>" error per problem, joined.
+		for i, e := range errs {
+			errs[i] = fmt.Errorf("webhook: %w", e)
+		}
+		return nil, errors.Join(errs...)
 	}
 	return &Target{url: cfg.URL, secret: []byte(cfg.Secret), timeout: cfg.Timeout, http: hc, now: time.Now}, nil
 }
