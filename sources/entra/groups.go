@@ -2,82 +2,73 @@ package entra
 
 import (
 	"context"
-	"fmt"
 
+	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/groups"
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
 	"github.com/idsync/idsync"
 )
 
 var groupSelect = []string{"id", "displayName", "description", "members"}
 
+// graphGroup is a groups/delta entry.
+type graphGroup struct {
+	ID          string        `json:"id"`
+	DisplayName *string       `json:"displayName"`
+	Description string        `json:"description"`
+	Removed     *removedMark  `json:"@removed"`
+	Members     []graphMember `json:"members@delta"`
+}
+
+type graphMember struct {
+	Type    string       `json:"@odata.type"`
+	ID      string       `json:"id"`
+	Removed *removedMark `json:"@removed"`
+}
+
 // pullGroups follows groups/delta from link ("" = a new full round) to the
 // round's deltaLink, which it returns.
 //
-// Graph reports direct members only (members@delta), a large group spread
-// over several pages (each instance with some of its members), and a group
-// whose membership alone changed as {id, members@delta}: so a group change
-// is emitted only when the properties are present, and members are emitted
-// as they come — the engine merges them.
+// Graph reports direct members only (members@delta), spreads a large group
+// over several pages (each instance with some of its members), and reports
+// a group whose membership alone changed as {id, members@delta}: so a group
+// change is emitted only when displayName is present, and members as they
+// come — the engine merges them.
 func (s *Source) pullGroups(ctx context.Context, link string, emit func([]idsync.Change) error) (string, error) {
 	rb := groups.NewDeltaRequestBuilderInternal(map[string]string{}, s.adapter)
-	for page := 1; ; page++ {
-		var resp groups.DeltaGetResponseable
-		var err error
-		if link == "" {
-			resp, err = rb.GetAsDeltaGetResponse(ctx, &groups.DeltaRequestBuilderGetRequestConfiguration{
-				QueryParameters: &groups.DeltaRequestBuilderGetQueryParameters{Select: groupSelect},
-			})
-		} else {
-			resp, err = rb.WithUrl(link).GetAsDeltaGetResponse(ctx, nil)
-		}
-		if err != nil {
-			return "", s.graphError(fmt.Sprintf("groups delta page %d", page), err)
-		}
-		var changes []idsync.Change
-		for _, g := range resp.GetValue() {
-			changes = appendGroupChanges(changes, g)
-		}
-		if len(changes) > 0 {
-			if err := emit(changes); err != nil {
-				return "", err
-			}
-		}
-		if next := str(resp.GetOdataNextLink()); next != "" {
-			link = next
-			continue
-		}
-		if delta := str(resp.GetOdataDeltaLink()); delta != "" {
-			return delta, nil
-		}
-		return "", fmt.Errorf("entra: groups delta page %d: neither nextLink nor deltaLink", page)
+	withURL := func(u string) (*abs.RequestInformation, error) {
+		return rb.WithUrl(u).ToGetRequestInformation(ctx, nil)
 	}
+	var first *abs.RequestInformation
+	var err error
+	if link == "" {
+		first, err = rb.ToGetRequestInformation(ctx, &groups.DeltaRequestBuilderGetRequestConfiguration{
+			QueryParameters: &groups.DeltaRequestBuilderGetQueryParameters{Select: groupSelect},
+		})
+	} else {
+		first, err = withURL(link)
+	}
+	if err != nil {
+		return "", err
+	}
+	return followDelta(ctx, s, "groups", first, withURL, appendGroupChanges, emit)
 }
 
-func appendGroupChanges(changes []idsync.Change, g models.Groupable) []idsync.Change {
-	id := str(g.GetId())
-	if id == "" {
+func appendGroupChanges(changes []idsync.Change, g *graphGroup) []idsync.Change {
+	if g.ID == "" {
 		return changes
 	}
-	extra := g.GetAdditionalData()
-	if _, ok := removedReason(extra); ok {
-		return append(changes, idsync.GroupRemovedChange(id))
+	if g.Removed != nil {
+		return append(changes, idsync.GroupRemovedChange(g.ID))
 	}
-	if name := g.GetDisplayName(); name != nil {
-		changes = append(changes, idsync.GroupChange(idsync.Group{ID: id, Name: *name, Description: str(g.GetDescription())}))
+	if g.DisplayName != nil {
+		changes = append(changes, idsync.GroupChange(idsync.Group{ID: g.ID, Name: *g.DisplayName, Description: g.Description}))
 	}
-	members, _ := extra["members@delta"].([]any)
-	for _, m := range members {
-		obj, ok := m.(map[string]any)
-		if !ok {
-			continue
-		}
-		mid := anyStr(obj["id"])
+	for _, m := range g.Members {
 		// Only users and nested groups matter for provisioning; devices,
 		// contacts and service principals in a group are skipped.
 		var kind idsync.MemberKind
-		switch anyStr(obj["@odata.type"]) {
+		switch m.Type {
 		case "#microsoft.graph.user":
 			kind = idsync.MemberUser
 		case "#microsoft.graph.group":
@@ -85,13 +76,13 @@ func appendGroupChanges(changes []idsync.Change, g models.Groupable) []idsync.Ch
 		default:
 			continue
 		}
-		if mid == "" {
+		if m.ID == "" {
 			continue
 		}
-		if _, removed := obj["@removed"]; removed {
-			changes = append(changes, idsync.MemberRemovedChange(id, mid))
+		if m.Removed != nil {
+			changes = append(changes, idsync.MemberRemovedChange(g.ID, m.ID))
 		} else {
-			changes = append(changes, idsync.MemberAddedChange(id, mid, kind))
+			changes = append(changes, idsync.MemberAddedChange(g.ID, m.ID, kind))
 		}
 	}
 	return changes

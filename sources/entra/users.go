@@ -2,9 +2,8 @@ package entra
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"github.com/idsync/idsync"
@@ -15,73 +14,70 @@ import (
 var userSelect = []string{"id", "userPrincipalName", "mail", "givenName", "surname", "displayName",
 	"accountEnabled", "employeeId", "jobTitle", "department"}
 
+// graphUser is a users/delta entry: a user with the selected properties,
+// or {id, @removed}.
+type graphUser struct {
+	ID                string       `json:"id"`
+	UserPrincipalName string       `json:"userPrincipalName"`
+	Mail              string       `json:"mail"`
+	GivenName         string       `json:"givenName"`
+	Surname           string       `json:"surname"`
+	DisplayName       string       `json:"displayName"`
+	AccountEnabled    *bool        `json:"accountEnabled"`
+	EmployeeID        string       `json:"employeeId"`
+	JobTitle          string       `json:"jobTitle"`
+	Department        string       `json:"department"`
+	Removed           *removedMark `json:"@removed"`
+}
+
 // pullUsers follows users/delta from link ("" = a new full round) to the
 // round's deltaLink, which it returns.
 func (s *Source) pullUsers(ctx context.Context, link string, emit func([]idsync.Change) error) (string, error) {
 	rb := users.NewDeltaRequestBuilderInternal(map[string]string{}, s.adapter)
-	for page := 1; ; page++ {
-		var resp users.DeltaGetResponseable
-		var err error
-		if link == "" {
-			resp, err = rb.GetAsDeltaGetResponse(ctx, &users.DeltaRequestBuilderGetRequestConfiguration{
-				QueryParameters: &users.DeltaRequestBuilderGetQueryParameters{Select: userSelect},
-			})
-		} else {
-			// nextLink and deltaLink already carry $select in their tokens.
-			resp, err = rb.WithUrl(link).GetAsDeltaGetResponse(ctx, nil)
-		}
-		if err != nil {
-			return "", s.graphError(fmt.Sprintf("users delta page %d", page), err)
-		}
-		values := resp.GetValue()
-		changes := make([]idsync.Change, 0, len(values))
-		for _, u := range values {
-			if c, ok := userChange(u); ok {
-				changes = append(changes, c)
-			}
-		}
-		if len(changes) > 0 {
-			if err := emit(changes); err != nil {
-				return "", err
-			}
-		}
-		if next := str(resp.GetOdataNextLink()); next != "" {
-			link = next
-			continue
-		}
-		if delta := str(resp.GetOdataDeltaLink()); delta != "" {
-			return delta, nil
-		}
-		return "", fmt.Errorf("entra: users delta page %d: neither nextLink nor deltaLink", page)
+	withURL := func(u string) (*abs.RequestInformation, error) {
+		// nextLink and deltaLink carry $select in their tokens.
+		return rb.WithUrl(u).ToGetRequestInformation(ctx, nil)
 	}
+	var first *abs.RequestInformation
+	var err error
+	if link == "" {
+		first, err = rb.ToGetRequestInformation(ctx, &users.DeltaRequestBuilderGetRequestConfiguration{
+			QueryParameters: &users.DeltaRequestBuilderGetQueryParameters{Select: userSelect},
+		})
+	} else {
+		first, err = withURL(link)
+	}
+	if err != nil {
+		return "", err
+	}
+	return followDelta(ctx, s, "users", first, withURL, appendUserChange, emit)
 }
 
-func userChange(u models.Userable) (idsync.Change, bool) {
-	id := str(u.GetId())
-	if id == "" {
-		return idsync.Change{}, false
+func appendUserChange(changes []idsync.Change, u *graphUser) []idsync.Change {
+	if u.ID == "" {
+		return changes
 	}
-	if reason, ok := removedReason(u.GetAdditionalData()); ok {
-		return idsync.UserRemovedChange(id, removal(reason)), true
+	if u.Removed != nil {
+		return append(changes, idsync.UserRemovedChange(u.ID, removal(u.Removed.Reason)))
 	}
 	status := idsync.StatusActive
-	// accountEnabled is selected, so it is always present; absent it would
+	// accountEnabled is selected, so it is always there; absent it would
 	// mean Graph's default (enabled).
-	if e := u.GetAccountEnabled(); e != nil && !*e {
+	if u.AccountEnabled != nil && !*u.AccountEnabled {
 		status = idsync.StatusDisabled
 	}
-	return idsync.UserChange(idsync.User{
-		ID:          id,
-		UserName:    str(u.GetUserPrincipalName()),
-		Email:       str(u.GetMail()),
-		GivenName:   str(u.GetGivenName()),
-		FamilyName:  str(u.GetSurname()),
-		DisplayName: str(u.GetDisplayName()),
-		EmployeeID:  str(u.GetEmployeeId()),
-		Title:       str(u.GetJobTitle()),
-		Department:  str(u.GetDepartment()),
+	return append(changes, idsync.UserChange(idsync.User{
+		ID:          u.ID,
+		UserName:    u.UserPrincipalName,
+		Email:       u.Mail,
+		GivenName:   u.GivenName,
+		FamilyName:  u.Surname,
+		DisplayName: u.DisplayName,
+		EmployeeID:  u.EmployeeID,
+		Title:       u.JobTitle,
+		Department:  u.Department,
 		Status:      status,
-	}), true
+	}))
 }
 
 // removal maps an @removed reason: "changed" is Entra's recycle bin
@@ -94,32 +90,9 @@ func removal(reason string) idsync.Removal {
 	return idsync.RemovalSoft
 }
 
-// removedReason finds the @removed annotation the SDK leaves in
-// AdditionalData (a JSON object decoded as map[string]any of *string).
-func removedReason(extra map[string]any) (string, bool) {
-	v, ok := extra["@removed"]
-	if !ok {
-		return "", false
-	}
-	if m, ok := v.(map[string]any); ok {
-		return anyStr(m["reason"]), true
-	}
-	return "", true
-}
-
 func str(p *string) string {
 	if p == nil {
 		return ""
 	}
 	return *p
-}
-
-func anyStr(v any) string {
-	switch s := v.(type) {
-	case *string:
-		return str(s)
-	case string:
-		return s
-	}
-	return ""
 }
