@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/idsync/idsync/config"
+	"github.com/idsync/idsync/state"
+	"github.com/idsync/idsync/sync"
+)
+
+// app is what every subcommand starts from: the loaded config, the state
+// store and the engine, with the connections wired.
+type app struct {
+	cfg    *config.Config
+	store  *state.Store
+	engine *sync.Engine
+	log    *slog.Logger
+	conns  []*sync.Connection
+	byName map[string]*sync.Connection
+	sched  map[string]sync.Schedule
+}
+
+// configPath is --config, else IDSYNC_CONFIG, else ./idsync.yaml.
+func configPath(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if p := os.Getenv("IDSYNC_CONFIG"); p != "" {
+		return p
+	}
+	return config.DefaultPath
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no configuration at %s: write one (`idsync config example` prints a starting point), or pass --config / set IDSYNC_CONFIG", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openApp loads the config, opens the store, and (wire=true) opens every
+// connection's source and target.
+func openApp(ctx context.Context, g *globals, wire bool) (*app, error) {
+	cfg, err := loadConfig(configPath(g.config))
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: newLogger(cfg.Log, g.stderr)}
+	if g.verbose {
+		a.log = newLogger(config.Log{Level: "debug", Format: cfg.Log.Format}, g.stderr)
+	}
+	if wire {
+		if err := a.wire(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
+	if a.store, err = state.Open(ctx, cfg.State); err != nil {
+		return nil, err
+	}
+	a.engine = sync.New(a.store, a.log)
+	return a, nil
+}
+
+// wire opens every connection's backends. All problems are collected.
+func (a *app) wire(ctx context.Context, cfg *config.Config) error {
+	var probs config.Problems
+	var conns []*sync.Connection
+	sched := map[string]sync.Schedule{}
+	for _, cc := range cfg.Connections {
+		c, err := connection(ctx, cc)
+		if err != nil {
+			var ps config.Problems
+			if errors.As(err, &ps) {
+				probs = append(probs, ps...)
+				continue
+			}
+			return fmt.Errorf("%s: %w", cc.Name, err)
+		}
+		conns = append(conns, c)
+		sched[c.Name] = sync.Schedule{Incremental: cc.Schedule, Full: cc.FullResync}
+	}
+	if len(probs) > 0 {
+		return probs.Sorted()
+	}
+	a.conns, a.sched = conns, sched
+	a.byName = map[string]*sync.Connection{}
+	for _, c := range conns {
+		a.byName[c.Name] = c
+	}
+	return nil
+}
+
+func (a *app) close() {
+	if a.store != nil {
+		a.store.Close()
+	}
+}
+
+// connection turns one config connection into an engine connection.
+func connection(ctx context.Context, cc config.Connection) (*sync.Connection, error) {
+	var probs config.Problems
+	collect := func(err error) {
+		var ps config.Problems
+		if errors.As(err, &ps) {
+			probs = append(probs, ps...)
+		} else if err != nil {
+			probs = append(probs, config.Problem{Path: cc.Name, Msg: err.Error()})
+		}
+	}
+	src, err := openSource(ctx, cc.Source)
+	collect(err)
+	tgt, err := openTarget(cc.Target)
+	collect(err)
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	p := sync.Policy{
+		Scope:       cc.Scope,
+		DefaultRole: cc.Roles.Default,
+		Deprovision: sync.Deprovision{
+			Disabled:    sync.Action(cc.Deprovision.Disabled),
+			OutOfScope:  sync.Action(cc.Deprovision.OutOfScope),
+			SoftDeleted: sync.Action(cc.Deprovision.SoftDeleted),
+			Deleted:     sync.Action(cc.Deprovision.Deleted),
+		},
+		MaxDeletes:       cc.Safety.MaxDeletes,
+		MaxDeletePercent: cc.Safety.MaxDeletePercent,
+		GroupSync:        cc.Groups.Sync,
+		GroupInclude:     cc.Groups.Include,
+	}
+	for _, r := range cc.Roles.Rules {
+		p.Rules = append(p.Rules, sync.RoleRule{Group: r.Group, AppRole: r.AppRole, Role: r.Role})
+	}
+	return &sync.Connection{Name: cc.Name, SourceType: cc.Source.Type, Source: src, Target: tgt, Policy: p}, nil
+}
+
+// pick returns the named connections (all when names is empty), or an error
+// listing the names that do not exist.
+func (a *app) pick(names []string) ([]*sync.Connection, error) {
+	if len(names) == 0 {
+		return a.conns, nil
+	}
+	var out []*sync.Connection
+	for _, n := range names {
+		c, ok := a.byName[n]
+		if !ok {
+			return nil, fmt.Errorf("no connection %q in %s (have: %s)", n, "the config", strings.Join(a.names(), ", "))
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (a *app) names() []string {
+	var out []string
+	for _, c := range a.cfg.Connections {
+		out = append(out, c.Name)
+	}
+	slices.Sort(out)
+	return out
+}

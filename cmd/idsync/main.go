@@ -1,0 +1,103 @@
+// Command idsync keeps a workspace's users, roles and groups in step with an
+// identity provider. See `idsync --help` and the README.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/idsync/idsync/config"
+)
+
+// Exit codes (see `idsync sync --help`).
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitChanges = 2 // --detailed-exitcode: changes planned or applied
+	exitHeld    = 3 // --detailed-exitcode: a plan was held by safety limits
+)
+
+// exitCode carries a specific exit status out of a command.
+type exitCode struct {
+	code int
+	err  error // printed if non-nil
+}
+
+func (e *exitCode) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+// globals are the flags and streams every subcommand shares.
+type globals struct {
+	config  string
+	verbose bool
+	stdout  io.Writer
+	stderr  io.Writer
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes the command line args and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "idsync",
+		Short: "Keep a workspace's users, roles and groups in step with Entra ID or Okta",
+		Long: `idsync pulls users and groups from Microsoft Entra ID or Okta on a schedule, keeps the
+last-known directory in a local SQLite snapshot, and applies creates, updates, role
+changes, disables and deletes to a workspace through SCIM 2.0 or a signed webhook.
+
+Start with 'idsync demo' (no credentials needed), then write idsync.yaml
+('idsync config example'), check it ('idsync config check') and preview a sync
+('idsync sync --dry-run').`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVarP(&g.config, "config", "c", "", "configuration file (default $IDSYNC_CONFIG, else ./idsync.yaml)")
+	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log at debug level")
+	root.AddCommand(syncCmd(g), runCmd(g), statusCmd(g), logCmd(g), approveCmd(g), explainCmd(g),
+		configCmd(g), versionCmd(g), demoCmd(g))
+
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ec *exitCode
+	if errors.As(err, &ec) {
+		if ec.err != nil {
+			printError(stderr, ec.err)
+		}
+		return ec.code
+	}
+	printError(stderr, err)
+	return exitError
+}
+
+func printError(w io.Writer, err error) {
+	var ps config.Problems
+	if errors.As(err, &ps) {
+		fmt.Fprintf(w, "idsync: the configuration has %d problem(s):\n", len(ps))
+		for _, p := range ps {
+			fmt.Fprintf(w, "  %s\n", p)
+		}
+		return
+	}
+	fmt.Fprintf(w, "idsync: %v\n", err)
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/sync"
+)
+
+// syncResult is one connection's outcome as `sync --output json` prints it.
+// Field names are a stable interface for scripts.
+type syncResult struct {
+	Connection string        `json:"connection"`
+	Source     string        `json:"source"`
+	DryRun     bool          `json:"dry_run"`
+	Full       bool          `json:"full"`
+	RunID      int64         `json:"run_id,omitempty"`
+	Counts     idsync.Counts `json:"counts"`
+	Ops        []idsync.Op   `json:"ops"`
+	Held       string        `json:"held,omitempty"`
+	Resumed    int           `json:"resumed"`
+	Pending    int           `json:"pending"`
+	Applied    int           `json:"applied"`
+	Failed     int           `json:"failed"`
+	Error      string        `json:"error,omitempty"`
+}
+
+func toResult(c *sync.Connection, res *sync.Result, err error) syncResult {
+	r := syncResult{Connection: c.Name, Source: c.SourceType, Counts: idsync.Counts{}, Ops: []idsync.Op{}}
+	if res != nil {
+		r.DryRun, r.Full, r.RunID, r.Held = res.DryRun, res.Full, res.RunID, res.Held
+		r.Resumed, r.Pending, r.Applied, r.Failed = res.Resumed, res.Pending, res.Applied, res.Failed
+		r.Counts = res.Plan.Counts()
+		if res.Plan.Ops != nil {
+			r.Ops = res.Plan.Ops
+		}
+	}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	return r
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// printPlan renders a plan for people, one aligned line per op:
+//
+//	acme (entra) — 3 to create, 1 to update, 1 role change, 1 to disable, 0 to delete
+//	  + create   alice@acme.test   role=writer
+func printPlan(w io.Writer, r syncResult) {
+	c := r.Counts
+	head := fmt.Sprintf("%s (%s) — %d to create, %d to update, %s, %d to disable, %d to delete",
+		r.Connection, r.Source, c[idsync.OpCreate], c[idsync.OpUpdate], plural(c[idsync.OpSetRole], "role change"),
+		c[idsync.OpDisable], c[idsync.OpDelete])
+	if n := c[idsync.OpEnable]; n > 0 {
+		head += fmt.Sprintf(", %d to enable", n)
+	}
+	if g := c[idsync.OpGroupCreate] + c[idsync.OpGroupUpdate] + c[idsync.OpGroupDelete] + c[idsync.OpMemberAdd] + c[idsync.OpMemberRemove]; g > 0 {
+		head += fmt.Sprintf(", %s", plural(g, "group change"))
+	}
+	fmt.Fprintln(w, head)
+	nameWidth, wordWidth := 24, 7
+	for _, op := range r.Ops {
+		_, word, _ := describeOp(op)
+		nameWidth, wordWidth = max(nameWidth, len(op.Name())+2), max(wordWidth, len(word)+2)
+	}
+	for _, op := range r.Ops {
+		sign, word, detail := describeOp(op)
+		fmt.Fprintf(w, "  %s %-*s %-*s %s\n", sign, wordWidth, word, nameWidth, op.Name(), detail)
+	}
+	switch {
+	case r.Error != "":
+		fmt.Fprintf(w, "  ! failed: %s\n", r.Error)
+	case r.Held != "":
+		fmt.Fprintf(w, "  ! held: %s\n    nothing was applied; review the plan, then run: idsync approve %s\n", r.Held, r.Connection)
+		if r.DryRun {
+			fmt.Fprintf(w, "    (dry run: a real run would be held)\n")
+		}
+	case r.DryRun:
+		if r.Pending > 0 {
+			fmt.Fprintf(w, "  %d ops from an interrupted run wait in the outbox and will be applied first\n", r.Pending)
+		}
+	default:
+		line := fmt.Sprintf("  applied %d, failed %d", r.Applied, r.Failed)
+		if r.Resumed > 0 {
+			line += fmt.Sprintf(" (%d resumed from an interrupted run)", r.Resumed)
+		}
+		if r.Failed > 0 {
+			line += fmt.Sprintf(" — failed ops are retried on the next run; see: idsync log --connection %s", r.Connection)
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+func describeOp(op idsync.Op) (sign, word, detail string) {
+	switch op.Kind {
+	case idsync.OpCreate:
+		if op.Account.Role != "" {
+			detail = "role=" + op.Account.Role
+		}
+		return "+", "create", detail
+	case idsync.OpUpdate:
+		parts := make([]string, len(op.Changes))
+		for i, ch := range op.Changes {
+			parts[i] = fmt.Sprintf("%s: %q → %q", ch.Field, ch.Old, ch.New)
+		}
+		return "~", "update", strings.Join(parts, ", ")
+	case idsync.OpSetRole:
+		prev := ""
+		if op.Prev != nil {
+			prev = op.Prev.Role
+		}
+		return "~", "role", fmt.Sprintf("%s → %s", orNone(prev), orNone(op.Account.Role))
+	case idsync.OpEnable:
+		return "+", "enable", paren(op.Reason)
+	case idsync.OpDisable:
+		return "-", "disable", paren(op.Reason)
+	case idsync.OpDelete:
+		return "-", "delete", paren(op.Reason)
+	case idsync.OpGroupCreate:
+		return "+", "group create", ""
+	case idsync.OpGroupUpdate:
+		return "~", "group rename", fmt.Sprintf("%q → %q", op.PrevGroup.DisplayName, op.Group.DisplayName)
+	case idsync.OpGroupDelete:
+		return "-", "group delete", paren(op.Reason)
+	case idsync.OpMemberAdd:
+		return "+", "members", memberList(op.Members)
+	case idsync.OpMemberRemove:
+		return "-", "members", memberList(op.Members)
+	}
+	return "?", string(op.Kind), ""
+}
+
+func memberList(ms []idsync.Member) string {
+	ids := make([]string, 0, min(len(ms), 5))
+	for _, m := range ms[:min(len(ms), 5)] {
+		ids = append(ids, m.ExternalID)
+	}
+	s := fmt.Sprintf("%s: %s", plural(len(ms), "user"), strings.Join(ids, ", "))
+	if len(ms) > 5 {
+		s += ", …"
+	}
+	return s
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+func paren(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "(" + s + ")"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}

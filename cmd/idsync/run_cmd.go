@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	stdsync "sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/idsync/idsync/sync"
+)
+
+func runCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "run",
+		Short: "Run as a daemon: every connection on its schedule, plus the HTTP listener",
+		Long: `Run every connection on its cron schedule (schedule, and full_resync for full
+reconciles) until stopped, with /healthz and /readyz on http.listen when set.
+Each connection also runs once at start.
+
+Signals: SIGTERM or SIGINT stops scheduling, lets ops already sent finish and be
+recorded (the rest stay in the outbox for the next start), then exits. SIGHUP
+reloads the configuration; a broken file is reported and the old one kept.
+Under systemd (Type=notify) it reports READY, RELOADING and STOPPING.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			return daemon(cmd.Context(), g, hup)
+		},
+	}
+}
+
+// daemon runs until ctx ends; every value on hup reloads the configuration.
+func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
+	a, err := openApp(ctx, g, true)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	log := a.log
+	var ready stdsync.Once
+	readyCh := make(chan struct{})
+	start := func(a *app) (*sync.Scheduler, error) {
+		s := sync.NewScheduler(ctx, a.engine)
+		s.OnResult = func(res *sync.Result, err error) {
+			ready.Do(func() { close(readyCh) })
+			if err == nil && res != nil {
+				log.Info("run finished", "connection", res.Connection, "planned", len(res.Plan.Ops), "applied", res.Applied,
+					"failed", res.Failed, "held", res.Held != "")
+			}
+		}
+		for _, c := range a.conns {
+			if err := s.Add(c, a.sched[c.Name]); err != nil {
+				return nil, err
+			}
+		}
+		for _, c := range a.conns {
+			s.RunNow(c, sync.Options{})
+		}
+		s.Start()
+		return s, nil
+	}
+	sched, err := start(a)
+	if err != nil {
+		return err
+	}
+	if a.cfg.HTTP.Listen != "" {
+		srv, err := listen(ctx, a, readyCh)
+		if err != nil {
+			sched.Stop(false)
+			return err
+		}
+		defer srv.Shutdown(context.WithoutCancel(ctx))
+	}
+	notify("READY=1")
+	log.Info("idsync running", "connections", len(a.conns), "state", a.cfg.State)
+
+	var retired stdsync.WaitGroup // schedulers replaced by a reload, finishing their runs
+	for {
+		select {
+		case <-ctx.Done():
+			notify("STOPPING=1")
+			log.Info("stopping: letting ops in flight finish")
+			sched.Stop(false)
+			retired.Wait()
+			log.Info("stopped")
+			return nil
+		case <-hup:
+			notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", time.Now().UnixMicro()))
+			next, err := reload(ctx, g, a)
+			if err != nil {
+				log.Error("reload failed; keeping the running configuration", "error", err)
+				notify("READY=1")
+				continue
+			}
+			old := sched
+			if sched, err = start(next); err != nil {
+				log.Error("reload failed; keeping the running configuration", "error", err)
+				sched = old
+				notify("READY=1")
+				continue
+			}
+			retired.Go(func() { old.Stop(true) })
+			a.conns, a.byName, a.sched, a.cfg = next.conns, next.byName, next.sched, next.cfg
+			notify("READY=1")
+			log.Info("configuration reloaded", "connections", len(a.conns))
+		}
+	}
+}
+
+// reload reads the configuration again and wires it on the running store
+// and engine (a changed state path needs a restart).
+func reload(ctx context.Context, g *globals, cur *app) (*app, error) {
+	cfg, err := loadConfig(configPath(g.config))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.State != cur.cfg.State {
+		return nil, fmt.Errorf("state: changed from %s to %s; restart idsync to switch databases", cur.cfg.State, cfg.State)
+	}
+	next := &app{cfg: cfg, store: cur.store, engine: cur.engine, log: cur.log}
+	if err := next.wire(ctx, cfg); err != nil {
+		return nil, err
+	}
+	return next, nil
+}
+
+// listen serves /healthz (the process is up) and /readyz (a first run has
+// finished) on http.listen.
+func listen(ctx context.Context, a *app, ready <-chan struct{}) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-ready:
+			fmt.Fprintln(w, "ready")
+		default:
+			http.Error(w, "waiting for the first run", http.StatusServiceUnavailable)
+		}
+	})
+	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http.listen: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	go func() {
+		var err error
+		if t := a.cfg.HTTP.TLS; t != nil {
+			err = srv.ServeTLS(ln, t.CertFile, t.KeyFile)
+		} else {
+			err = srv.Serve(ln)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("http listener stopped", "error", err)
+		}
+	}()
+	a.log.Info("listening", "addr", ln.Addr().String())
+	return srv, nil
+}
+
+// notify sends a systemd sd_notify message when running under systemd.
+func notify(state string) {
+	sock := os.Getenv("NOTIFY_SOCKET")
+	if sock == "" {
+		return
+	}
+	if sock[0] == '@' {
+		sock = "\x00" + sock[1:] // abstract socket
+	}
+	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	conn.Write([]byte(state))
+}

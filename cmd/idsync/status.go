@@ -1,0 +1,117 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/idsync/idsync/state"
+)
+
+// connStatus is one connection's line in `idsync status`.
+type connStatus struct {
+	Connection string     `json:"connection"`
+	LastRun    *state.Run `json:"last_run,omitempty"`
+	CursorAt   time.Time  `json:"cursor_at,omitzero"` // last completed pull
+	FullAt     time.Time  `json:"full_at,omitzero"`   // last completed full read
+	Applied    int        `json:"users_applied"`
+	Pending    int        `json:"ops_pending"`
+	Failed     int        `json:"ops_failed_last_run"`
+	Held       *heldPlan  `json:"held,omitempty"`
+}
+
+type heldPlan struct {
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason"`
+	Ops    int       `json:"ops"`
+}
+
+func statusCmd(g *globals) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show each connection's last run, cursor age, applied users, pending ops and held plans",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := openApp(cmd.Context(), g, false)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			var out []connStatus
+			err = a.store.View(cmd.Context(), func(tx *state.Tx) error {
+				for _, name := range a.names() {
+					s := connStatus{Connection: name}
+					runs, err := tx.Runs(state.Filter{Connection: name, Limit: 1})
+					if err != nil {
+						return err
+					}
+					if len(runs) > 0 {
+						s.LastRun, s.Failed = &runs[0], runs[0].Failed
+					}
+					cur, err := tx.Cursor(name)
+					if err != nil {
+						return err
+					}
+					s.CursorAt, s.FullAt = cur.UpdatedAt, cur.FullAt
+					if s.Applied, err = tx.AppliedCount(name); err != nil {
+						return err
+					}
+					if s.Pending, err = tx.OutboxLen(name); err != nil {
+						return err
+					}
+					h, err := tx.Held(name)
+					if err != nil {
+						return err
+					}
+					if h != nil {
+						s.Held = &heldPlan{At: h.HeldAt, Reason: h.Reason, Ops: len(h.Plan.Ops)}
+					}
+					out = append(out, s)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(g.stdout, map[string]any{"connections": out})
+			}
+			now := time.Now()
+			for _, s := range out {
+				fmt.Fprintf(g.stdout, "%s\n", s.Connection)
+				if s.LastRun == nil {
+					fmt.Fprintf(g.stdout, "  last run    never\n")
+				} else {
+					r := s.LastRun
+					fmt.Fprintf(g.stdout, "  last run    #%d %s, %s ago: %s (planned %d, applied %d, failed %d)\n",
+						r.ID, r.Kind, ago(now, r.StartedAt), r.Result, r.Planned, r.Applied, r.Failed)
+					if r.Error != "" {
+						fmt.Fprintf(g.stdout, "              %s\n", r.Error)
+					}
+				}
+				fmt.Fprintf(g.stdout, "  cursor      %s (last full read %s)\n", agoOrNever(now, s.CursorAt), agoOrNever(now, s.FullAt))
+				fmt.Fprintf(g.stdout, "  applied     %d users\n", s.Applied)
+				fmt.Fprintf(g.stdout, "  outbox      %d ops pending\n", s.Pending)
+				if s.Held != nil {
+					fmt.Fprintf(g.stdout, "  HELD        %d ops since %s: %s\n              review: idsync sync --dry-run %s; release: idsync approve %s\n",
+						s.Held.Ops, s.Held.At.Local().Format(time.DateTime), s.Held.Reason, s.Connection, s.Connection)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text | json")
+	return cmd
+}
+
+func ago(now, t time.Time) string {
+	return now.Sub(t).Round(time.Second).String()
+}
+
+func agoOrNever(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return ago(now, t) + " ago"
+}
