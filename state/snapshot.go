@@ -5,45 +5,60 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/idsync/idsync"
 )
 
 // Cursor is a connection's saved pull position.
 type Cursor struct {
-	Cursor     string
-	Generation int64  // the generation of the last completed pull
-	UpdatedAt  string // RFC 3339, "" when never pulled
-	FullAt     string // RFC 3339 time of the last completed full read
+	Cursor    string
+	UpdatedAt time.Time // when a pull last completed (zero: never)
+	FullAt    time.Time // when a full read last completed (zero: never)
 }
 
 // Cursor returns the connection's saved cursor (zero when it has none).
 func (tx *Tx) Cursor(conn string) (Cursor, error) {
 	var c Cursor
-	err := tx.tx.QueryRowContext(tx.ctx, `SELECT cursor, generation, updated_at, full_at FROM cursors WHERE connection = ?`, conn).
-		Scan(&c.Cursor, &c.Generation, &c.UpdatedAt, &c.FullAt)
+	var updated, full string
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT cursor, updated_at, full_at FROM cursors WHERE connection = ?`, conn).
+		Scan(&c.Cursor, &updated, &full)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Cursor{}, nil
 	}
 	if err != nil {
 		return Cursor{}, fmt.Errorf("state: read cursor: %w", err)
 	}
+	c.UpdatedAt, c.FullAt = parseTime(updated), parseTime(full)
 	return c, nil
 }
 
-// SaveCursor records a completed pull of generation gen. full marks it a
-// complete read.
-func (tx *Tx) SaveCursor(conn, cursor string, gen int64, full bool) error {
+// NextGeneration starts a pull: it returns a generation number no earlier
+// pull of the connection used, so a sweep after a full read can tell what
+// this read saw from what an aborted earlier one touched.
+func (tx *Tx) NextGeneration(conn string) (int64, error) {
+	if _, err := tx.exec(`INSERT INTO cursors (connection, cursor, generation, updated_at) VALUES (?, '', 1, '')
+		ON CONFLICT (connection) DO UPDATE SET generation = cursors.generation + 1`, conn); err != nil {
+		return 0, fmt.Errorf("state: next generation: %w", err)
+	}
+	var gen int64
+	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT generation FROM cursors WHERE connection = ?`, conn).Scan(&gen); err != nil {
+		return 0, fmt.Errorf("state: next generation: %w", err)
+	}
+	return gen, nil
+}
+
+// SaveCursor records a completed pull; full marks it a complete read.
+func (tx *Tx) SaveCursor(conn, cursor string, full bool) error {
 	now := tx.now()
 	fullAt := ""
 	if full {
 		fullAt = now
 	}
-	_, err := tx.exec(`INSERT INTO cursors (connection, cursor, generation, updated_at, full_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (connection) DO UPDATE SET cursor = excluded.cursor, generation = excluded.generation,
-		updated_at = excluded.updated_at,
+	_, err := tx.exec(`INSERT INTO cursors (connection, cursor, generation, updated_at, full_at) VALUES (?, ?, 0, ?, ?)
+		ON CONFLICT (connection) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at,
 		full_at = CASE WHEN excluded.full_at <> '' THEN excluded.full_at ELSE cursors.full_at END`,
-		conn, cursor, gen, now, fullAt)
+		conn, cursor, now, fullAt)
 	if err != nil {
 		return fmt.Errorf("state: save cursor: %w", err)
 	}

@@ -48,7 +48,10 @@ func TestFailedPullKeepsCursorAndAppliesNothing(t *testing.T) {
 		t.Fatal("alice was deleted by a failed pull")
 	}
 	var runs []state.Run
-	h.store.View(context.Background(), func(tx *state.Tx) (err error) { runs, err = tx.Runs(state.Filter{Connection: "acme", Limit: 1}); return err })
+	h.store.View(context.Background(), func(tx *state.Tx) (err error) {
+		runs, err = tx.Runs(state.Filter{Connection: "acme", Limit: 1})
+		return err
+	})
 	if runs[0].Result != state.RunFailed || !strings.Contains(runs[0].Error, "boom") {
 		t.Fatalf("last run recorded as %+v", runs[0])
 	}

@@ -75,4 +75,3 @@ func (c *Connection) idpName() string {
 	}
 	return c.SourceType
 }
-

@@ -85,4 +85,3 @@ func openTarget(b config.Backend) (targets.Target, error) {
 	}
 	return open(b)
 }
-

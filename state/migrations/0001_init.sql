@@ -2,7 +2,7 @@
 -- SQL here stays portable (no SQLite-only syntax) so a PostgreSQL store can follow.
 
 -- The source's resume point, saved only with a completed pull, and the
--- generation counter used for mark-and-sweep after full reads.
+-- generation counter (bumped at every pull) used for mark-and-sweep.
 CREATE TABLE cursors (
     connection   TEXT    NOT NULL PRIMARY KEY,
     cursor       TEXT    NOT NULL,
