@@ -35,7 +35,9 @@ func (c *Client) Apply(ctx context.Context, op idsync.Op) (idsync.Applied, error
 // errGone marks a user the workspace no longer has.
 var errGone = errors.New("not in the workspace")
 
-// desired is the op's account as the preset shapes it.
+// desired is the op's account as the preset shapes it. The role is checked
+// only for ops that send it: a disable must never be blocked by a role the
+// preset does not know.
 func (c *Client) desired(op idsync.Op) (idsync.Account, error) {
 	if op.Account == nil {
 		return idsync.Account{}, fmt.Errorf("scim: %s %q: op has no account", op.Kind, op.Name())
@@ -43,6 +45,9 @@ func (c *Client) desired(op idsync.Op) (idsync.Account, error) {
 	a := c.preset.shape(*op.Account)
 	if a.ExternalID == "" {
 		a.ExternalID = op.ObjectID
+	}
+	if op.Kind != idsync.OpCreate && op.Kind != idsync.OpSetRole {
+		return a, nil
 	}
 	if err := c.preset.checkRole(c.presetName, a.Role); err != nil {
 		return a, fmt.Errorf("scim: %s user %q: %w", op.Kind, a.UserName, err)
@@ -114,6 +119,9 @@ func (c *Client) modifyUser(ctx context.Context, op idsync.Op) (idsync.Applied, 
 		want idsync.Account
 		err  error
 	)
+	if op.Account == nil && (op.Kind == idsync.OpUpdate || op.Kind == idsync.OpSetRole) {
+		return idsync.Applied{}, fmt.Errorf("scim: %s user %q: op has no account", op.Kind, op.Name())
+	}
 	if op.Account != nil {
 		if want, err = c.desired(op); err != nil {
 			return idsync.Applied{}, err
@@ -132,9 +140,6 @@ func (c *Client) modifyUser(ctx context.Context, op idsync.Op) (idsync.Applied, 
 		}
 		ops = c.attrOps(want, fields)
 	case idsync.OpSetRole:
-		if op.Account == nil {
-			return idsync.Applied{}, fmt.Errorf("scim: role user %q: op has no account", name)
-		}
 		ops = c.roleOps(want.Role)
 	case idsync.OpEnable:
 		ops = []patchOp{activeOp(true)}

@@ -149,6 +149,21 @@ func TestRoleValues(t *testing.T) {
 	}
 }
 
+// A role the preset does not know never blocks taking access away.
+func TestInvalidRoleDoesNotBlockDisable(t *testing.T) {
+	srv := newServer(t, scimtest.Options{Preset: "whale", Strict: true})
+	c := newClient(t, srv, func(c *scim.Config) { c.Preset = "whale" })
+	a := account("u1", "jo@example.com")
+	a.Role = "reader"
+	id := apply(t, c, createOp(a)).TargetID
+	b := *a
+	b.Role, b.Active = "superuser", false
+	apply(t, c, idsync.Op{Kind: idsync.OpDisable, TargetID: id, Account: &b, Prev: a})
+	if u := mustUser(t, srv, id); u.Active || u.Role() != "reader" {
+		t.Errorf("after disable: active %v role %q", u.Active, u.Role())
+	}
+}
+
 // Whimsical: no role means the workspace default on create, and an admin's
 // choice is kept when idsync has no role to give.
 func TestWhimsicalEmptyRoleKeepsWorkspaceDefault(t *testing.T) {

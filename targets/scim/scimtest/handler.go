@@ -76,7 +76,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Lock()
 		s.log = append(s.log, entry)
+		hook := s.hook
 		s.mu.Unlock()
+		if hook != nil {
+			hook(entry)
+		}
 	}()
 	if f != nil {
 		entry.Fault = string(f.Kind)

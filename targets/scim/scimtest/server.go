@@ -60,6 +60,7 @@ type Server struct {
 	latency time.Duration
 	faults  []*Fault
 	log     []Request
+	hook    func(Request)
 	store   *store
 }
 
@@ -123,6 +124,15 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.latency = d
+}
+
+// OnRequest calls f with each request once it has been served (or
+// dropped), outside the server's lock: a crash test can cancel its run
+// after the K-th write. nil removes the hook.
+func (s *Server) OnRequest(f func(Request)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hook = f
 }
 
 // Request is one entry of the request log.

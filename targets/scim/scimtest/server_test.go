@@ -243,6 +243,16 @@ func TestStrictPresets(t *testing.T) {
 	})
 }
 
+func TestOnRequest(t *testing.T) {
+	srv := newSrv(t, scimtest.Options{})
+	var got []scimtest.Request
+	srv.OnRequest(func(r scimtest.Request) { got = append(got, r) })
+	call(t, srv, "POST", "/Users", `{"userName":"x"}`)
+	if len(got) != 1 || got[0].Method != "POST" || got[0].Status != 201 || got[0].Path != "/Users" {
+		t.Fatalf("hook saw %+v", got)
+	}
+}
+
 func TestFaults(t *testing.T) {
 	srv := newSrv(t, scimtest.Options{})
 	srv.Inject(scimtest.Fault{Kind: scimtest.Fault429, Count: 2, RetryAfter: 1500 * time.Millisecond, Method: "GET"})
