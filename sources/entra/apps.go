@@ -2,8 +2,10 @@ package entra
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
+	"strings"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
 
@@ -12,6 +14,12 @@ import (
 
 // defaultAccess is the appRoleId of an assignment without a role.
 const defaultAccess = "00000000-0000-0000-0000-000000000000"
+
+type graphAssignment struct {
+	AppRoleID     string `json:"appRoleId"`
+	PrincipalID   string `json:"principalId"`
+	PrincipalType string `json:"principalType"`
+}
 
 // pullAssignments re-reads who is assigned to the scope app. Graph has no
 // delta for appRoleAssignedTo, so every pull reads it whole — one request
@@ -35,22 +43,30 @@ func (s *Source) pullAssignments(ctx context.Context, emit func([]idsync.Change)
 	roles := map[string]string{defaultAccess: ""}
 	for _, r := range sp.GetAppRoles() {
 		if r.GetId() != nil {
-			roles[r.GetId().String()] = str(r.GetValue())
+			roles[strings.ToLower(r.GetId().String())] = str(r.GetValue())
 		}
 	}
 	link := s.cfg.GraphURL + "/servicePrincipals/" + url.PathEscape(spID) + "/appRoleAssignedTo?$top=999"
 	for page := 1; link != ""; page++ {
-		resp, err := serviceprincipals.NewItemAppRoleAssignedToRequestBuilder(link, s.adapter).Get(ctx, nil)
+		info, err := serviceprincipals.NewItemAppRoleAssignedToRequestBuilder(link, s.adapter).ToGetRequestInformation(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("entra: scope.app_id %s: %w", appID, err)
+		}
+		// Decoded like the delta pages (see delta.go): apps assigned to
+		// every user one by one have as many entries as the tenant has users.
+		raw, err := s.adapter.SendPrimitive(ctx, info, "[]byte", errorMapping)
 		if err != nil {
 			return s.graphError(fmt.Sprintf("scope.app_id %s: appRoleAssignedTo page %d", appID, page), err)
 		}
-		var changes []idsync.Change
-		for _, a := range resp.GetValue() {
-			if a.GetPrincipalId() == nil {
-				continue
-			}
+		body, _ := raw.([]byte)
+		var p deltaPage[graphAssignment]
+		if err := json.Unmarshal(body, &p); err != nil {
+			return fmt.Errorf("entra: scope.app_id %s: appRoleAssignedTo page %d: decode: %w", appID, page, err)
+		}
+		changes := make([]idsync.Change, 0, len(p.Value))
+		for _, a := range p.Value {
 			var kind idsync.MemberKind
-			switch str(a.GetPrincipalType()) {
+			switch a.PrincipalType {
 			case "User":
 				kind = idsync.MemberUser
 			case "Group":
@@ -58,17 +74,13 @@ func (s *Source) pullAssignments(ctx context.Context, emit func([]idsync.Change)
 			default: // service principals are not people
 				continue
 			}
-			role := ""
-			if a.GetAppRoleId() != nil {
-				var ok bool
-				if role, ok = roles[a.GetAppRoleId().String()]; !ok {
-					// A role deleted from the app after it was assigned:
-					// still access, no role value to match rules on.
-					role = ""
-				}
+			if a.PrincipalID == "" {
+				continue
 			}
+			// A role deleted from the app after it was assigned is not in
+			// roles: still access, with no role value for rules to match.
 			changes = append(changes, idsync.AssignedChange(idsync.Assignment{
-				PrincipalID: a.GetPrincipalId().String(), PrincipalKind: kind, Role: role,
+				PrincipalID: a.PrincipalID, PrincipalKind: kind, Role: roles[strings.ToLower(a.AppRoleID)],
 			}))
 		}
 		if len(changes) > 0 {
@@ -76,7 +88,7 @@ func (s *Source) pullAssignments(ctx context.Context, emit func([]idsync.Change)
 				return err
 			}
 		}
-		link = str(resp.GetOdataNextLink())
+		link = p.NextLink
 	}
 	return emit([]idsync.Change{idsync.SweepChange(idsync.SweepAssignments, "")})
 }

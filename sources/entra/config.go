@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/idsync/idsync/sources"
@@ -95,6 +96,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("certificate_file: set either client_secret or certificate_file, not both")
 	case c.CertificatePassword != "" && c.CertificateFile == "":
 		return fmt.Errorf("certificate_password: only used with certificate_file")
+	case c.Scope.AppID != "" && !guidRE.MatchString(c.Scope.AppID):
+		return fmt.Errorf("scope.app_id: %q is not an application (client) id", c.Scope.AppID)
 	}
 	for _, f := range []struct{ name, v string }{{"graph_url", c.GraphURL}, {"authority_url", c.AuthorityURL}} {
 		u, err := url.Parse(f.v)
@@ -111,6 +114,8 @@ func (c *Config) validate() error {
 	}
 	return nil
 }
+
+var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 func validTenant(t string) bool {
 	for _, r := range t {

@@ -289,6 +289,37 @@ func TestPullLargeGroupSplitAcrossPages(t *testing.T) {
 	}
 }
 
+func TestPullAssignmentsPaged(t *testing.T) {
+	srv := newServer(t)
+	app := srv.AddApp("Big", "Reader")
+	for i := range 1100 {
+		id := srv.AddUser(entratest.User{UserPrincipalName: fmt.Sprintf("a%04d%s", i, domain), AccountEnabled: true})
+		role := ""
+		if i%2 == 0 {
+			role = "Reader"
+		}
+		if err := srv.AssignApp(app, id, role); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := config(srv)
+	cfg.Scope.AppID = app
+	snap := newSnapshot()
+	snap.apply(t, mustPull(t, open(t, cfg), "").changes())
+	readers := 0
+	for a := range snap.assignments {
+		if a.Role == "Reader" {
+			readers++
+		}
+	}
+	if len(snap.assignments) != 1100 || readers != 550 {
+		t.Errorf("assignments = %d (readers %d), want 1100 (550)", len(snap.assignments), readers)
+	}
+	if got := srv.Calls("appRoleAssignedTo"); got != 2 { // 999 + 101
+		t.Errorf("appRoleAssignedTo calls = %d, want 2", got)
+	}
+}
+
 func TestPullExpiredCursor(t *testing.T) {
 	srv := newServer(t)
 	srv.LoadSample()
@@ -491,6 +522,7 @@ func TestOpenValidates(t *testing.T) {
 		{"two credentials", func(c *entra.Config) { c.CertificateFile = "x.pem" }, "certificate_file"},
 		{"password without certificate", func(c *entra.Config) { c.CertificatePassword = "p" }, "certificate_password"},
 		{"http graph", func(c *entra.Config) { c.GraphURL = "http://graph.example/v1.0" }, "graph_url"},
+		{"app id not a guid", func(c *entra.Config) { c.Scope.AppID = "Whale" }, "scope.app_id"},
 		{"bad authority", func(c *entra.Config) { c.AuthorityURL = "login" }, "authority_url"},
 		{"missing ca file", func(c *entra.Config) { c.CAFile = "/nonexistent/ca.pem" }, "ca_file"},
 		{"missing certificate", func(c *entra.Config) { c.ClientSecret, c.CertificateFile = "", "/nonexistent.pem" }, "certificate_file"},
