@@ -107,7 +107,11 @@ func TestErrorClassification(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newServer(t, scimtest.Options{})
-			c := newClient(t, srv, func(c *scim.Config) { c.Timeout = 100 * time.Millisecond })
+			c := newClient(t, srv, func(c *scim.Config) {
+				if tt.fault.Kind == scimtest.FaultLatency {
+					c.Timeout = 100 * time.Millisecond // only here: a loaded machine may be that slow
+				}
+			})
 			srv.Inject(tt.fault)
 			_, err := c.Apply(t.Context(), createOp(account("u1", "a@example.com")))
 			ok, after := targets.Retryable(err)
