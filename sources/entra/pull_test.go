@@ -249,6 +249,35 @@ func TestPullIncremental(t *testing.T) {
 	})
 }
 
+func TestPullSampleChanges(t *testing.T) {
+	srv := newServer(t)
+	sample := srv.LoadSample()
+	src := open(t, config(srv))
+	r := mustPull(t, src, "")
+	done, err := srv.SampleChanges(sample)
+	if err != nil || len(done) != 5 {
+		t.Fatalf("SampleChanges: %v %v", done, err)
+	}
+	cs := mustPull(t, src, r.next).changes()
+	want := []idsync.Change{
+		idsync.MemberAddedChange(sample.Groups["Engineering"], sample.Users["rosa.rivera"+domain], idsync.MemberUser),
+		idsync.MemberAddedChange(sample.Groups["Whale Admins"], sample.Users["alice.archer"+domain], idsync.MemberUser),
+		idsync.UserRemovedChange(sample.Users["grace.garcia"+domain], idsync.RemovalSoft),
+		idsync.UserRemovedChange(sample.Users["oscar.olsen"+domain], idsync.RemovalHard),
+	}
+	for _, w := range want {
+		if !slices.Contains(cs, w) {
+			t.Errorf("missing %+v", w)
+		}
+	}
+	// hire + disabled user + the two removals; members of the changed groups
+	if users := slices.DeleteFunc(slices.Clone(cs), func(c idsync.Change) bool {
+		return c.Kind != idsync.ChangeUser && c.Kind != idsync.ChangeUserRemoved
+	}); len(users) != 4 {
+		t.Errorf("user changes = %+v", users)
+	}
+}
+
 func TestPullLargeGroupSplitAcrossPages(t *testing.T) {
 	srv := newServer(t)
 	big := srv.AddGroup("Everyone", "all staff")
@@ -374,6 +403,14 @@ func TestPullThrottling(t *testing.T) {
 	})
 	t.Run("503 retried", func(t *testing.T) {
 		srv.FailNext("users/delta", http.StatusServiceUnavailable, 2)
+		mustPull(t, src, "")
+	})
+	t.Run("Retry-After beyond the bound fails without waiting", func(t *testing.T) {
+		srv.Throttle("groups/delta", 1, 10*time.Minute)
+		r := pull(src, "")
+		if r.err == nil || !strings.Contains(r.err.Error(), "429") {
+			t.Fatalf("err = %v, want the 429", r.err)
+		}
 		mustPull(t, src, "")
 	})
 	t.Run("storm beyond the retry budget fails cleanly, next run converges", func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -72,8 +73,11 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 		khttp.NewRetryHandlerWithOptions(khttp.RetryHandlerOptions{
 			MaxRetries:   maxRetries,
 			DelaySeconds: int(retryDelay / time.Second),
-			ShouldRetry: func(waited time.Duration, _ int, _ *http.Request, _ *http.Response) bool {
-				return waited < maxRetryWait
+			// The handler checks only the time already waited; adding the
+			// wait it is about to start keeps one long Retry-After from
+			// holding the run past the bound.
+			ShouldRetry: func(waited time.Duration, _ int, _ *http.Request, resp *http.Response) bool {
+				return waited+retryAfter(resp) <= maxRetryWait
 			},
 		}),
 		khttp.NewRedirectHandler(),
@@ -88,6 +92,21 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	}
 	adapter.SetBaseUrl(cfg.GraphURL)
 	return &Source{cfg: cfg, adapter: adapter}, nil
+}
+
+// retryAfter reads Retry-After (seconds or an HTTP date); 0 when absent.
+func retryAfter(resp *http.Response) time.Duration {
+	v := resp.Header.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		return time.Duration(secs * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return time.Until(t)
+	}
+	return 0
 }
 
 // transport is the round tripper under both azidentity and Graph: the

@@ -136,3 +136,37 @@ func must(err error) {
 		panic(err)
 	}
 }
+
+// SampleChanges makes the scripted changes `idsync demo` shows after the
+// first sync, on a tenant filled by LoadSample, and describes each one:
+// a new hire in Engineering (in scope through the nested group), a
+// promotion to Whale Admins, a disabled account, a soft delete and a
+// permanent delete.
+func (s *Server) SampleChanges(smp Sample) ([]string, error) {
+	upn := func(name string) string { return name + "@" + SampleDomain }
+	var done []string
+	step := func(desc string, err error) error {
+		if err == nil {
+			done = append(done, desc)
+		}
+		return err
+	}
+	hire := s.AddUser(User{
+		UserPrincipalName: upn("rosa.rivera"), Mail: upn("rosa.rivera"), GivenName: "Rosa", Surname: "Rivera",
+		DisplayName: "Rosa Rivera", AccountEnabled: true, EmployeeID: "E1007", JobTitle: "Software Engineer",
+		Department: "Engineering",
+	})
+	smp.Users[upn("rosa.rivera")] = hire
+	for _, err := range []error{
+		step("hired "+upn("rosa.rivera")+" into Engineering", s.AddMember(smp.Groups["Engineering"], hire)),
+		step("added "+upn("alice.archer")+" to Whale Admins", s.AddMember(smp.Groups["Whale Admins"], smp.Users[upn("alice.archer")])),
+		step("disabled "+upn("dave.diaz"), s.DisableUser(smp.Users[upn("dave.diaz")])),
+		step("deleted "+upn("grace.garcia")+" (recycle bin)", s.SoftDeleteUser(smp.Users[upn("grace.garcia")])),
+		step("permanently deleted "+upn("oscar.olsen"), s.HardDeleteUser(smp.Users[upn("oscar.olsen")])),
+	} {
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}

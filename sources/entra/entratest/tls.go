@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"sync"
 	"time"
 )
 
@@ -74,7 +75,23 @@ func (ca *testCA) serverCert() (tls.Certificate, error) {
 // clientCertificate makes the self-signed RSA certificate an app registration
 // would hold for certificate credentials, as one PEM file (certificate and
 // PKCS#8 key) the way azidentity.ParseCertificates reads it.
+//
+// RSA key generation takes a while, so servers in one process share one.
 func clientCertificate() (*x509.Certificate, []byte, error) {
+	clientCertOnce.Do(func() { clientCert.cert, clientCert.pem, clientCert.err = newClientCertificate() })
+	return clientCert.cert, clientCert.pem, clientCert.err
+}
+
+var (
+	clientCertOnce sync.Once
+	clientCert     struct {
+		cert *x509.Certificate
+		pem  []byte
+		err  error
+	}
+)
+
+func newClientCertificate() (*x509.Certificate, []byte, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, nil, err
