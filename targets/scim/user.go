@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/idsync/idsync"
@@ -220,23 +221,32 @@ func (c *Client) modify(ctx context.Context, id string, ops []patchOp) error {
 }
 
 // resolveUser is the workspace id of op's user: its TargetID, else found by
-// userName / externalId. errGone when the workspace has no such user.
+// userName (the desired one, then the last applied one, for renames) or
+// externalId. errGone when the workspace has no such user.
 func (c *Client) resolveUser(ctx context.Context, op idsync.Op) (string, error) {
 	if op.TargetID != "" {
 		return op.TargetID, nil
 	}
-	var userName, ext string
+	ext := op.ObjectID
+	var names []string
 	for _, a := range []*idsync.Account{op.Account, op.Prev} {
-		if a != nil {
-			userName = c.preset.shape(*a).UserName
+		if a == nil {
+			continue
+		}
+		if n := c.preset.shape(*a).UserName; n != "" && !slices.ContainsFunc(names, func(x string) bool { return strings.EqualFold(x, n) }) {
+			names = append(names, n)
+		}
+		if ext == "" {
 			ext = a.ExternalID
-			break
 		}
 	}
-	if ext == "" {
-		ext = op.ObjectID
+	for _, n := range names {
+		u, err := c.findUser(ctx, n, "")
+		if err != nil || u != nil {
+			return u.id(), err
+		}
 	}
-	u, err := c.findUser(ctx, userName, ext)
+	u, err := c.findUser(ctx, "", ext)
 	if err != nil {
 		return "", err
 	}

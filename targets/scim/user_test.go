@@ -279,6 +279,20 @@ func TestOpsWithoutTargetID(t *testing.T) {
 	apply(t, c, idsync.Op{Kind: idsync.OpDelete, ObjectID: "u1", Prev: &b}) // already gone
 }
 
+// A rename without a TargetID finds the account by its previous userName
+// instead of creating a second one.
+func TestRenameWithoutTargetIDFindsPreviousName(t *testing.T) {
+	srv := newServer(t, scimtest.Options{})
+	seeded := srv.AddUser(scimtest.User{UserName: "old@example.com", Active: true}) // no externalId
+	c := newClient(t, srv, nil)
+	prev := &idsync.Account{ExternalID: "u1", UserName: "old@example.com", Active: true}
+	next := &idsync.Account{ExternalID: "u1", UserName: "new@example.com", Active: true}
+	got := apply(t, c, idsync.Op{Kind: idsync.OpUpdate, ObjectID: "u1", Account: next, Prev: prev, Changes: idsync.DiffAttributes(*prev, *next)})
+	if got.TargetID != seeded.ID || len(srv.Users()) != 1 || mustUser(t, srv, seeded.ID).UserName != "new@example.com" {
+		t.Fatalf("got %+v, users %+v", got, srv.Users())
+	}
+}
+
 // An account deleted in the workspace behind idsync's back comes back on
 // the next update; disabling it is already done.
 func TestUserDeletedOutOfBand(t *testing.T) {
