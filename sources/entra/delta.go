@@ -31,11 +31,14 @@ type removedMark struct {
 var errorMapping = abs.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue}
 
 // followDelta sends first, then follows nextLinks, decoding each page into
-// deltaPage[T] and emitting what convert makes of it, until the deltaLink,
-// which it returns. what names the collection in errors.
+// deltaPage[T] and emitting what convert makes of it (then complete, if
+// set, makes of that), until the deltaLink, which it returns. what names
+// the collection in errors.
 func followDelta[T any](ctx context.Context, s *Source, what string, first *abs.RequestInformation,
 	withURL func(string) (*abs.RequestInformation, error),
-	convert func([]idsync.Change, *T) []idsync.Change, emit func([]idsync.Change) error) (string, error) {
+	convert func([]idsync.Change, *T) []idsync.Change,
+	complete func([]idsync.Change) ([]idsync.Change, error),
+	emit func([]idsync.Change) error) (string, error) {
 	info := first
 	for page := 1; ; page++ {
 		raw, err := s.adapter.SendPrimitive(ctx, info, "[]byte", errorMapping)
@@ -50,6 +53,11 @@ func followDelta[T any](ctx context.Context, s *Source, what string, first *abs.
 		changes := make([]idsync.Change, 0, len(p.Value))
 		for i := range p.Value {
 			changes = convert(changes, &p.Value[i])
+		}
+		if complete != nil {
+			if changes, err = complete(changes); err != nil {
+				return "", err
+			}
 		}
 		if len(changes) > 0 {
 			if err := emit(changes); err != nil {

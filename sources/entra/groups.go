@@ -51,7 +51,7 @@ func (s *Source) pullGroups(ctx context.Context, link string, emit func([]idsync
 	if err != nil {
 		return "", err
 	}
-	return followDelta(ctx, s, "groups", first, withURL, appendGroupChanges, emit)
+	return followDelta(ctx, s, "groups", first, withURL, appendGroupChanges, nil, emit)
 }
 
 func appendGroupChanges(changes []idsync.Change, g *graphGroup) []idsync.Change {

@@ -278,6 +278,52 @@ func TestPullSampleChanges(t *testing.T) {
 	}
 }
 
+func TestPullPartialUpdates(t *testing.T) {
+	srv := newServer(t)
+	sample := srv.LoadSample()
+	srv.PartialUpdates = true
+	src := open(t, config(srv))
+	snap := newSnapshot()
+	r := mustPull(t, src, "")
+	snap.apply(t, r.changes())
+	bob, dave := sample.Users["bob.baker"+domain], sample.Users["dave.diaz"+domain]
+	if err := srv.UpdateUser(bob, func(u *entratest.User) { u.JobTitle = "Staff Engineer" }); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.DisableUser(dave); err != nil {
+		t.Fatal(err)
+	}
+	hire := srv.AddUser(entratest.User{UserPrincipalName: "new" + domain, AccountEnabled: true})
+	r = mustPull(t, src, r.next)
+	snap.apply(t, r.changes())
+	if u := snap.users[bob]; u.Title != "Staff Engineer" || u.UserName != "bob.baker"+domain || u.GivenName != "Bob" {
+		t.Errorf("bob = %+v", u)
+	}
+	if u := snap.users[dave]; u.Status != idsync.StatusDisabled || u.DisplayName != "Dave Diaz" {
+		t.Errorf("dave = %+v", u)
+	}
+	if snap.users[hire].UserName != "new"+domain {
+		t.Errorf("hire = %+v", snap.users[hire])
+	}
+	if got := srv.Calls("users/{id}"); got != 2 {
+		t.Errorf("re-read %d users, want 2 (the partial ones)", got)
+	}
+
+	t.Run("user gone before the re-read", func(t *testing.T) {
+		alice := sample.Users["alice.archer"+domain]
+		if err := srv.UpdateUser(alice, func(u *entratest.User) { u.Department = "R&D" }); err != nil {
+			t.Fatal(err)
+		}
+		srv.FailNext("users/"+alice, http.StatusNotFound, 1)
+		r := mustPull(t, src, r.next)
+		for _, c := range r.changes() {
+			if c.Kind == idsync.ChangeUser {
+				t.Errorf("unexpected %+v", c.User)
+			}
+		}
+	})
+}
+
 func TestPullLargeGroupSplitAcrossPages(t *testing.T) {
 	srv := newServer(t)
 	big := srv.AddGroup("Everyone", "all staff")

@@ -2,8 +2,16 @@ package entra
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"github.com/idsync/idsync"
@@ -18,7 +26,7 @@ var userSelect = []string{"id", "userPrincipalName", "mail", "givenName", "surna
 // or {id, @removed}.
 type graphUser struct {
 	ID                string       `json:"id"`
-	UserPrincipalName string       `json:"userPrincipalName"`
+	UserPrincipalName *string      `json:"userPrincipalName"`
 	Mail              string       `json:"mail"`
 	GivenName         string       `json:"givenName"`
 	Surname           string       `json:"surname"`
@@ -50,7 +58,64 @@ func (s *Source) pullUsers(ctx context.Context, link string, emit func([]idsync.
 	if err != nil {
 		return "", err
 	}
-	return followDelta(ctx, s, "users", first, withURL, appendUserChange, emit)
+	// Graph documents that an updated user may come with only the
+	// properties that changed. idsync's changes carry whole users, so such
+	// an entry (recognisable by its missing userPrincipalName, which every
+	// user has and is selected) is re-read whole: one GET /users/{id} each.
+	var partial []int
+	convert := func(cs []idsync.Change, u *graphUser) []idsync.Change {
+		if u.ID != "" && u.Removed == nil && u.UserPrincipalName == nil {
+			partial = append(partial, len(cs))
+			return append(cs, idsync.UserChange(idsync.User{ID: u.ID}))
+		}
+		return appendUserChange(cs, u)
+	}
+	complete := func(cs []idsync.Change) ([]idsync.Change, error) {
+		if len(partial) == 0 {
+			return cs, nil
+		}
+		gone := false
+		for _, i := range partial {
+			c, found, err := s.getUser(ctx, cs[i].User.ID)
+			if err != nil {
+				return nil, err
+			}
+			if !found { // deleted since; the next round reports how
+				cs[i].Kind, gone = "", true
+				continue
+			}
+			cs[i] = c
+		}
+		partial = partial[:0]
+		if gone {
+			cs = slices.DeleteFunc(cs, func(c idsync.Change) bool { return c.Kind == "" })
+		}
+		return cs, nil
+	}
+	return followDelta(ctx, s, "users", first, withURL, convert, complete, emit)
+}
+
+// getUser reads one user whole; found=false when Graph no longer has it.
+func (s *Source) getUser(ctx context.Context, id string) (c idsync.Change, found bool, err error) {
+	raw := s.cfg.GraphURL + "/users/" + url.PathEscape(id) + "?$select=" + strings.Join(userSelect, ",")
+	info, err := users.NewUserItemRequestBuilder(raw, s.adapter).ToGetRequestInformation(ctx, nil)
+	if err != nil {
+		return c, false, fmt.Errorf("entra: user %s: %w", id, err)
+	}
+	body, err := s.adapter.SendPrimitive(ctx, info, "[]byte", errorMapping)
+	if err != nil {
+		var oe *odataerrors.ODataError
+		if errors.As(err, &oe) && oe.ResponseStatusCode == http.StatusNotFound {
+			return c, false, nil
+		}
+		return c, false, s.graphError("user "+id, err)
+	}
+	b, _ := body.([]byte)
+	var u graphUser
+	if err := json.Unmarshal(b, &u); err != nil || u.ID == "" || u.UserPrincipalName == nil {
+		return c, false, fmt.Errorf("entra: user %s: unreadable answer: %v", id, err)
+	}
+	return appendUserChange(nil, &u)[0], true, nil
 }
 
 func appendUserChange(changes []idsync.Change, u *graphUser) []idsync.Change {
@@ -68,7 +133,7 @@ func appendUserChange(changes []idsync.Change, u *graphUser) []idsync.Change {
 	}
 	return append(changes, idsync.UserChange(idsync.User{
 		ID:          u.ID,
-		UserName:    u.UserPrincipalName,
+		UserName:    str(u.UserPrincipalName),
 		Email:       u.Mail,
 		GivenName:   u.GivenName,
 		FamilyName:  u.Surname,

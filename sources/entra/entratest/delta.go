@@ -26,6 +26,9 @@ import (
 //   - Changed groups come with their properties; groups whose members
 //     changed but not their properties come as {id, members@delta} listing
 //     only the added members and the removed ones (with @removed).
+//   - With PartialUpdates, a user changed since the token (not created or
+//     restored) comes as its id and only the properties that changed, the
+//     minimum Graph documents ("at least the updated properties").
 //   - $deltatoken=latest answers no objects and a deltaLink for "now".
 //   - A delta token from before ExpireDeltaTokens answers 410 Gone with a
 //     Location to restart from and error code syncStateNotFound; an
@@ -153,7 +156,11 @@ func (s *Server) userPage(t *deltaToken) ([][]byte, bool) {
 		u := s.userOrder[t.P]
 		switch {
 		case t.F && u.state == stateLive, !t.F && u.changed > t.W && u.state == stateLive:
-			items = append(items, userJSON(u, sel))
+			since := uint64(0)
+			if s.PartialUpdates && !t.F && u.whole <= t.W {
+				since = t.W
+			}
+			items = append(items, userJSON(u, sel, since))
 		case !t.F && u.changed > t.W && u.state == stateSoftDeleted:
 			items = append(items, removedJSON(u.ID, "changed"))
 		case !t.F && u.changed > t.W && u.state == stateHardDeleted:
@@ -169,7 +176,10 @@ func removedJSON(id, reason string) []byte {
 	return append(b, `,"@removed":{"reason":"`+reason+`"}}`...)
 }
 
-func userJSON(u *userRec, sel map[string]bool) []byte {
+// userJSON writes u's selected properties, or with since > 0 only those
+// changed after since.
+func userJSON(u *userRec, sel map[string]bool, since uint64) []byte {
+	want := func(name string) bool { return sel[name] && (since == 0 || u.stamps[name] > since) }
 	b := make([]byte, 0, 384)
 	b = append(b, `{"id":`...)
 	b = appendString(b, u.ID)
@@ -183,11 +193,11 @@ func userJSON(u *userRec, sel map[string]bool) []byte {
 		{"jobTitle", u.JobTitle},
 		{"department", u.Department},
 	} {
-		if sel[f.name] {
+		if want(f.name) {
 			b = appendField(b, f.name, f.v)
 		}
 	}
-	if sel["accountEnabled"] {
+	if want("accountEnabled") {
 		if u.AccountEnabled {
 			b = append(b, `,"accountEnabled":true`...)
 		} else {

@@ -35,6 +35,8 @@ type userRec struct {
 	User
 	changed uint64
 	state   objState
+	whole   uint64            // created or restored: reported whole to tokens older than this
+	stamps  map[string]uint64 // Graph property name → last change, for PartialUpdates
 }
 
 type groupRec struct {
@@ -83,9 +85,11 @@ func (s *Server) addUserLocked(u User) string {
 	}
 	if old, ok := s.users[u.ID]; ok {
 		old.User, old.state, old.changed = u, stateLive, s.bump()
+		old.whole = old.changed
 		return u.ID
 	}
 	r := &userRec{User: u, changed: s.bump()}
+	r.whole = r.changed
 	s.users[u.ID] = r
 	s.userOrder = append(s.userOrder, r)
 	return u.ID
@@ -122,9 +126,28 @@ func (s *Server) UpdateUser(id string, f func(*User)) error {
 	if err != nil {
 		return err
 	}
+	before := r.User
 	f(&r.User)
 	r.ID = id
 	r.changed = s.bump()
+	if r.stamps == nil {
+		r.stamps = map[string]uint64{}
+	}
+	for name, changed := range map[string]bool{
+		"userPrincipalName": before.UserPrincipalName != r.UserPrincipalName,
+		"mail":              before.Mail != r.Mail,
+		"givenName":         before.GivenName != r.GivenName,
+		"surname":           before.Surname != r.Surname,
+		"displayName":       before.DisplayName != r.DisplayName,
+		"accountEnabled":    before.AccountEnabled != r.AccountEnabled,
+		"employeeId":        before.EmployeeID != r.EmployeeID,
+		"jobTitle":          before.JobTitle != r.JobTitle,
+		"department":        before.Department != r.Department,
+	} {
+		if changed {
+			r.stamps[name] = r.changed
+		}
+	}
 	return nil
 }
 
@@ -159,6 +182,7 @@ func (s *Server) RestoreUser(id string) error {
 		return fmt.Errorf("entratest: user %s is not in the recycle bin", id)
 	}
 	r.state, r.changed = stateLive, s.bump()
+	r.whole = r.changed
 	return nil
 }
 

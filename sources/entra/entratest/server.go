@@ -55,6 +55,9 @@ type Server struct {
 	// Tests may lower them before reading.
 	MaxPageSize    int // objects per delta page (200)
 	MaxMemberLinks int // members@delta entries per page (500)
+	// PartialUpdates makes incremental rounds report an updated user as
+	// its id plus the changed properties only (see delta.go).
+	PartialUpdates bool
 
 	srv        *httptest.Server
 	dir        string
@@ -162,7 +165,7 @@ func (s *Server) Client() *http.Client {
 }
 
 // Calls reports how many requests reached route since the start: "token",
-// "openid-configuration", "users/delta", "groups/delta",
+// "openid-configuration", "users/delta", "users/{id}", "groups/delta",
 // "servicePrincipals", "appRoleAssignedTo" (faulted requests included).
 func (s *Server) Calls(route string) int {
 	s.mu.Lock()
@@ -260,9 +263,25 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, rest string)
 		s.delta(w, r, "groups/delta")
 	case strings.HasPrefix(rest, "servicePrincipals"):
 		s.servicePrincipal(w, r, strings.TrimPrefix(rest, "servicePrincipals"))
+	case strings.HasPrefix(rest, "users/") && !strings.Contains(rest[len("users/"):], "/"):
+		s.getUser(w, r, rest[len("users/"):])
 	default:
 		graphError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+rest+"'.")
 	}
+}
+
+// getUser serves GET /users/{id}, with $select.
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.count("users/{id}")
+	u, ok := s.users[id]
+	if !ok || u.state != stateLive {
+		graphError(w, http.StatusNotFound, "Request_ResourceNotFound",
+			fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", id))
+		return
+	}
+	writeJSON(w, userJSON(u, selectSet(r.URL.Query().Get("$select"), defaultUserSelect), 0))
 }
 
 func (s *Server) authorized(r *http.Request) bool {
