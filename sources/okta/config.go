@@ -66,7 +66,7 @@ type Config struct {
 	HTTPClient *http.Client `yaml:"-"`
 	// Now and Sleep replace the clock the pacer and cursor ages use
 	// (tests pass the emulator's clock).
-	Now   func() time.Time                             `yaml:"-"`
+	Now   func() time.Time                                 `yaml:"-"`
 	Sleep func(ctx context.Context, d time.Duration) error `yaml:"-"`
 }
 

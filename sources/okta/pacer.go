@@ -2,6 +2,8 @@ package okta
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -106,6 +108,11 @@ func (p *pacer) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		if try >= p.tries {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				// The SDK retries io.EOF without counting the tries, so
+				// forever: hand it a failure it treats as final.
+				return nil, fmt.Errorf("connection closed without an answer after %d tries: %s", try, err.Error())
+			}
 			return resp, err
 		}
 		if resp != nil {

@@ -17,14 +17,14 @@ import (
 
 // Page sizes: the most each endpoint accepts.
 const (
-	usersPage      = 200
-	groupsPage     = 1000
-	membersPage    = 1000
-	appUsersPage   = 500
-	appGroupsPage  = 200
-	logPage        = 1000
-	refreshInFull  = 100 // affected app principals above which the app is re-read in full
-	okTimeFormat   = "2006-01-02T15:04:05.000Z"
+	usersPage     = 200
+	groupsPage    = 1000
+	membersPage   = 1000
+	appUsersPage  = 500
+	appGroupsPage = 200
+	logPage       = 1000
+	refreshInFull = 100 // affected app principals above which the app is re-read in full
+	okTimeFormat  = "2006-01-02T15:04:05.000Z"
 )
 
 type emitFunc = func(page []idsync.Change) error
