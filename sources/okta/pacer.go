@@ -47,24 +47,27 @@ func newPacer(next http.RoundTripper, headroom int, now func() time.Time, sleep 
 func bucket(path string) string {
 	rest, ok := strings.CutPrefix(path, "/api/v1/")
 	if !ok {
-		return "other"
+		return path
 	}
 	parts := strings.Split(strings.Trim(rest, "/"), "/")
 	switch parts[0] {
 	case "users", "groups":
-		if len(parts) <= 2 {
-			return parts[0] + "/" + strconv.Itoa(len(parts))
+		switch len(parts) {
+		case 1:
+			return "/api/v1/" + parts[0]
+		case 2:
+			return "/api/v1/" + parts[0] + "/{id}"
 		}
-		return parts[0] + "*"
+		return "/api/v1/" + parts[0] + "*"
 	case "apps":
 		if len(parts) == 2 {
-			return "apps/2"
+			return "/api/v1/apps/{id}"
 		}
-		return "apps*"
+		return "/api/v1/apps*"
 	case "logs":
-		return "logs"
+		return "/api/v1/logs"
 	}
-	return "api*"
+	return "/api/v1/*"
 }
 
 func (p *pacer) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -108,6 +111,10 @@ func (p *pacer) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		if try >= p.tries {
+			if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+				resp.Body.Close()
+				return nil, &rateLimitError{bucket: b, tries: try}
+			}
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				// The SDK retries io.EOF without counting the tries, so
 				// forever: hand it a failure it treats as final.
@@ -195,4 +202,16 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// rateLimitError ends a request that is still throttled after waiting for
+// the window to reset several times: the org's other clients are using the
+// whole budget.
+type rateLimitError struct {
+	bucket string
+	tries  int
+}
+
+func (e *rateLimitError) Error() string {
+	return fmt.Sprintf("still rate limited (HTTP 429, E0000047) on the %s bucket after %d waits for X-Rate-Limit-Reset; other API clients of the org are using its whole budget", e.bucket, e.tries)
 }

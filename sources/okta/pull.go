@@ -492,6 +492,8 @@ func (s *Source) fail(ctx context.Context, what string, resp *okta.Response, err
 			what, sources.ErrUnauthorized, strings.Join(DefaultScopes, ", "))
 	case oe != nil:
 		return fmt.Errorf("okta: %s: %s (%s, HTTP %d)", what, oe.ErrorSummary, code, st)
+	case errors.As(err, new(*rateLimitError)):
+		return fmt.Errorf("okta: %s: %w", what, err)
 	case resp == nil:
 		// The SDK returns no response when its transport or its retries
 		// gave up (e.g. still throttled after the pacer's waits).
