@@ -537,6 +537,7 @@ func TestPullCredentials(t *testing.T) {
 			t.Fatalf("err = %v, want ErrUnauthorized", r.err)
 		}
 		msg := r.err.Error()
+		t.Log(msg)
 		if strings.Contains(msg, cfg.ClientSecret) {
 			t.Errorf("error shows the secret: %s", msg)
 		}
@@ -546,6 +547,22 @@ func TestPullCredentials(t *testing.T) {
 			}
 		}
 	})
+	for _, tc := range []struct {
+		name string
+		edit func(*entra.Config)
+	}{
+		{"unknown client id", func(c *entra.Config) { c.ClientID = "00000000-0000-0000-0000-0000000000cc" }},
+		{"unknown tenant", func(c *entra.Config) { c.TenantID = "00000000-0000-0000-0000-0000000000aa" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config(srv)
+			tc.edit(&cfg)
+			r := pull(open(t, cfg), "")
+			if !errors.Is(r.err, sources.ErrUnauthorized) {
+				t.Errorf("err = %v, want ErrUnauthorized", r.err)
+			}
+		})
+	}
 	t.Run("certificate", func(t *testing.T) {
 		cfg := config(srv)
 		cfg.ClientSecret = ""

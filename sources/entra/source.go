@@ -84,7 +84,13 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 		khttp.NewParametersNameDecodingHandler(),
 		khttp.NewUserAgentHandler(),
 	}
-	client := &http.Client{Transport: khttp.NewCustomTransportWithParentTransport(base, middlewares...)}
+	client := &http.Client{
+		Transport: khttp.NewCustomTransportWithParentTransport(base, middlewares...),
+		// Redirects are the redirect handler's job (it drops the token on a
+		// host change); no client Timeout, which would cut retry waits short:
+		// the transport bounds each response and ctx the whole pull.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	adapter, err := core.NewGraphRequestAdapterBaseWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(
 		auth, opts, jsonserialization.NewJsonParseNodeFactory(), jsonserialization.NewJsonSerializationWriterFactory(), client)
 	if err != nil {
