@@ -153,8 +153,8 @@ func (e *Engine) finish(ctx context.Context, res *Result, runErr error, log *slo
 	r := state.Run{ID: res.RunID, Result: state.RunOK, Planned: len(res.Plan.Ops), Applied: res.Applied, Failed: res.Failed}
 	switch {
 	case runErr != nil:
+		// The caller reports the error (the CLI prints it, the daemon logs it).
 		r.Result, r.Error = state.RunFailed, runErr.Error()
-		log.Error("run failed", "error", runErr)
 	case res.Held != "":
 		r.Result, r.Error = state.RunHeld, res.Held
 	case res.Failed > 0:

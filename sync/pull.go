@@ -50,7 +50,7 @@ func (e *Engine) pull(ctx context.Context, c *Connection, forceFull bool, inTx f
 		next, full, err = c.Source.Pull(ctx, "", emit)
 	}
 	if err != nil {
-		return false, fmt.Errorf("pull from %s after %d pages (nothing planned, cursor kept): %w", c.idpName(), pages, err)
+		return false, fmt.Errorf("pull from %s failed after %d pages; nothing planned, cursor kept: %w", c.idpName(), pages, err)
 	}
 	err = inTx(func(tx *state.Tx) error {
 		if full {

@@ -52,7 +52,7 @@ func demo(cmd *cobra.Command, g *globals, dir string, keep bool) error {
 	ws := scimtest.NewServer(scimtest.Options{Token: demoToken, Preset: "whale", Strict: true, TLS: true})
 	defer ws.Close()
 
-	path, err := writeDemoConfig(dir, tenant, ws)
+	path, err := writeDemoConfig(dir, tenant, ws, "")
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,9 @@ func demo(cmd *cobra.Command, g *globals, dir string, keep bool) error {
 	return nil
 }
 
-func writeDemoConfig(dir string, tenant *entratest.Server, ws *scimtest.Server) (string, error) {
+// writeDemoConfig writes a config for tenant and ws into dir; targetExtra
+// is appended to the target block (indented six spaces).
+func writeDemoConfig(dir string, tenant *entratest.Server, ws *scimtest.Server, targetExtra string) (string, error) {
 	secret := filepath.Join(dir, "graph-secret")
 	token := filepath.Join(dir, "whale-token")
 	if err := os.WriteFile(secret, []byte(tenant.ClientSecret+"\n"), 0o600); err != nil {
@@ -144,8 +146,8 @@ connections:
       token_file: %q
       preset: whale
       ca_file: %q
-`, filepath.Join(dir, "idsync.db"), tenant.TenantID, tenant.ClientID, secret, tenant.GraphURL, tenant.AuthorityURL, tenant.CAFile,
-		ws.URL, token, ws.CAFile)
+%s`, filepath.Join(dir, "idsync.db"), tenant.TenantID, tenant.ClientID, secret, tenant.GraphURL, tenant.AuthorityURL, tenant.CAFile,
+		ws.URL, token, ws.CAFile, targetExtra)
 	path := filepath.Join(dir, "idsync.yaml")
 	return path, os.WriteFile(path, []byte(cfg), 0o600)
 }

@@ -66,10 +66,10 @@ func printPlan(w io.Writer, r syncResult) {
 		head += fmt.Sprintf(", %s", plural(g, "group change"))
 	}
 	fmt.Fprintln(w, head)
-	nameWidth, wordWidth := 24, 7
+	nameWidth, wordWidth := 24, 8
 	for _, op := range r.Ops {
 		_, word, _ := describeOp(op)
-		nameWidth, wordWidth = max(nameWidth, len(op.Name())+2), max(wordWidth, len(word)+2)
+		nameWidth, wordWidth = max(nameWidth, len(op.Name())+2), max(wordWidth, len(word))
 	}
 	for _, op := range r.Ops {
 		sign, word, detail := describeOp(op)

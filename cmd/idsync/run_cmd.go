@@ -54,7 +54,9 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 		s := sync.NewScheduler(ctx, a.engine)
 		s.OnResult = func(res *sync.Result, err error) {
 			ready.Do(func() { close(readyCh) })
-			if err == nil && res != nil {
+			if err != nil {
+				log.Error("run failed", "connection", res.Connection, "error", err)
+			} else if res != nil {
 				log.Info("run finished", "connection", res.Connection, "planned", len(res.Plan.Ops), "applied", res.Applied,
 					"failed", res.Failed, "held", res.Held != "")
 			}
