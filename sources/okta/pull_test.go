@@ -128,7 +128,9 @@ func TestPullIncremental(t *testing.T) {
 					t.Errorf("Whale Admins members = %v", m)
 				}
 			}},
-		{"group remove", func(srv *oktatest.Server, s oktatest.Sample) { srv.RemoveMember(s.Groups["Whale Users"], s.Users["bob"]) },
+		{"group remove", func(srv *oktatest.Server, s oktatest.Sample) {
+			srv.RemoveMember(s.Groups["Whale Users"], s.Users["bob"])
+		},
 			func(t *testing.T, snap *snapshot, s oktatest.Sample) {
 				if m := snap.members[s.Groups["Whale Users"]]; m[s.Users["bob"]] || len(m) != 5 {
 					t.Errorf("Whale Users members = %v", m)
@@ -163,7 +165,9 @@ func TestPullIncremental(t *testing.T) {
 		{"app unassign", func(srv *oktatest.Server, s oktatest.Sample) { srv.UnassignUser(s.AppID, s.Users["alice"]) },
 			// alice is still covered by Whale Users' assignment
 			wantRoles("alice", "reader")},
-		{"app group assign", func(srv *oktatest.Server, s oktatest.Sample) { srv.AssignGroup(s.AppID, s.Groups["Whale Admins"], "admin") },
+		{"app group assign", func(srv *oktatest.Server, s oktatest.Sample) {
+			srv.AssignGroup(s.AppID, s.Groups["Whale Admins"], "admin")
+		},
 			func(t *testing.T, snap *snapshot, s oktatest.Sample) {
 				if r := snap.roles(s.Groups["Whale Admins"]); !slices.Equal(r, []string{"admin"}) {
 					t.Errorf("Whale Admins roles = %v", r)
