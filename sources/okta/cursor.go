@@ -15,7 +15,8 @@ const cursorVersion = 1
 // opaque string.
 type cursor struct {
 	V   int    `json:"v"`
-	App string `json:"app,omitempty"` // scope.app_id the cursor was made for
+	App  string `json:"app,omitempty"`  // scope.app_id the cursor was made for
+	Role string `json:"role,omitempty"` // role_attribute it was made with
 	// Users and Groups are Okta's clock (Date header) when the last read of
 	// each started; the next read asks for lastUpdated >= this minus Lag.
 	Users  time.Time `json:"users"`

@@ -46,8 +46,9 @@ func (s *Source) Pull(ctx context.Context, cur string, emit func(page []idsync.C
 	if err != nil {
 		return "", false, err
 	}
-	if c.App != s.cfg.Scope.AppID {
-		return "", false, fmt.Errorf("okta: scope.app_id changed since the last pull: %w", sources.ErrCursorExpired)
+	if c.App != s.cfg.Scope.AppID || (c.App != "" && c.Role != s.cfg.RoleAttribute) {
+		// assignments read under the old settings would stay until the next full read
+		return "", false, fmt.Errorf("okta: scope.app_id or role_attribute changed since the last pull: %w", sources.ErrCursorExpired)
 	}
 	if s.cfg.Now().Sub(c.Users) > logRetention-24*time.Hour {
 		return "", false, fmt.Errorf("okta: last pull %s is beyond the System Log's retention: %w", c.Users.Format(time.RFC3339), sources.ErrCursorExpired)
@@ -61,6 +62,9 @@ func (s *Source) Pull(ctx context.Context, cur string, emit func(page []idsync.C
 
 func (s *Source) full(ctx context.Context, emit emitFunc) (*cursor, error) {
 	c := &cursor{V: cursorVersion, App: s.cfg.Scope.AppID, Members: map[string]time.Time{}}
+	if c.App != "" {
+		c.Role = s.cfg.RoleAttribute
+	}
 	// search, unlike a plain list, includes DEPROVISIONED users.
 	start, err := s.users(ctx, `status pr`, nil, emit)
 	if err != nil {
@@ -286,16 +290,21 @@ var (
 	}
 )
 
+// logFilter asks for deletes, and for assignment changes of the scoped app
+// only (an org logs them for every app).
 func (s *Source) logFilter() string {
-	types := deleteEvents
-	if s.cfg.Scope.AppID != "" {
-		types = append(append([]string{}, deleteEvents...), appEvents...)
+	or := func(types []string) string {
+		parts := make([]string, len(types))
+		for i, t := range types {
+			parts[i] = `eventType eq "` + t + `"`
+		}
+		return strings.Join(parts, " or ")
 	}
-	parts := make([]string, len(types))
-	for i, t := range types {
-		parts[i] = `eventType eq "` + t + `"`
+	f := or(deleteEvents)
+	if app := s.cfg.Scope.AppID; app != "" {
+		f += ` or ((` + or(appEvents) + `) and target.id eq "` + app + `")`
 	}
-	return strings.Join(parts, " or ")
+	return f
 }
 
 // log polls the System Log from the cursor's next link. A polling query

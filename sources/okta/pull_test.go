@@ -321,11 +321,12 @@ func TestPullRateLimitPacing(t *testing.T) {
 	if n := srv.Requests(oktatest.BucketUsers); n != 25 {
 		t.Errorf("users requests = %d, want 25 (no 429 retried)", n)
 	}
-	if _, waited := src.Requests(); waited < 30*time.Second {
+	_, waited := src.Requests()
+	if waited < 30*time.Second {
 		t.Errorf("waited %s, want at least one window reset", waited)
 	}
-	if srv.Now().Sub(before) < time.Minute {
-		t.Errorf("clock moved %s; pacing should span more than one window", srv.Now().Sub(before))
+	if srv.Now().Sub(before) < waited {
+		t.Errorf("clock moved %s, less than the %s waited", srv.Now().Sub(before), waited)
 	}
 }
 
@@ -462,4 +463,40 @@ func TestPullCursorExpired(t *testing.T) {
 			t.Errorf("err = %v, want ErrCursorExpired", err)
 		}
 	})
+}
+
+func TestPullRoleAttributeChangeExpiresCursor(t *testing.T) {
+	srv := oktatest.NewServer()
+	defer srv.Close()
+	sample := srv.LoadSample()
+	snap := newSnapshot()
+	snap.pull(t, open(t, srv, withApp(sample.AppID)))
+	src := open(t, srv, func(c *okta.Config) { c.Scope.AppID, c.RoleAttribute = sample.AppID, "idsyncRole" })
+	_, _, err := src.Pull(context.Background(), snap.cursor, func([]idsync.Change) error { return nil })
+	if !errors.Is(err, sources.ErrCursorExpired) {
+		t.Errorf("err = %v, want ErrCursorExpired", err)
+	}
+}
+
+// Other apps' assignment changes are not the scoped app's business and
+// cost no app API calls.
+func TestPullIgnoresOtherApps(t *testing.T) {
+	srv := oktatest.NewServer()
+	defer srv.Close()
+	sample := srv.LoadSample()
+	other := srv.CreateApp("Other")
+	src := open(t, srv, withApp(sample.AppID))
+	snap := newSnapshot()
+	snap.pull(t, src)
+	srv.Advance(time.Minute)
+	srv.AssignUser(other.ID, sample.Users["heidi"], "owner")
+	srv.AssignGroup(other.ID, sample.Groups["Everyone"], "member")
+	srv.ResetRequests()
+	snap.pull(t, src)
+	if n := srv.Requests(oktatest.BucketApps); n != 0 {
+		t.Errorf("%d app API calls for another app's changes", n)
+	}
+	if r := snap.roles(sample.Users["heidi"]); len(r) != 0 {
+		t.Errorf("heidi roles = %v", r)
+	}
 }

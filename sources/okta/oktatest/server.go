@@ -107,6 +107,7 @@ type Server struct {
 	st     *store
 
 	limits  map[string]int
+	rateWin time.Duration
 	windows map[string]*window
 	faults  []*Fault
 	calls   map[string]int
@@ -130,6 +131,7 @@ func NewServer() *Server {
 		RoleAttribute: "role",
 		st:            newStore(),
 		limits:        map[string]int{},
+		rateWin:       time.Minute,
 		windows:       map[string]*window{},
 		calls:         map[string]int{},
 		oauthClients:  map[string]any{},
@@ -199,6 +201,16 @@ func (s *Server) SetRateLimit(bucket string, perMinute int) {
 		return
 	}
 	s.limits[bucket] = perMinute
+}
+
+// SetRateWindow sets the length of rate-limit windows (Okta: one minute;
+// whole seconds). Short windows let tests with a real clock see pacing and
+// 429 waits without waiting a minute.
+func (s *Server) SetRateWindow(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rateWin = max(d.Truncate(time.Second), time.Second)
+	clear(s.windows)
 }
 
 // ConsumeRateLimit spends n requests of bucket's current window, as the
@@ -286,7 +298,7 @@ func (s *Server) window(bucket string, now time.Time) *window {
 		s.windows[bucket] = w
 	}
 	if !now.Before(w.end) {
-		w.end = now.Truncate(time.Second).Add(time.Minute)
+		w.end = now.Truncate(time.Second).Add(s.rateWin)
 		w.count, w.consumed = 0, 0
 	}
 	return w
