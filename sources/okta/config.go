@@ -295,6 +295,6 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	return &Source{cfg: cfg, client: client, pacer: p}, nil
 }
 
-// Requests reports how many HTTP requests the source has sent and how long
+// Stats reports how many HTTP requests the source has sent and how long
 // it has waited for rate limits, since Open.
-func (s *Source) Requests() (n int, waited time.Duration) { return s.pacer.stats() }
+func (s *Source) Stats() (requests int, waited time.Duration) { return s.pacer.stats() }

@@ -321,7 +321,7 @@ func TestPullRateLimitPacing(t *testing.T) {
 	if n := srv.Requests(oktatest.BucketUsers); n != 25 {
 		t.Errorf("users requests = %d, want 25 (no 429 retried)", n)
 	}
-	_, waited := src.Requests()
+	_, waited := src.Stats()
 	if waited < 30*time.Second {
 		t.Errorf("waited %s, want at least one window reset", waited)
 	}
@@ -345,7 +345,7 @@ func TestPull429WaitsForReset(t *testing.T) {
 	if n := srv.Requests(oktatest.BucketUsers); n != 2 {
 		t.Errorf("users requests = %d, want 2 (one 429, one retry after Reset)", n)
 	}
-	_, waited := src.Requests()
+	_, waited := src.Stats()
 	if waited <= 0 || waited > 61*time.Second {
 		t.Errorf("waited %s, want until X-Rate-Limit-Reset (<= 60s)", waited)
 	}
@@ -498,5 +498,30 @@ func TestPullIgnoresOtherApps(t *testing.T) {
 	}
 	if r := snap.roles(sample.Users["heidi"]); len(r) != 0 {
 		t.Errorf("heidi roles = %v", r)
+	}
+}
+
+// With the real clock (as idsync runs), pacing follows the server's Date
+// and X-Rate-Limit-Reset headers. Short windows keep this quick.
+func TestPullRateLimitRealClock(t *testing.T) {
+	srv := oktatest.NewServer()
+	defer srv.Close()
+	srv.Generate(1000, 0) // 5 pages of users
+	srv.SetRateWindow(2 * time.Second)
+	srv.SetRateLimit(oktatest.BucketUsers, 4)
+	src, err := okta.Open(context.Background(), okta.Config{OrgURL: srv.URL, Token: srv.Token, CAFile: srv.CAFile, RateHeadroom: 25})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := newSnapshot()
+	snap.pull(t, src)
+	if len(snap.users) != 1000 {
+		t.Errorf("users = %d", len(snap.users))
+	}
+	if peak := srv.PeakInWindow(oktatest.BucketUsers); peak > 3 {
+		t.Errorf("peak = %d requests in a window, want <= 3", peak)
+	}
+	if n := srv.Requests(oktatest.BucketUsers); n != 5 {
+		t.Errorf("users requests = %d, want 5 (no 429)", n)
 	}
 }
