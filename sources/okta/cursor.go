@@ -14,7 +14,7 @@ const cursorVersion = 1
 // cursor is what a pull leaves for the next one. The engine stores it as an
 // opaque string.
 type cursor struct {
-	V   int    `json:"v"`
+	V    int    `json:"v"`
 	App  string `json:"app,omitempty"`  // scope.app_id the cursor was made for
 	Role string `json:"role,omitempty"` // role_attribute it was made with
 	// Users and Groups are Okta's clock (Date header) when the last read of
