@@ -93,6 +93,16 @@ func (b Backend) Wrap(err error) error {
 	if errors.As(err, &ps) {
 		return ps
 	}
+	// A backend reporting several problems at once (errors.Join) gets each
+	// placed at its own key.
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			var p Problems
+			errors.As(b.Wrap(e), &p)
+			ps = append(ps, p...)
+		}
+		return ps
+	}
 	msg := err.Error()
 	if pkg, after, ok := strings.Cut(msg, ": "); ok && pkg == b.Type {
 		msg = after

@@ -135,6 +135,22 @@ func connection(ctx context.Context, cc config.Connection) (*sync.Connection, er
 	if len(probs) > 0 {
 		return nil, probs
 	}
+	// Role values the target's app does not accept are found now, not at
+	// the first create.
+	if v, ok := tgt.(interface{ ValidRole(string) error }); ok {
+		prefix := strings.TrimSuffix(cc.Source.Path, ".source") + ".roles"
+		if err := v.ValidRole(cc.Roles.Default); err != nil {
+			probs = append(probs, config.Problem{Path: prefix + ".default", Msg: err.Error()})
+		}
+		for i, r := range cc.Roles.Rules {
+			if err := v.ValidRole(r.Role); err != nil {
+				probs = append(probs, config.Problem{Path: fmt.Sprintf("%s.rules[%d].role", prefix, i), Msg: err.Error()})
+			}
+		}
+		if len(probs) > 0 {
+			return nil, probs
+		}
+	}
 	p := sync.Policy{
 		Scope:       cc.Scope,
 		DefaultRole: cc.Roles.Default,
