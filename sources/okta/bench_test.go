@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/sources/okta"
 	"github.com/idsync/idsync/sources/okta/oktatest"
 )
 
@@ -101,6 +102,33 @@ func BenchmarkBarePagedRead100k(b *testing.B) {
 	}
 	b.StopTimer()
 	stop(b)
+}
+
+// BenchmarkPullNoChange100k is an incremental pull of a settled 100k-user
+// org with app scope: it reports the API calls one run costs.
+func BenchmarkPullNoChange100k(b *testing.B) {
+	srv := oktatest.NewServer()
+	b.Cleanup(srv.Close)
+	srv.Generate(benchUsers, benchGroups)
+	srv.SetRateLimit(oktatest.BucketAll, 1<<30)
+	app := srv.CreateApp("Whale")
+	srv.AssignUser(app.ID, srv.Generate(1, 0)[0], "admin")
+	srv.Advance(10 * time.Minute)
+	src := open(b, srv, func(c *okta.Config) { c.Scope.AppID = app.ID })
+	cursor, _, err := src.Pull(context.Background(), "", func([]idsync.Change) error { return nil })
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv.ResetRequests()
+	b.ResetTimer()
+	for b.Loop() {
+		srv.Advance(time.Minute)
+		if cursor, _, err = src.Pull(context.Background(), cursor, func([]idsync.Change) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(srv.Requests())/float64(b.N), "calls/op")
 }
 
 func nextLink(h http.Header) string {
