@@ -9,14 +9,24 @@ import (
 
 func writeJSONBody(w io.Writer, v any) { _ = json.NewEncoder(w).Encode(v) }
 
-// Sample names the objects LoadSample creates.
+// Sample names the objects LoadSample creates (org domain globex.test):
+//
+//	user (login name@globex.test)  status            groups
+//	alice  Alice Archer, CTO       ACTIVE            Whale Users, Whale Admins
+//	bob    Bob Baker               ACTIVE            Whale Users
+//	carol  Carol Chen              PASSWORD_EXPIRED  Whale Users
+//	dave   Dave Dunn               SUSPENDED         Whale Users
+//	erin   Erin Ellis              DEPROVISIONED     Whale Users
+//	frank  Frank Fox               STAGED            -
+//	grace  Grace Green             LOCKED_OUT        Whale Users
+//	heidi  Heidi Hall              ACTIVE            -
+//
+// Everyone holds all eight. App "Whale" is assigned to Whale Users with role
+// "reader" and directly to alice with role "admin".
 type Sample struct {
-	AppID string // "Whale", assigned to Whale Users (role reader) and directly to alice (role admin)
-	// Users by login: alice, bob, carol (Whale Users), dave (SUSPENDED),
-	// erin (DEPROVISIONED), frank (STAGED), grace (LOCKED_OUT), heidi (no group).
-	Users map[string]string
-	// Groups by name: "Whale Users", "Whale Admins", "Everyone".
-	Groups map[string]string
+	AppID  string
+	Users  map[string]string // first name in lower case → user id
+	Groups map[string]string // name → group id
 }
 
 // LoadSample fills the org with a small realistic directory (login domain
