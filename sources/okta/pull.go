@@ -137,6 +137,9 @@ func (s *Source) users(ctx context.Context, search string, skip map[string]time.
 	for {
 		page := make([]idsync.Change, 0, len(users))
 		for _, u := range users {
+			if u == nil {
+				continue
+			}
 			if _, gone := skip[u.Id]; gone {
 				continue
 			}
@@ -174,6 +177,9 @@ func (s *Source) groups(ctx context.Context, filter string, emit emitFunc) (time
 	for {
 		page := make([]idsync.Change, 0, len(groups))
 		for _, g := range groups {
+			if g == nil {
+				continue
+			}
 			page = append(page, idsync.GroupChange(toGroup(g)))
 			all = append(all, &okta.Group{Id: g.Id, LastMembershipUpdated: g.LastMembershipUpdated})
 		}
@@ -207,7 +213,9 @@ func (s *Source) members(ctx context.Context, gid string, emit emitFunc) error {
 	for {
 		page := make([]idsync.Change, 0, len(users)+1)
 		for _, u := range users {
-			page = append(page, idsync.MemberAddedChange(gid, u.Id, idsync.MemberUser))
+			if u != nil {
+				page = append(page, idsync.MemberAddedChange(gid, u.Id, idsync.MemberUser))
+			}
 		}
 		last := !resp.HasNextPage()
 		if last {
@@ -238,6 +246,9 @@ func (s *Source) appFull(ctx context.Context, emit emitFunc) error {
 	for {
 		var page []idsync.Change
 		for _, au := range appUsers {
+			if au == nil {
+				continue
+			}
 			page = append(page, assigned(au.Id, idsync.MemberUser, au.Profile, s.cfg.RoleAttribute)...)
 		}
 		if len(page) > 0 {
@@ -261,6 +272,9 @@ func (s *Source) appFull(ctx context.Context, emit emitFunc) error {
 	for {
 		var page []idsync.Change
 		for _, ga := range groups {
+			if ga == nil {
+				continue
+			}
 			page = append(page, assigned(ga.Id, idsync.MemberGroup, ga.Profile, s.cfg.RoleAttribute)...)
 		}
 		last := !resp.HasNextPage()
@@ -340,6 +354,9 @@ func (s *Source) log(ctx context.Context, c *cursor, emit emitFunc) error {
 	for {
 		var page []idsync.Change
 		for _, ev := range events {
+			if ev == nil {
+				continue
+			}
 			switch {
 			case ev.EventType == "user.lifecycle.delete.completed":
 				if id := targetOf(ev, "User"); id != "" {
