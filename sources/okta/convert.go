@@ -1,7 +1,6 @@
 package okta
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/okta/okta-sdk-golang/v2/okta"
@@ -22,32 +21,39 @@ func statusOf(s string) idsync.Status {
 	return idsync.StatusDisabled // SUSPENDED, DEPROVISIONED, anything new
 }
 
-func str(m map[string]any, k string) string {
-	switch v := m[k].(type) {
-	case string:
-		return v
-	case nil:
-		return ""
-	default:
-		return fmt.Sprint(v)
-	}
+// userDoc is the part of an Okta user idsync reads: the status and the base
+// profile attributes (all strings in Okta's base schema; null decodes as "").
+type userDoc struct {
+	ID      string `json:"id"`
+	Status  string `json:"status"`
+	Profile struct {
+		Login          string `json:"login"`
+		Email          string `json:"email"`
+		FirstName      string `json:"firstName"`
+		LastName       string `json:"lastName"`
+		DisplayName    string `json:"displayName"`
+		EmployeeNumber string `json:"employeeNumber"`
+		Title          string `json:"title"`
+		Department     string `json:"department"`
+	} `json:"profile"`
 }
 
-func toUser(u *okta.User) idsync.User {
-	var p map[string]any
-	if u.Profile != nil {
-		p = *u.Profile
-	}
+type idDoc struct {
+	ID string `json:"id"`
+}
+
+func (u *userDoc) user() idsync.User {
+	p := &u.Profile
 	out := idsync.User{
-		ID:          u.Id,
-		UserName:    str(p, "login"),
-		Email:       str(p, "email"),
-		GivenName:   str(p, "firstName"),
-		FamilyName:  str(p, "lastName"),
-		DisplayName: str(p, "displayName"),
-		EmployeeID:  str(p, "employeeNumber"),
-		Title:       str(p, "title"),
-		Department:  str(p, "department"),
+		ID:          u.ID,
+		UserName:    p.Login,
+		Email:       p.Email,
+		GivenName:   p.FirstName,
+		FamilyName:  p.LastName,
+		DisplayName: p.DisplayName,
+		EmployeeID:  p.EmployeeNumber,
+		Title:       p.Title,
+		Department:  p.Department,
 		Status:      statusOf(u.Status),
 	}
 	if out.DisplayName == "" {

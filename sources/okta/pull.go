@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -129,21 +130,19 @@ func (s *Source) incremental(ctx context.Context, c *cursor, emit emitFunc) erro
 // users runs one user search and emits each page. It returns Okta's clock at
 // the first answer (the next watermark).
 func (s *Source) users(ctx context.Context, search string, skip map[string]time.Time, emit emitFunc) (time.Time, error) {
-	users, resp, err := s.client.User.ListUsers(ctx, query.NewQueryParams(query.WithSearch(search), query.WithLimit(usersPage)))
+	var users []userDoc
+	resp, err := s.get(ctx, "/api/v1/users", query.NewQueryParams(query.WithSearch(search), query.WithLimit(usersPage)), &users)
 	if err != nil {
 		return time.Time{}, s.fail(ctx, "list users", resp, err)
 	}
 	start := s.serverTime(resp)
 	for {
 		page := make([]idsync.Change, 0, len(users))
-		for _, u := range users {
-			if u == nil {
+		for i := range users {
+			if _, gone := skip[users[i].ID]; gone {
 				continue
 			}
-			if _, gone := skip[u.Id]; gone {
-				continue
-			}
-			page = append(page, idsync.UserChange(toUser(u)))
+			page = append(page, idsync.UserChange(users[i].user()))
 		}
 		if len(page) > 0 {
 			if err := emit(page); err != nil {
@@ -153,12 +152,24 @@ func (s *Source) users(ctx context.Context, search string, skip map[string]time.
 		if !resp.HasNextPage() {
 			return start, nil
 		}
-		var next []*okta.User
+		var next []userDoc
 		if resp, err = resp.Next(ctx, &next); err != nil {
 			return time.Time{}, s.fail(ctx, "list users", resp, err)
 		}
 		users = next
 	}
+}
+
+// get is what the SDK's typed list methods do, decoding into v: pages of
+// 100,000 users decode several times faster into the few fields idsync
+// reads than into okta.User's maps and timestamps.
+func (s *Source) get(ctx context.Context, path string, qp *query.Params, v any) (*okta.Response, error) {
+	re := s.client.CloneRequestExecutor()
+	req, err := re.WithAccept("application/json").NewRequest(http.MethodGet, path+qp.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	return re.Do(ctx, req, v)
 }
 
 // groups lists groups (all, or those filter selects) and emits them; it
@@ -203,7 +214,8 @@ func (s *Source) groups(ctx context.Context, filter string, emit emitFunc) (time
 // the engine drops members that left (Okta has no membership delta).
 func (s *Source) members(ctx context.Context, gid string, emit emitFunc) error {
 	what := "list members of group " + gid
-	users, resp, err := s.client.Group.ListGroupUsers(ctx, gid, query.NewQueryParams(query.WithLimit(membersPage)))
+	var users []idDoc
+	resp, err := s.get(ctx, "/api/v1/groups/"+url.PathEscape(gid)+"/users", query.NewQueryParams(query.WithLimit(membersPage)), &users)
 	if err != nil {
 		if status(resp) == http.StatusNotFound {
 			return emit([]idsync.Change{idsync.GroupRemovedChange(gid)}) // deleted since listed
@@ -213,9 +225,7 @@ func (s *Source) members(ctx context.Context, gid string, emit emitFunc) error {
 	for {
 		page := make([]idsync.Change, 0, len(users)+1)
 		for _, u := range users {
-			if u != nil {
-				page = append(page, idsync.MemberAddedChange(gid, u.Id, idsync.MemberUser))
-			}
+			page = append(page, idsync.MemberAddedChange(gid, u.ID, idsync.MemberUser))
 		}
 		last := !resp.HasNextPage()
 		if last {
@@ -227,7 +237,7 @@ func (s *Source) members(ctx context.Context, gid string, emit emitFunc) error {
 		if last {
 			return nil
 		}
-		var next []*okta.User
+		var next []idDoc
 		if resp, err = resp.Next(ctx, &next); err != nil {
 			return s.fail(ctx, what, resp, err)
 		}
