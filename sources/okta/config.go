@@ -61,8 +61,9 @@ type Config struct {
 	// user is harmless while missing one is not. Default 2m.
 	Lag time.Duration `yaml:"lag"`
 
-	// HTTPClient replaces the default client (its Transport is kept and
-	// wrapped by the rate-limit pacer). CAFile is ignored when it is set.
+	// HTTPClient replaces the default client: its Transport is wrapped by
+	// the rate-limit pacer and its Timeout (default 60s) bounds each attempt.
+	// CAFile is ignored when it is set.
 	HTTPClient *http.Client `yaml:"-"`
 	// Now and Sleep replace the clock the pacer and cursor ages use
 	// (tests pass the emulator's clock).
@@ -264,8 +265,10 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	if timeout == 0 {
 		timeout = 60 * time.Second
 	}
-	p := newPacer(base, cfg.RateHeadroom, cfg.Now, cfg.Sleep)
-	hc := &http.Client{Transport: p, Timeout: timeout}
+	// The timeout applies to each attempt inside the pacer: a client-wide
+	// timeout would also count the waits for a rate-limit window to reset.
+	p := newPacer(base, cfg.RateHeadroom, timeout, cfg.Now, cfg.Sleep)
+	hc := &http.Client{Transport: p}
 	opts := []okta.ConfigSetter{
 		okta.WithOrgUrl(cfg.OrgURL),
 		// The SDK's response cache (on by default, 300 s) would answer

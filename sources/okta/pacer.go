@@ -23,6 +23,7 @@ type pacer struct {
 	next     http.RoundTripper
 	headroom int // percent of each bucket's limit left for others
 	tries    int
+	timeout  time.Duration // per attempt, so rate-limit waits do not count
 	now      func() time.Time
 	sleep    func(ctx context.Context, d time.Duration) error
 
@@ -38,8 +39,8 @@ type bucketState struct {
 	reset            time.Time // server clock
 }
 
-func newPacer(next http.RoundTripper, headroom int, now func() time.Time, sleep func(context.Context, time.Duration) error) *pacer {
-	return &pacer{next: next, headroom: headroom, tries: 5, now: now, sleep: sleep, buckets: map[string]*bucketState{}}
+func newPacer(next http.RoundTripper, headroom int, timeout time.Duration, now func() time.Time, sleep func(context.Context, time.Duration) error) *pacer {
+	return &pacer{next: next, headroom: headroom, tries: 5, timeout: timeout, now: now, sleep: sleep, buckets: map[string]*bucketState{}}
 }
 
 // bucket mirrors the endpoint templates of Okta's management rate-limit
@@ -90,7 +91,13 @@ func (p *pacer) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			req.Body = body
 		}
-		resp, err = p.next.RoundTrip(req)
+		actx, cancel := context.WithTimeout(ctx, p.timeout)
+		resp, err = p.next.RoundTrip(req.WithContext(actx))
+		if err != nil {
+			cancel()
+		} else {
+			resp.Body = &cancelBody{resp.Body, cancel}
+		}
 		p.mu.Lock()
 		p.calls++
 		p.mu.Unlock()
@@ -202,6 +209,18 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// cancelBody ends an attempt's timeout when its body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 // rateLimitError ends a request that is still throttled after waiting for

@@ -3,6 +3,7 @@ package okta_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -509,7 +510,10 @@ func TestPullRateLimitRealClock(t *testing.T) {
 	srv.Generate(1000, 0) // 5 pages of users
 	srv.SetRateWindow(2 * time.Second)
 	srv.SetRateLimit(oktatest.BucketUsers, 4)
-	src, err := okta.Open(context.Background(), okta.Config{OrgURL: srv.URL, Token: srv.Token, CAFile: srv.CAFile, RateHeadroom: 25})
+	// A client timeout shorter than the waits: it bounds each attempt, not
+	// the time spent waiting for a window to reset.
+	hc := &http.Client{Transport: srv.Client().Transport, Timeout: 500 * time.Millisecond}
+	src, err := okta.Open(context.Background(), okta.Config{OrgURL: srv.URL, Token: srv.Token, HTTPClient: hc, RateHeadroom: 25})
 	if err != nil {
 		t.Fatal(err)
 	}
