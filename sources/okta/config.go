@@ -75,12 +75,15 @@ type Config struct {
 // private_key_jwt assertion) instead of an SSWS token.
 type OAuth struct {
 	ClientID string `yaml:"client_id"`
-	// PrivateKey is the PEM key itself (what private_key_file resolves to
-	// when the config loader reads *_file keys); PrivateKeyFile is a path.
-	PrivateKey     string   `yaml:"private_key"`
+	// PrivateKeyFile is the PEM private key (RSA or EC; PKCS#1, PKCS#8 or
+	// SEC 1) whose public key is registered with the service app.
 	PrivateKeyFile string   `yaml:"private_key_file"`
 	KeyID          string   `yaml:"key_id"`
 	Scopes         []string `yaml:"scopes"`
+	// PrivateKey is the PEM text itself, for callers that hold the key in
+	// memory; it takes precedence over PrivateKeyFile. Not read from YAML,
+	// where an inline key would not be treated as a secret.
+	PrivateKey string `yaml:"-"`
 }
 
 // DefaultScopes are the read scopes a pull needs.
