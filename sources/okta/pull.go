@@ -173,7 +173,8 @@ func (s *Source) get(ctx context.Context, path string, qp *query.Params, v any) 
 }
 
 // groups lists groups (all, or those filter selects) and emits them; it
-// returns Okta's clock at the first answer and the groups.
+// returns Okta's clock at the first answer and the groups whose members to
+// read.
 func (s *Source) groups(ctx context.Context, filter string, emit emitFunc) (time.Time, []*okta.Group, error) {
 	opts := []query.ParamOptions{query.WithLimit(groupsPage)}
 	if filter != "" {
@@ -192,6 +193,12 @@ func (s *Source) groups(ctx context.Context, filter string, emit emitFunc) (time
 				continue
 			}
 			page = append(page, idsync.GroupChange(toGroup(g)))
+			if g.Type == "BUILT_IN" && !s.scoped(g) {
+				// Everyone: its members change with every new user and
+				// would cost N/1000 calls per run; read only when the
+				// scope names it.
+				continue
+			}
 			all = append(all, &okta.Group{Id: g.Id, LastMembershipUpdated: g.LastMembershipUpdated})
 		}
 		if len(page) > 0 {
@@ -208,6 +215,16 @@ func (s *Source) groups(ctx context.Context, filter string, emit emitFunc) (time
 		}
 		groups = next
 	}
+}
+
+// scoped reports whether scope.groups names g (by id or name).
+func (s *Source) scoped(g *okta.Group) bool {
+	for _, want := range s.cfg.Scope.Groups {
+		if want == g.Id || (g.Profile != nil && strings.EqualFold(want, g.Profile.Name)) {
+			return true
+		}
+	}
+	return false
 }
 
 // members re-reads a group's members and closes the read with a sweep, so

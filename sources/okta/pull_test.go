@@ -61,8 +61,8 @@ func TestPullFull(t *testing.T) {
 	if n := len(snap.members[sample.Groups["Whale Users"]]); n != 6 {
 		t.Errorf("Whale Users members = %d, want 6", n)
 	}
-	if n := len(snap.members[sample.Groups["Everyone"]]); n != 8 {
-		t.Errorf("Everyone members = %d, want 8", n)
+	if n := len(snap.members[sample.Groups["Everyone"]]); n != 0 {
+		t.Errorf("Everyone members = %d, want 0 (BUILT_IN, not in scope: not read)", n)
 	}
 	wantRoles := map[string][]string{
 		sample.Users["alice"]:        {"admin"}, // direct assignment wins over the group's
@@ -77,8 +77,20 @@ func TestPullFull(t *testing.T) {
 	if got := snap.roles(sample.Users["heidi"]); len(got) != 0 {
 		t.Errorf("heidi (unassigned) roles = %v", got)
 	}
-	if snap.kinds[idsync.ChangeSweep] != 3+1 {
-		t.Errorf("sweeps = %d, want one per group and one for assignments", snap.kinds[idsync.ChangeSweep])
+	if snap.kinds[idsync.ChangeSweep] != 2+1 {
+		t.Errorf("sweeps = %d, want one per group read and one for assignments", snap.kinds[idsync.ChangeSweep])
+	}
+}
+
+func TestPullEveryoneInScope(t *testing.T) {
+	srv := oktatest.NewServer()
+	defer srv.Close()
+	sample := srv.LoadSample()
+	src := open(t, srv, func(c *okta.Config) { c.Scope.Groups = []string{"everyone"} })
+	snap := newSnapshot()
+	snap.pull(t, src)
+	if n := len(snap.members[sample.Groups["Everyone"]]); n != 8 {
+		t.Errorf("Everyone members = %d, want 8 when the scope names it", n)
 	}
 }
 

@@ -293,7 +293,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, q url.Values
 			case "id":
 				return g.ID, true
 			case "type":
-				return "OKTA_GROUP", true
+				return g.Type, true
 			case "lastUpdated":
 				return g.LastUpdated.Format(stamp), true
 			case "lastMembershipUpdated":
@@ -319,7 +319,7 @@ func (s *Server) groupJSON(g *Group) map[string]any {
 	return map[string]any{
 		"id": g.ID, "created": ts(g.Created), "lastUpdated": ts(g.LastUpdated),
 		"lastMembershipUpdated": ts(g.LastMembershipUpdated),
-		"objectClass":           []string{"okta:user_group"}, "type": "OKTA_GROUP",
+		"objectClass":           []string{"okta:user_group"}, "type": g.Type,
 		"profile": map[string]any{"name": g.Name, "description": nullable(g.Description)},
 		"_links": map[string]any{
 			"self":  map[string]any{"href": s.URL + "/api/v1/groups/" + g.ID},

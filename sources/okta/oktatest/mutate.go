@@ -160,10 +160,20 @@ func (s *Server) DeleteUser(id string) {
 
 // CreateGroup adds an OKTA_GROUP.
 func (s *Server) CreateGroup(name, description string) Group {
+	return s.createGroup("OKTA_GROUP", name, description)
+}
+
+// CreateEveryone adds the BUILT_IN group every Okta org has; AddMember
+// fills it (the emulator does not add new users to it by itself).
+func (s *Server) CreateEveryone() Group {
+	return s.createGroup("BUILT_IN", "Everyone", "All users in your organization")
+}
+
+func (s *Server) createGroup(typ, name, description string) Group {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	g := &Group{ID: newID("00g"), Name: name, Description: description, Created: now, LastUpdated: now, LastMembershipUpdated: now}
+	g := &Group{ID: newID("00g"), Type: typ, Name: name, Description: description, Created: now, LastUpdated: now, LastMembershipUpdated: now}
 	s.st.groups[g.ID] = g
 	s.st.groupIDs = append(s.st.groupIDs, g.ID)
 	s.st.members[g.ID] = map[string]struct{}{}

@@ -21,7 +21,7 @@ func writeJSONBody(w io.Writer, v any) { _ = json.NewEncoder(w).Encode(v) }
 //	grace  Grace Green             LOCKED_OUT        Whale Users
 //	heidi  Heidi Hall              ACTIVE            -
 //
-// Everyone holds all eight. App "Whale" is assigned to Whale Users with role
+// Everyone (BUILT_IN) holds all eight. App "Whale" is assigned to Whale Users with role
 // "reader" and directly to alice with role "admin".
 type Sample struct {
 	AppID  string
@@ -58,7 +58,7 @@ func (s *Server) LoadSample() Sample {
 	}
 	users := s.CreateGroup("Whale Users", "Everyone who uses Whale")
 	admins := s.CreateGroup("Whale Admins", "Whale administrators")
-	everyone := s.CreateGroup("Everyone", "All users in the org")
+	everyone := s.CreateEveryone()
 	out.Groups["Whale Users"], out.Groups["Whale Admins"], out.Groups["Everyone"] = users.ID, admins.ID, everyone.ID
 	for _, name := range []string{"alice", "bob", "carol", "dave", "erin", "grace"} {
 		s.AddMember(users.ID, out.Users[name])
@@ -94,7 +94,7 @@ func (s *Server) Generate(users, groups int) []string {
 	now := s.now().Add(-time.Hour)
 	gids := make([]string, groups)
 	for i := range gids {
-		g := &Group{ID: newID("00g"), Name: fmt.Sprintf("Bench Group %d", i), Created: now, LastUpdated: now, LastMembershipUpdated: now}
+		g := &Group{ID: newID("00g"), Type: "OKTA_GROUP", Name: fmt.Sprintf("Bench Group %d", i), Created: now, LastUpdated: now, LastMembershipUpdated: now}
 		s.st.groups[g.ID] = g
 		s.st.groupIDs = append(s.st.groupIDs, g.ID)
 		s.st.members[g.ID] = map[string]struct{}{}

@@ -27,9 +27,11 @@ type User struct {
 	Created, Activated, StatusChanged, LastUpdated time.Time
 }
 
-// Group is an Okta group (type OKTA_GROUP).
+// Group is an Okta group: Type OKTA_GROUP (the default), APP_GROUP
+// (imported from a directory) or BUILT_IN (Everyone).
 type Group struct {
 	ID          string
+	Type        string
 	Name        string
 	Description string
 
