@@ -61,6 +61,13 @@ type Config struct {
 	// user is harmless while missing one is not. Default 2m.
 	Lag time.Duration `yaml:"lag"`
 
+	// MemberGroups, when not nil, limits member reads to these groups
+	// (names or ids) and scope.groups: cmd can pass the groups its role
+	// rules and group sync name, so an org with thousands of groups does
+	// not spend a call per group on every full read. nil reads every
+	// group's members (BUILT_IN Everyone only when named).
+	MemberGroups []string `yaml:"-"`
+
 	// HTTPClient replaces the default client: its Transport is wrapped by
 	// the rate-limit pacer and its Timeout (default 60s) bounds each attempt.
 	// CAFile is ignored when it is set.

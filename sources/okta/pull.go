@@ -193,10 +193,7 @@ func (s *Source) groups(ctx context.Context, filter string, emit emitFunc) (time
 				continue
 			}
 			page = append(page, idsync.GroupChange(toGroup(g)))
-			if g.Type == "BUILT_IN" && !s.scoped(g) {
-				// Everyone: its members change with every new user and
-				// would cost N/1000 calls per run; read only when the
-				// scope names it.
+			if !s.readMembers(g) {
 				continue
 			}
 			all = append(all, &okta.Group{Id: g.Id, LastMembershipUpdated: g.LastMembershipUpdated})
@@ -217,9 +214,22 @@ func (s *Source) groups(ctx context.Context, filter string, emit emitFunc) (time
 	}
 }
 
-// scoped reports whether scope.groups names g (by id or name).
-func (s *Source) scoped(g *okta.Group) bool {
-	for _, want := range s.cfg.Scope.Groups {
+// readMembers says whether to read g's members: every group's by default,
+// but BUILT_IN Everyone's only when named (its members change with every new
+// user and would cost N/1000 calls a run), and with MemberGroups set only
+// the groups it or scope.groups names.
+func (s *Source) readMembers(g *okta.Group) bool {
+	if named(s.cfg.Scope.Groups, g) {
+		return true
+	}
+	if s.cfg.MemberGroups != nil {
+		return named(s.cfg.MemberGroups, g)
+	}
+	return g.Type != "BUILT_IN"
+}
+
+func named(names []string, g *okta.Group) bool {
+	for _, want := range names {
 		if want == g.Id || (g.Profile != nil && strings.EqualFold(want, g.Profile.Name)) {
 			return true
 		}

@@ -82,15 +82,37 @@ func TestPullFull(t *testing.T) {
 	}
 }
 
-func TestPullEveryoneInScope(t *testing.T) {
-	srv := oktatest.NewServer()
-	defer srv.Close()
-	sample := srv.LoadSample()
-	src := open(t, srv, func(c *okta.Config) { c.Scope.Groups = []string{"everyone"} })
-	snap := newSnapshot()
-	snap.pull(t, src)
-	if n := len(snap.members[sample.Groups["Everyone"]]); n != 8 {
-		t.Errorf("Everyone members = %d, want 8 when the scope names it", n)
+func TestPullMemberGroups(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*okta.Config)
+		want map[string]int // group name → members read
+	}{
+		{"default", nil, map[string]int{"Whale Users": 6, "Whale Admins": 1, "Everyone": 0}},
+		{"Everyone in scope", func(c *okta.Config) { c.Scope.Groups = []string{"everyone"} },
+			map[string]int{"Whale Users": 6, "Whale Admins": 1, "Everyone": 8}},
+		{"member groups named", func(c *okta.Config) {
+			c.Scope.Groups, c.MemberGroups = []string{"Whale Users"}, []string{"Whale Admins"}
+		}, map[string]int{"Whale Users": 6, "Whale Admins": 1, "Everyone": 0}},
+		{"member groups exclude", func(c *okta.Config) { c.MemberGroups = []string{"Whale Admins"} },
+			map[string]int{"Whale Users": 0, "Whale Admins": 1, "Everyone": 0}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := oktatest.NewServer()
+			defer srv.Close()
+			sample := srv.LoadSample()
+			snap := newSnapshot()
+			snap.pull(t, open(t, srv, tc.edit))
+			for name, want := range tc.want {
+				if n := len(snap.members[sample.Groups[name]]); n != want {
+					t.Errorf("%s members = %d, want %d", name, n, want)
+				}
+			}
+			if len(snap.groups) != 3 {
+				t.Errorf("groups = %d, want all 3 reported", len(snap.groups))
+			}
+		})
 	}
 }
 
