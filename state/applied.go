@@ -2,7 +2,6 @@ package state
 
 import (
 	"database/sql"
-	"encoding/json"
 	"fmt"
 
 	"github.com/idsync/idsync"
@@ -14,16 +13,15 @@ type AppliedUser struct {
 	Account  idsync.Account
 }
 
+const selectApplied = `SELECT target_id, id, user_name, email, given_name, family_name, display_name, employee_id, title, department,
+	active, role FROM applied_users`
+
 func scanApplied(r *sql.Rows) (AppliedUser, error) {
 	var a AppliedUser
-	var data string
-	if err := r.Scan(&a.TargetID, &data); err != nil {
-		return a, err
-	}
-	if err := json.Unmarshal([]byte(data), &a.Account); err != nil {
-		return a, fmt.Errorf("decode applied user: %w", err)
-	}
-	return a, nil
+	x := &a.Account
+	err := r.Scan(&a.TargetID, &x.ExternalID, &x.UserName, &x.Email, &x.GivenName, &x.FamilyName, &x.DisplayName, &x.EmployeeID,
+		&x.Title, &x.Department, &x.Active, &x.Role)
+	return a, err
 }
 
 // AppliedUsers returns the applied state of the given users (nil ids: of
@@ -39,10 +37,10 @@ func (tx *Tx) AppliedUsers(conn string, ids []string) (map[string]AppliedUser, e
 	}
 	var err error
 	if ids == nil {
-		err = add(`SELECT target_id, data FROM applied_users WHERE connection = ?`, conn)
+		err = add(selectApplied+` WHERE connection = ?`, conn)
 	} else {
 		err = inChunks(ids, func(ph string, args []any) error {
-			return add(`SELECT target_id, data FROM applied_users WHERE connection = ? AND id IN (`+ph+`)`, append([]any{conn}, args...)...)
+			return add(selectApplied+` WHERE connection = ? AND id IN (`+ph+`)`, append([]any{conn}, args...)...)
 		})
 	}
 	if err != nil {
@@ -62,13 +60,14 @@ func (tx *Tx) AppliedCount(conn string) (int, error) {
 
 // SetAppliedUser records a as applied under the target's id.
 func (tx *Tx) SetAppliedUser(conn, targetID string, a idsync.Account) error {
-	data, err := json.Marshal(a)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.exec(`INSERT INTO applied_users (connection, id, target_id, data) VALUES (?, ?, ?, ?)
-		ON CONFLICT (connection, id) DO UPDATE SET target_id = excluded.target_id, data = excluded.data`,
-		conn, a.ExternalID, targetID, string(data)); err != nil {
+	if _, err := tx.exec(`INSERT INTO applied_users (connection, id, target_id, user_name, email, given_name, family_name,
+		display_name, employee_id, title, department, active, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (connection, id) DO UPDATE SET target_id = excluded.target_id, user_name = excluded.user_name,
+		email = excluded.email, given_name = excluded.given_name, family_name = excluded.family_name,
+		display_name = excluded.display_name, employee_id = excluded.employee_id, title = excluded.title,
+		department = excluded.department, active = excluded.active, role = excluded.role`,
+		conn, a.ExternalID, targetID, a.UserName, a.Email, a.GivenName, a.FamilyName, a.DisplayName, a.EmployeeID,
+		a.Title, a.Department, a.Active, a.Role); err != nil {
 		return fmt.Errorf("state: record applied user: %w", err)
 	}
 	return nil

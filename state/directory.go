@@ -2,7 +2,6 @@ package state
 
 import (
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -55,24 +54,20 @@ func (tx *Tx) GroupEdges(conn string) ([][2]string, error) {
 	return out, nil
 }
 
+const selectUser = `SELECT id, ` + userCols + `, removed FROM source_users`
+
 func scanUser(r *sql.Rows) (idsync.User, error) {
-	var data, removed string
-	if err := r.Scan(&data, &removed); err != nil {
-		return idsync.User{}, err
-	}
 	var u idsync.User
-	if err := json.Unmarshal([]byte(data), &u); err != nil {
-		return idsync.User{}, fmt.Errorf("decode user: %w", err)
-	}
-	u.Removed = idsync.Removal(removed)
-	return u, nil
+	err := r.Scan(&u.ID, &u.UserName, &u.Email, &u.GivenName, &u.FamilyName, &u.DisplayName, &u.EmployeeID, &u.Title, &u.Department,
+		&u.Status, &u.Removed)
+	return u, err
 }
 
 // Users returns the snapshot users with the given ids (missing ids are skipped).
 func (tx *Tx) Users(conn string, ids []string) ([]idsync.User, error) {
 	var out []idsync.User
 	err := inChunks(ids, func(ph string, args []any) error {
-		us, err := queryAll(tx, scanUser, `SELECT data, removed FROM source_users WHERE connection = ? AND id IN (`+ph+`)`,
+		us, err := queryAll(tx, scanUser, selectUser+` WHERE connection = ? AND id IN (`+ph+`)`,
 			append([]any{conn}, args...)...)
 		out = append(out, us...)
 		return err
@@ -85,7 +80,7 @@ func (tx *Tx) Users(conn string, ids []string) ([]idsync.User, error) {
 
 // AllUsers returns every snapshot user of the connection.
 func (tx *Tx) AllUsers(conn string) ([]idsync.User, error) {
-	out, err := queryAll(tx, scanUser, `SELECT data, removed FROM source_users WHERE connection = ?`, conn)
+	out, err := queryAll(tx, scanUser, selectUser+` WHERE connection = ?`, conn)
 	if err != nil {
 		return nil, fmt.Errorf("state: read users: %w", err)
 	}

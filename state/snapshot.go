@@ -2,7 +2,6 @@ package state
 
 import (
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -123,25 +122,32 @@ func (tx *Tx) applyChange(conn string, gen int64, c idsync.Change) error {
 	return fmt.Errorf("unknown change kind %q", c.Kind)
 }
 
+// userCols are source_users' profile columns, in userArgs order.
+const userCols = `user_name, email, given_name, family_name, display_name, employee_id, title, department, status`
+
+func userArgs(u idsync.User) []any {
+	return []any{u.UserName, u.Email, u.GivenName, u.FamilyName, u.DisplayName, u.EmployeeID, u.Title, u.Department, string(u.Status)}
+}
+
 func (tx *Tx) upsertUser(conn string, gen int64, u idsync.User) error {
-	u.Removed = idsync.RemovalNone
-	data, err := json.Marshal(u)
-	if err != nil {
-		return err
-	}
 	// A re-read of an unchanged user only moves its generation: full reads
 	// must not make every user dirty.
-	res, err := tx.exec(`UPDATE source_users SET generation = ? WHERE connection = ? AND id = ? AND data = ? AND removed = ''`,
-		gen, conn, u.ID, string(data))
+	res, err := tx.exec(`UPDATE source_users SET generation = ? WHERE connection = ? AND id = ? AND removed = ''
+		AND user_name = ? AND email = ? AND given_name = ? AND family_name = ? AND display_name = ?
+		AND employee_id = ? AND title = ? AND department = ? AND status = ?`,
+		append([]any{gen, conn, u.ID}, userArgs(u)...)...)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
 		return nil
 	}
-	if _, err := tx.exec(`INSERT INTO source_users (connection, id, data, removed, generation) VALUES (?, ?, ?, '', ?)
-		ON CONFLICT (connection, id) DO UPDATE SET data = excluded.data, removed = '', generation = excluded.generation`,
-		conn, u.ID, string(data), gen); err != nil {
+	if _, err := tx.exec(`INSERT INTO source_users (connection, id, `+userCols+`, removed, generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?)
+		ON CONFLICT (connection, id) DO UPDATE SET user_name = excluded.user_name, email = excluded.email,
+		given_name = excluded.given_name, family_name = excluded.family_name, display_name = excluded.display_name,
+		employee_id = excluded.employee_id, title = excluded.title, department = excluded.department,
+		status = excluded.status, removed = '', generation = excluded.generation`,
+		append(append([]any{conn, u.ID}, userArgs(u)...), gen)...); err != nil {
 		return err
 	}
 	return tx.markUser(conn, u.ID)

@@ -14,9 +14,19 @@ CREATE TABLE cursors (
 -- The last-known directory. generation is the pull that last saw the row.
 CREATE TABLE source_users (
     connection TEXT    NOT NULL,
-    id         TEXT    NOT NULL,
-    data       TEXT    NOT NULL, -- idsync.User as JSON, without Removed
-    removed    TEXT    NOT NULL DEFAULT '',
+    id           TEXT    NOT NULL,
+    -- idsync.User's fields as columns: a full evaluation reads every row,
+    -- and decoding columns is several times cheaper than JSON.
+    user_name    TEXT    NOT NULL,
+    email        TEXT    NOT NULL,
+    given_name   TEXT    NOT NULL,
+    family_name  TEXT    NOT NULL,
+    display_name TEXT    NOT NULL,
+    employee_id  TEXT    NOT NULL,
+    title        TEXT    NOT NULL,
+    department   TEXT    NOT NULL,
+    status       TEXT    NOT NULL,
+    removed      TEXT    NOT NULL DEFAULT '',
     generation INTEGER NOT NULL,
     PRIMARY KEY (connection, id)
 );
@@ -40,7 +50,8 @@ CREATE TABLE source_members (
     PRIMARY KEY (connection, group_id, member_id)
 );
 CREATE INDEX source_members_member ON source_members (connection, member_id);
-CREATE INDEX source_members_kind ON source_members (connection, member_kind, group_id);
+-- Covers the full-evaluation scan of user memberships and the nested-group edges.
+CREATE INDEX source_members_kind ON source_members (connection, member_kind, group_id, member_id);
 
 CREATE TABLE source_assignments (
     connection     TEXT    NOT NULL,
@@ -66,9 +77,18 @@ CREATE TABLE dirty_groups (
 -- What idsync last successfully applied to the target, with the target's id.
 CREATE TABLE applied_users (
     connection TEXT NOT NULL,
-    id         TEXT NOT NULL,
-    target_id  TEXT NOT NULL,
-    data       TEXT NOT NULL, -- idsync.Account as JSON
+    id           TEXT    NOT NULL,
+    target_id    TEXT    NOT NULL,
+    user_name    TEXT    NOT NULL,
+    email        TEXT    NOT NULL,
+    given_name   TEXT    NOT NULL,
+    family_name  TEXT    NOT NULL,
+    display_name TEXT    NOT NULL,
+    employee_id  TEXT    NOT NULL,
+    title        TEXT    NOT NULL,
+    department   TEXT    NOT NULL,
+    active       INTEGER NOT NULL,
+    role         TEXT    NOT NULL,
     PRIMARY KEY (connection, id)
 );
 CREATE TABLE applied_groups (
