@@ -49,7 +49,7 @@ CREATE TABLE source_members (
     generation  INTEGER NOT NULL,
     PRIMARY KEY (connection, group_id, member_id)
 );
-CREATE INDEX source_members_member ON source_members (connection, member_id);
+CREATE INDEX source_members_member ON source_members (connection, member_id, group_id);
 -- Covers the full-evaluation scan of user memberships and the nested-group edges.
 CREATE INDEX source_members_kind ON source_members (connection, member_kind, group_id, member_id);
 
