@@ -129,26 +129,11 @@ func (tx *Tx) DeleteAppliedGroup(conn, id string) error {
 // AppliedMemberships returns, for each given user (nil: every user), the
 // groups idsync has put them in.
 func (tx *Tx) AppliedMemberships(conn string, users []string) (map[string][]string, error) {
-	out := map[string][]string{}
-	add := func(q string, args ...any) error {
-		pairs, err := queryAll(tx, scanPair, q, args...)
-		for _, p := range pairs {
-			out[p[0]] = append(out[p[0]], p[1])
-		}
-		return err
-	}
-	var err error
-	if users == nil {
-		err = add(`SELECT user_id, group_id FROM applied_members WHERE connection = ?`, conn)
-	} else {
-		err = inChunks(users, func(ph string, args []any) error {
-			return add(`SELECT user_id, group_id FROM applied_members WHERE connection = ? AND user_id IN (`+ph+`)`, append([]any{conn}, args...)...)
-		})
-	}
+	m, err := tx.pairMap(`SELECT user_id, group_id FROM applied_members WHERE connection = ?`, "user_id", conn, users)
 	if err != nil {
 		return nil, fmt.Errorf("state: read applied memberships: %w", err)
 	}
-	return out, nil
+	return m, nil
 }
 
 // SetAppliedMembers adds (add=true) or removes users from an applied group.

@@ -27,6 +27,25 @@ func inChunks(ids []string, f func(placeholders string, args []any) error) error
 	return nil
 }
 
+// pairMap runs query (selecting key, value pairs of conn), narrowed to
+// rows whose keyCol is in ids unless ids is nil, and groups values by key.
+func (tx *Tx) pairMap(query, keyCol, conn string, ids []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	add := func(q string, args ...any) error {
+		pairs, err := queryAll(tx, scanPair, q, args...)
+		for _, p := range pairs {
+			out[p[0]] = append(out[p[0]], p[1])
+		}
+		return err
+	}
+	if ids == nil {
+		return out, add(query, conn)
+	}
+	return out, inChunks(ids, func(ph string, args []any) error {
+		return add(query+` AND `+keyCol+` IN (`+ph+`)`, append([]any{conn}, args...)...)
+	})
+}
+
 // GroupRow is a snapshot group.
 type GroupRow struct {
 	ID, Name string
@@ -89,27 +108,11 @@ func (tx *Tx) AllUsers(conn string) ([]idsync.User, error) {
 
 // UserGroups returns the direct groups of each given user (nil ids: of every user).
 func (tx *Tx) UserGroups(conn string, ids []string) (map[string][]string, error) {
-	out := map[string][]string{}
-	add := func(q string, args ...any) error {
-		pairs, err := queryAll(tx, scanPair, q, args...)
-		for _, p := range pairs {
-			out[p[0]] = append(out[p[0]], p[1])
-		}
-		return err
-	}
-	var err error
-	if ids == nil {
-		err = add(`SELECT member_id, group_id FROM source_members WHERE connection = ? AND member_kind = ?`, conn, string(idsync.MemberUser))
-	} else {
-		err = inChunks(ids, func(ph string, args []any) error {
-			return add(`SELECT member_id, group_id FROM source_members WHERE connection = ? AND member_id IN (`+ph+`)`,
-				append([]any{conn}, args...)...)
-		})
-	}
+	m, err := tx.pairMap(`SELECT member_id, group_id FROM source_members WHERE connection = ? AND member_kind = 'user'`, "member_id", conn, ids)
 	if err != nil {
 		return nil, fmt.Errorf("state: read memberships: %w", err)
 	}
-	return out, nil
+	return m, nil
 }
 
 // GroupUsers returns the users who are direct members of any of the groups.
@@ -130,27 +133,11 @@ func (tx *Tx) GroupUsers(conn string, groups []string) ([]string, error) {
 // Assignments returns the app roles of each given principal (nil ids: of
 // every principal). A principal with plain access has the role "".
 func (tx *Tx) Assignments(conn string, principals []string) (map[string][]string, error) {
-	out := map[string][]string{}
-	add := func(q string, args ...any) error {
-		pairs, err := queryAll(tx, scanPair, q, args...)
-		for _, p := range pairs {
-			out[p[0]] = append(out[p[0]], p[1])
-		}
-		return err
-	}
-	var err error
-	if principals == nil {
-		err = add(`SELECT principal_id, role FROM source_assignments WHERE connection = ? ORDER BY principal_id, role`, conn)
-	} else {
-		err = inChunks(principals, func(ph string, args []any) error {
-			return add(`SELECT principal_id, role FROM source_assignments WHERE connection = ? AND principal_id IN (`+ph+`) ORDER BY principal_id, role`,
-				append([]any{conn}, args...)...)
-		})
-	}
+	m, err := tx.pairMap(`SELECT principal_id, role FROM source_assignments WHERE connection = ?`, "principal_id", conn, principals)
 	if err != nil {
 		return nil, fmt.Errorf("state: read assignments: %w", err)
 	}
-	return out, nil
+	return m, nil
 }
 
 // GroupAssignees returns the groups that hold an app assignment.
