@@ -129,7 +129,7 @@ func (tx *Tx) DeleteAppliedGroup(conn, id string) error {
 // AppliedMemberships returns, for each given user (nil: every user), the
 // groups idsync has put them in.
 func (tx *Tx) AppliedMemberships(conn string, users []string) (map[string][]string, error) {
-	m, err := tx.pairMap(`SELECT user_id, group_id FROM applied_members WHERE connection = ?`, "user_id", conn, users)
+	m, err := tx.pairMap(`SELECT user_id, group_id FROM applied_members WHERE connection = ?`, "", "user_id", conn, users)
 	if err != nil {
 		return nil, fmt.Errorf("state: read applied memberships: %w", err)
 	}

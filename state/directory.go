@@ -28,8 +28,10 @@ func inChunks(ids []string, f func(placeholders string, args []any) error) error
 }
 
 // pairMap runs query (selecting key, value pairs of conn), narrowed to
-// rows whose keyCol is in ids unless ids is nil, and groups values by key.
-func (tx *Tx) pairMap(query, keyCol, conn string, ids []string) (map[string][]string, error) {
+// rows whose keyCol is in ids, or with ids nil to rows matching all, and
+// groups values by key. (all is left out of the IN form so the planner
+// keeps to the keyCol index.)
+func (tx *Tx) pairMap(query, all, keyCol, conn string, ids []string) (map[string][]string, error) {
 	out := map[string][]string{}
 	add := func(q string, args ...any) error {
 		pairs, err := queryAll(tx, scanPair, q, args...)
@@ -39,7 +41,7 @@ func (tx *Tx) pairMap(query, keyCol, conn string, ids []string) (map[string][]st
 		return err
 	}
 	if ids == nil {
-		return out, add(query, conn)
+		return out, add(query+all, conn)
 	}
 	return out, inChunks(ids, func(ph string, args []any) error {
 		return add(query+` AND `+keyCol+` IN (`+ph+`)`, append([]any{conn}, args...)...)
@@ -108,7 +110,7 @@ func (tx *Tx) AllUsers(conn string) ([]idsync.User, error) {
 
 // UserGroups returns the direct groups of each given user (nil ids: of every user).
 func (tx *Tx) UserGroups(conn string, ids []string) (map[string][]string, error) {
-	m, err := tx.pairMap(`SELECT member_id, group_id FROM source_members WHERE connection = ? AND member_kind = 'user'`, "member_id", conn, ids)
+	m, err := tx.pairMap(`SELECT member_id, group_id FROM source_members WHERE connection = ?`, ` AND member_kind = 'user'`, "member_id", conn, ids)
 	if err != nil {
 		return nil, fmt.Errorf("state: read memberships: %w", err)
 	}
@@ -133,7 +135,7 @@ func (tx *Tx) GroupUsers(conn string, groups []string) ([]string, error) {
 // Assignments returns the app roles of each given principal (nil ids: of
 // every principal). A principal with plain access has the role "".
 func (tx *Tx) Assignments(conn string, principals []string) (map[string][]string, error) {
-	m, err := tx.pairMap(`SELECT principal_id, role FROM source_assignments WHERE connection = ?`, "principal_id", conn, principals)
+	m, err := tx.pairMap(`SELECT principal_id, role FROM source_assignments WHERE connection = ?`, "", "principal_id", conn, principals)
 	if err != nil {
 		return nil, fmt.Errorf("state: read assignments: %w", err)
 	}
