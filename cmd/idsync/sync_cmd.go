@@ -24,7 +24,7 @@ rolled back (no cursor advanced, no snapshot changed), no op is applied, and the
 is printed. A plan whose deletes and disables exceed the connection's safety limits
 is held instead of applied: review it, then 'idsync approve CONNECTION'.
 
-Exit status: 0 on success, 1 on error. With --detailed-exitcode: 0 no changes,
+Exit status: 0 on success, 1 on error (including ops that failed and wait for the next run). With --detailed-exitcode: 0 no changes,
 2 changes (applied, or planned with --dry-run), 3 a plan was held, 1 error.`,
 		Example: `  idsync sync --dry-run
   idsync sync acme --full --output json`,
@@ -48,8 +48,11 @@ Exit status: 0 on success, 1 on error. With --detailed-exitcode: 0 no changes,
 				res, err := a.engine.Run(cmd.Context(), c, opt)
 				r := toResult(c, res, err)
 				results = append(results, r)
-				if err != nil {
+				switch {
+				case err != nil:
 					errs = append(errs, fmt.Errorf("%s: %w", c.Name, err))
+				case r.Failed > 0:
+					errs = append(errs, fmt.Errorf("%s: %d ops failed; they are retried on the next run (idsync log --connection %s)", c.Name, r.Failed, c.Name))
 				}
 				held = held || r.Held != ""
 				changed = changed || len(r.Ops) > 0 || r.Resumed > 0
