@@ -12,6 +12,7 @@ import (
 // connStatus is one connection's line in `idsync status`.
 type connStatus struct {
 	Connection string     `json:"connection"`
+	Source     string     `json:"source"`
 	LastRun    *state.Run `json:"last_run,omitempty"`
 	CursorAt   time.Time  `json:"cursor_at,omitzero"` // last completed pull
 	FullAt     time.Time  `json:"full_at,omitzero"`   // last completed full read
@@ -40,8 +41,9 @@ func statusCmd(g *globals) *cobra.Command {
 			defer a.close()
 			var out []connStatus
 			err = a.store.View(cmd.Context(), func(tx *state.Tx) error {
-				for _, name := range a.names() {
-					s := connStatus{Connection: name}
+				for _, cc := range a.cfg.Connections {
+					name := cc.Name
+					s := connStatus{Connection: name, Source: cc.Source.Type}
 					runs, err := tx.Runs(state.Filter{Connection: name, Limit: 1})
 					if err != nil {
 						return err
@@ -91,6 +93,9 @@ func statusCmd(g *globals) *cobra.Command {
 					}
 				}
 				fmt.Fprintf(g.stdout, "  cursor      %s (last full read %s)\n", agoOrNever(now, s.CursorAt), agoOrNever(now, s.FullAt))
+				if s.Source == "entra" && !s.CursorAt.IsZero() && now.Sub(s.CursorAt) > 6*24*time.Hour {
+					fmt.Fprintf(g.stdout, "              Graph delta tokens expire after 7 days: the next run may be a full resync\n")
+				}
 				fmt.Fprintf(g.stdout, "  applied     %d users\n", s.Applied)
 				fmt.Fprintf(g.stdout, "  outbox      %d ops pending\n", s.Pending)
 				if s.Held != nil {
