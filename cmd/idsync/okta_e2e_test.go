@@ -197,6 +197,8 @@ func TestOktaGroupScopeInitialAndEveryIncrementalChange(t *testing.T) {
 			plan: []string{"0 to create, 0 to update"}},
 		{name: "staged member activated", change: func() { e.org.Activate(e.uid("frank")) },
 			plan: []string{"+ create   frank@globex.test"}, want: map[string]string{"frank@globex.test": "active=true role=reader"}},
+		{name: "group deleted", change: func() { e.org.DeleteGroup(admins) },
+			plan: []string{"~ role     alice@globex.test", "admin → reader"}, want: map[string]string{"alice@globex.test": "active=true role=reader"}},
 		{name: "new hire", change: func() {
 			quinn = e.org.CreateUser(oktatest.User{Login: "quinn@globex.test", FirstName: "Quinn", LastName: "Quade"}).ID
 			e.org.AddMember(users, quinn)
@@ -311,8 +313,9 @@ func oktaAppUserRole(t *testing.T, org *oktatest.Server, app, uid string) string
 
 // TestOktaSearchLagStillPickedUp: user search is eventually consistent; a
 // change that search shows only after a while is still read by a later run
-// (the watermark overlap), and a membership seen before its user is
-// searchable turns into an account once the user is.
+// (the watermark overlap), a membership seen before its user is searchable
+// turns into an account once the user is, and a user deleted meanwhile is
+// not brought back by the stale index.
 func TestOktaSearchLagStillPickedUp(t *testing.T) {
 	e := newOktaE2E(t, false, func(oktatest.Sample) string { return oktaScopeGroups }, noLimits)
 	e.must([]string{"sync"})
@@ -322,12 +325,18 @@ func TestOktaSearchLagStillPickedUp(t *testing.T) {
 	e.org.Suspend(e.uid("grace"))
 	quinn := e.org.CreateUser(oktatest.User{Login: "quinn@globex.test", FirstName: "Quinn", LastName: "Quade"}).ID
 	e.org.AddMember(e.sample.Groups["Whale Users"], quinn)
+	e.org.DeleteUser(e.uid("carol")) // known from the System Log at once
 
-	// Runs before search catches up see nothing of the user changes.
+	// Runs before search catches up see nothing of the user changes but
+	// the delete, and do not bring the deleted user back.
 	for i, advance := range []time.Duration{0, 45 * time.Second} {
 		e.org.Advance(advance)
-		r := e.must([]string{"sync", "--detailed-exitcode"}, exitOK)
-		if !strings.Contains(r.stdout, "0 to create, 0 to update, 0 role changes, 0 to disable") {
+		want, code := "0 to create, 0 to update, 0 role changes, 0 to disable, 0 to delete", exitOK
+		if i == 0 {
+			want, code = "0 to create, 0 to update, 0 role changes, 0 to disable, 1 to delete", exitChanges
+		}
+		r := e.must([]string{"sync", "--detailed-exitcode"}, code)
+		if !strings.Contains(r.stdout, want) {
 			t.Fatalf("run %d, before search caught up, planned:\n%s", i, r.stdout)
 		}
 	}
@@ -339,6 +348,7 @@ func TestOktaSearchLagStillPickedUp(t *testing.T) {
 		}
 	}
 	want := maps.Clone(oktaGroupWorkspace)
+	delete(want, "carol@globex.test")
 	want["grace@globex.test"] = "active=false role=reader"
 	want["quinn@globex.test"] = "active=true role=reader"
 	if got := e.workspace(); !maps.Equal(got, want) {
@@ -348,6 +358,24 @@ func TestOktaSearchLagStillPickedUp(t *testing.T) {
 		t.Fatalf("bob's family name is %q", u.FamilyName)
 	}
 	e.must([]string{"sync", "--detailed-exitcode"}, exitOK)
+}
+
+// TestOktaSearchLagBeyondDefaultOverlap: an org whose search index lags
+// more than the default 2m overlap is covered by raising source.lag, even
+// with a run every minute in between.
+func TestOktaSearchLagBeyondDefaultOverlap(t *testing.T) {
+	e := newOktaE2E(t, false, func(oktatest.Sample) string { return "      lag: 5m\n" + oktaScopeGroups }, noLimits)
+	e.must([]string{"sync"})
+	e.org.SetSearchLag(3 * time.Minute)
+	e.org.UpdateUser(e.uid("bob"), func(u *oktatest.User) { u.LastName = "Bakker" })
+	for range 3 {
+		e.must([]string{"sync", "--detailed-exitcode"}, exitOK)
+		e.org.Advance(time.Minute + time.Second)
+	}
+	r := e.must([]string{"sync", "--detailed-exitcode"}, exitChanges)
+	if !strings.Contains(r.stdout, "~ update   bob@globex.test") {
+		t.Fatalf("after the index caught up:\n%s", r.stdout)
+	}
 }
 
 func TestOktaDryRunChangesNothingThenRealRunAppliesIt(t *testing.T) {
