@@ -232,5 +232,5 @@ type rateLimitError struct {
 }
 
 func (e *rateLimitError) Error() string {
-	return fmt.Sprintf("still rate limited (HTTP 429, E0000047) on the %s bucket after %d waits for X-Rate-Limit-Reset; other API clients of the org are using its whole budget", e.bucket, e.tries)
+	return fmt.Sprintf("still rate limited (HTTP 429, E0000047) on the %s bucket after %d tries, waiting for X-Rate-Limit-Reset between them; other API clients of the org are using its whole budget", e.bucket, e.tries)
 }
