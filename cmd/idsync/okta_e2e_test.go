@@ -258,9 +258,6 @@ func TestOktaAppScopeAssignmentsAndRoles(t *testing.T) {
 // shows on /apps/{id}/users/{uid}, not every role of every assignment that
 // reaches the user.
 func TestOktaAppUserProfileRoleWins(t *testing.T) {
-	if os.Getenv("IDSYNC_KNOWN_BUGS") == "" {
-		t.Skip("known divergence (set IDSYNC_KNOWN_BUGS=1): roles are the union of the user's and its groups' assignments, ordered by the role rules")
-	}
 	for _, tc := range []struct {
 		name   string
 		change func(e *oktaE2E)

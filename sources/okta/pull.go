@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -312,7 +313,10 @@ func (s *Source) appFull(ctx context.Context, emit emitFunc) error {
 			if ga == nil {
 				continue
 			}
-			page = append(page, assigned(ga.Id, idsync.MemberGroup, ga.Profile, s.cfg.RoleAttribute)...)
+			// For scope only: the role a group grants is already in each
+			// member's app user profile, where Okta settles direct versus
+			// group assignments and group priority.
+			page = append(page, idsync.AssignedChange(idsync.Assignment{PrincipalID: ga.Id, PrincipalKind: idsync.MemberGroup}))
 		}
 		last := !resp.HasNextPage()
 		if last {
@@ -463,8 +467,12 @@ type principal struct {
 // appRefresh re-reads the app assignment of each principal the log named:
 // withdraw what idsync knew, then report what Okta holds now. Many at once
 // (a bulk change) are cheaper as one full app read.
+//
+// A group assignment change re-reads the whole app: it changes the app user
+// profile (and so the role) of every member, which only the app's user list
+// reports.
 func (s *Source) appRefresh(ctx context.Context, ps []principal, gone map[string]time.Time, emit emitFunc) error {
-	if len(ps) > refreshInFull {
+	if len(ps) > refreshInFull || slices.ContainsFunc(ps, func(p principal) bool { return p.kind == idsync.MemberGroup }) {
 		return s.appFull(ctx, emit)
 	}
 	app := s.cfg.Scope.AppID
@@ -479,18 +487,10 @@ func (s *Source) appRefresh(ctx context.Context, ps []principal, gone map[string
 			resp    *okta.Response
 			err     error
 		)
-		if p.kind == idsync.MemberUser {
-			var au *okta.AppUser
-			au, resp, err = s.client.Application.GetApplicationUser(ctx, app, p.id, nil)
-			if au != nil {
-				profile = au.Profile
-			}
-		} else {
-			var ga *okta.ApplicationGroupAssignment
-			ga, resp, err = s.client.Application.GetApplicationGroupAssignment(ctx, app, p.id, nil)
-			if ga != nil {
-				profile = ga.Profile
-			}
+		var au *okta.AppUser
+		au, resp, err = s.client.Application.GetApplicationUser(ctx, app, p.id, nil)
+		if au != nil {
+			profile = au.Profile
 		}
 		switch {
 		case err != nil && status(resp) == http.StatusNotFound:
