@@ -65,8 +65,8 @@ func TestPullFull(t *testing.T) {
 		t.Errorf("Everyone members = %d, want 0 (BUILT_IN, not in scope: not read)", n)
 	}
 	wantRoles := map[string][]string{
-		sample.Users["alice"]:        {"admin"}, // direct assignment wins over the group's
-		sample.Users["bob"]:          {"reader"},
+		sample.Users["alice"]: {"admin"}, // direct assignment wins over the group's
+		sample.Users["bob"]:   {"reader"},
 		// A group assignment is reported for scope only; its role reaches
 		// members through their app user profiles, where Okta settles it.
 		sample.Groups["Whale Users"]: {""},
