@@ -16,6 +16,31 @@ func (tx *Tx) markGroup(conn, id string) error {
 	return err
 }
 
+// markUsers marks ids (distinct, at most batchRows) dirty in one statement.
+func (tx *Tx) markUsers(conn string, ids []string) error {
+	return tx.markBatch(`dirty_users`, conn, ids)
+}
+
+// markGroups marks ids (distinct, at most batchRows) dirty in one statement.
+func (tx *Tx) markGroups(conn string, ids []string) error {
+	return tx.markBatch(`dirty_groups`, conn, ids)
+}
+
+func (tx *Tx) markBatch(table, conn string, ids []string) error {
+	switch len(ids) {
+	case 0:
+		return nil
+	case 1:
+		_, err := tx.exec(`INSERT INTO `+table+` (connection, id) VALUES (?, ?) ON CONFLICT DO NOTHING`, conn, ids[0])
+		return err
+	}
+	args := make([]any, 0, 2*len(ids))
+	for _, id := range ids {
+		args = append(args, conn, id)
+	}
+	return tx.execBatch(len(ids), `INSERT INTO `+table+` (connection, id) VALUES `+placeholders(len(ids), 2)+` ON CONFLICT DO NOTHING`, args...)
+}
+
 func (tx *Tx) markMember(conn, id, kind string) error {
 	if kind == string(idsync.MemberGroup) {
 		return tx.markGroup(conn, id)
