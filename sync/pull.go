@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync/atomic"
 
 	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/sources"
@@ -37,17 +39,28 @@ func (e *Engine) pull(ctx context.Context, c *Connection, forceFull bool, inTx f
 		cursor = ""
 	}
 	pages := 0
-	emit := func(page []idsync.Change) error {
-		pages++
-		return inTx(func(tx *state.Tx) error { return tx.ApplyChanges(c.Name, gen, page) })
+	// read runs one Pull; its pages are written on the writer's goroutine
+	// while the source fetches the next one.
+	read := func(cursor string) (string, bool, error) {
+		w := newPageWriter(func(page []idsync.Change) error {
+			return inTx(func(tx *state.Tx) error { return tx.ApplyChanges(c.Name, gen, page) })
+		})
+		next, full, err := c.Source.Pull(ctx, cursor, func(page []idsync.Change) error {
+			pages++
+			return w.put(slices.Clone(page)) // the source may reuse its slice after emit returns
+		})
+		if werr := w.close(); werr != nil { // the source then returned that error or nothing
+			err = werr
+		}
+		return next, full, err
 	}
-	next, full, err := c.Source.Pull(ctx, cursor, emit)
+	next, full, err := read(cursor)
 	if errors.Is(err, sources.ErrCursorExpired) && cursor != "" {
 		log.Warn("cursor expired; reading the whole directory again", "error", err)
 		if err := start(); err != nil { // a fresh generation: the sweep must not count what the aborted pull touched
 			return false, err
 		}
-		next, full, err = c.Source.Pull(ctx, "", emit)
+		next, full, err = read("")
 	}
 	if err != nil {
 		return false, fmt.Errorf("pull from %s failed after %d pages; nothing planned, cursor kept: %w", c.idpName(), pages, err)
@@ -65,4 +78,57 @@ func (e *Engine) pull(ctx context.Context, c *Connection, forceFull bool, inTx f
 	}
 	log.Debug("pulled", "pages", pages, "full", full)
 	return full, nil
+}
+
+// pageWriter writes pages into the snapshot on its own goroutine, in
+// order, so the source fetches and decodes the next page while the last one
+// is written (a first read of 100,000 users spends as long in SQLite as on
+// the network). One page waits in the queue at most; the first write error
+// is returned by every later put and by close.
+type pageWriter struct {
+	pages  chan []idsync.Change
+	done   chan struct{}
+	err    error // written by the writer goroutine; read after done
+	failed atomic.Bool
+	closed bool // pages closed (put and close run on the puller's goroutine)
+}
+
+func newPageWriter(write func([]idsync.Change) error) *pageWriter {
+	w := &pageWriter{pages: make(chan []idsync.Change, 1), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for page := range w.pages {
+			if w.err != nil {
+				continue // drain: the source stops at its next emit
+			}
+			if w.err = write(page); w.err != nil {
+				w.failed.Store(true)
+			}
+		}
+	}()
+	return w
+}
+
+// put queues page, or returns the error that stopped the writer.
+func (w *pageWriter) put(page []idsync.Change) error {
+	if w.failed.Load() {
+		return w.close()
+	}
+	w.pages <- page
+	return nil
+}
+
+// close waits until every queued page is written and returns the first
+// write error. It may be called more than once.
+func (w *pageWriter) close() error {
+	select {
+	case <-w.done:
+	default:
+		if !w.closed {
+			w.closed = true
+			close(w.pages)
+		}
+		<-w.done
+	}
+	return w.err
 }
