@@ -62,6 +62,7 @@ func BenchmarkEntraInitialDryRun100k(b *testing.B) {
 	e := sync.New(st, nil)
 	bare := newEntraBare(b, srv)
 	resetPeakRSS()
+	startRSS := rssMB("VmRSS") // the emulator and its tenant, the empty store
 	b.ResetTimer()
 	var bareTotal time.Duration
 	var ops int
@@ -89,6 +90,7 @@ func BenchmarkEntraInitialDryRun100k(b *testing.B) {
 	b.ReportMetric(run, "dryrun-s/op")
 	b.ReportMetric(run/bareS, "ratio")
 	b.ReportMetric(rssMB("VmHWM"), "peak-RSS-MB")
+	b.ReportMetric(startRSS, "start-RSS-MB")
 	b.ReportMetric(float64(ops), "planned-ops")
 }
 

@@ -67,4 +67,3 @@ func BenchmarkIngestFirstRead100k(b *testing.B) {
 	}
 	b.ReportMetric(300_000*float64(b.N)/b.Elapsed().Seconds(), "changes/s")
 }
-
