@@ -120,23 +120,35 @@ func BenchmarkOktaNoChange100k(b *testing.B) {
 			b.Logf("initial real sync: %d ops applied in %s; workspace holds %d users", res.Applied, time.Since(t0).Round(time.Millisecond), len(ws.Users()))
 			srv.ResetRequests()
 			total, most := 0, 0
+			buckets := map[string]int{}
+			var perRun []int
 			b.ResetTimer()
 			for b.Loop() {
 				res, err := e.Run(context.Background(), c, sync.Options{})
 				if err != nil || len(res.Plan.Ops) != 0 {
 					b.Fatalf("no-change run: %v, %d ops", err, len(res.Plan.Ops))
 				}
+				b.StopTimer()
 				n := srv.Requests()
+				for _, k := range oktaBuckets {
+					buckets[k] += srv.Requests(k)
+				}
 				srv.ResetRequests()
 				total, most = total+n, max(most, n)
+				perRun = append(perRun, n)
+				b.StartTimer()
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(total)/float64(b.N), "calls/op")
 			b.ReportMetric(float64(most), "max-calls/run")
+			b.Logf("calls per run: %v; per bucket over %d runs: %v", perRun, b.N, buckets)
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/run")
 		})
 	}
 }
+
+var oktaBuckets = []string{oktatest.BucketUsers, oktatest.BucketUser, oktatest.BucketUsersMore, oktatest.BucketGroups,
+	oktatest.BucketGroup, oktatest.BucketGroupMore, oktatest.BucketApp, oktatest.BucketApps, oktatest.BucketLogs, oktatest.BucketOther}
 
 // oktaBareRead reads the pages a full pull reads with plain net/http,
 // following Link rel="next" and decoding each page into a minimal struct.
