@@ -12,11 +12,16 @@
 //	go test ./bench -run '^$' -bench 'EntraInitialDryRun100k$' -benchtime 3x
 //	go test ./bench -run '^$' -bench 'EntraIncremental100k$' -benchtime 20x
 //	go test ./bench -run '^$' -bench 'OktaInitialDryRun100k$' -benchtime 3x
-//	go test ./bench -run '^$' -bench 'OktaNoChange100k' -benchtime 10x
+//	go test ./bench -run '^$' -bench 'OktaNoChange100k' -benchtime 10x -v
+//	go test ./bench -run '^$' -bench 'IngestFirstRead100k$' -benchtime 2x
+//
+// The incremental benchmarks first run a real full sync into scimtest
+// (about a minute for 100k users) outside the timer.
 //
 // Metrics: bare-s/op is a plain net/http read of the same pages measured
 // in the same iteration, ratio is dry run / bare read, peak-RSS-MB is
 // VmHWM from /proc/self/status (reset before the measured loop, so it is
 // the measured phase's peak including the resident emulator), calls/op
-// counts requests the emulator answered.
+// counts requests the emulator answered (-v logs them per run and per
+// rate-limit bucket).
 package bench
