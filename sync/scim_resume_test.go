@@ -35,9 +35,11 @@ func TestCrashMidApplyWithSCIMClient(t *testing.T) {
 	ws.OnRequest(func(r scimtest.Request) {
 		mu.Lock()
 		defer mu.Unlock()
-		if r.Method == "POST" && r.Status == 201 {
+		switch {
+		case r.Fault == string(scimtest.FaultDropAfter):
+			cancel() // the crash comes right after a write whose answer was lost
+		case r.Method == "POST" && r.Status == 201:
 			if posts++; posts == k {
-				cancel()
 				// The next create is stored but its answer is lost, as in a crash between write and record.
 				ws.Inject(scimtest.Fault{Kind: scimtest.FaultDropAfter, Count: 1, Method: "POST"})
 			}
