@@ -9,7 +9,8 @@ import (
 
 // plan diffs the evaluated users' desired state against the applied state.
 func (c *Connection) plan(ev *evaluation) idsync.Plan {
-	p := idsync.Plan{Connection: c.Name, Source: c.SourceType}
+	// A first sync plans an op per user: size for it once (Op is large).
+	p := idsync.Plan{Connection: c.Name, Source: c.SourceType, Ops: make([]idsync.Op, 0, len(ev.ids))}
 	adds := map[string][]idsync.Member{}
 	removes := map[string][]idsync.Member{}
 	for _, id := range ev.ids {

@@ -167,20 +167,41 @@ func (e *Engine) finish(ctx context.Context, res *Result, runErr error, log *slo
 }
 
 // dryRun pulls, evaluates and plans in one transaction and rolls it back.
+// A first full read (the snapshot is empty) is held in memory instead: the
+// plan is the same, without writing the whole directory to roll it back.
 func (e *Engine) dryRun(ctx context.Context, c *Connection, opt Options, res *Result) error {
 	tx, err := e.Store.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	full, err := e.pull(ctx, c, opt.Full, func(f func(*state.Tx) error) error { return f(tx) }, e.Log.With("connection", c.Name, "dry_run", true))
+	first, err := firstRead(tx, c.Name, opt.Full)
 	if err != nil {
 		return err
 	}
-	res.Full = full || opt.Full
-	ev, err := c.evaluate(tx, res.Full)
-	if err != nil {
-		return fmt.Errorf("plan: %w", err)
+	var ev *evaluation
+	if first {
+		mem := newMemDirectory()
+		if _, _, err := c.Source.Pull(ctx, "", mem.apply); err != nil {
+			return fmt.Errorf("pull from %s failed; nothing planned: %w", c.idpName(), err)
+		}
+		res.Full = true
+		g, err := c.loadGraph(mem)
+		if err != nil {
+			return err
+		}
+		if ev, err = c.evaluateIDs(tx, mem, g, nil); err != nil {
+			return fmt.Errorf("plan: %w", err)
+		}
+	} else {
+		full, err := e.pull(ctx, c, opt.Full, func(f func(*state.Tx) error) error { return f(tx) }, e.Log.With("connection", c.Name, "dry_run", true))
+		if err != nil {
+			return err
+		}
+		res.Full = full || opt.Full
+		if ev, err = c.evaluate(tx, res.Full); err != nil {
+			return fmt.Errorf("plan: %w", err)
+		}
 	}
 	if err := c.checkRefs(ev.graph); err != nil {
 		return fmt.Errorf("plan: %w", err)
@@ -191,6 +212,20 @@ func (e *Engine) dryRun(ctx context.Context, c *Connection, opt Options, res *Re
 	}
 	res.Held, err = c.safety(tx, res.Plan)
 	return err
+}
+
+// firstRead reports whether a pull of conn reads everything into an empty
+// snapshot.
+func firstRead(tx *state.Tx, conn string, full bool) (bool, error) {
+	cur, err := tx.Cursor(conn)
+	if err != nil {
+		return false, err
+	}
+	if cur.Cursor != "" && !full {
+		return false, nil
+	}
+	n, err := tx.Counts(conn)
+	return n == (state.SnapshotCounts{}), err
 }
 
 // safety returns why plan must be held, or "".

@@ -23,6 +23,19 @@ type evaluation struct {
 	all                     bool
 }
 
+// directory is the snapshot side of what an evaluation reads: the SQLite
+// snapshot (a *state.Tx), or a first read held in memory (memDirectory).
+type directory interface {
+	Groups(conn string) ([]state.GroupRow, error)
+	GroupEdges(conn string) ([][2]string, error)
+	Users(conn string, ids []string) ([]idsync.User, error)
+	AllUsers(conn string) ([]idsync.User, error)
+	UserGroups(conn string, ids []string) (map[string][]string, error)
+	Assignments(conn string, principals []string) (map[string][]string, error)
+}
+
+var _ directory = (*state.Tx)(nil)
+
 // evaluate loads what a plan needs: everyone (full) or only users marked
 // dirty and users below dirty groups, so an incremental run costs O(changes)
 // plus O(groups), never O(users).
@@ -32,7 +45,7 @@ func (c *Connection) evaluate(tx *state.Tx, full bool) (*evaluation, error) {
 		return nil, err
 	}
 	if full {
-		ev, err := c.evaluateIDs(tx, g, nil)
+		ev, err := c.evaluateIDs(tx, tx, g, nil)
 		if ev != nil {
 			ev.all = true
 		}
@@ -70,27 +83,28 @@ func (c *Connection) evaluate(tx *state.Tx, full bool) (*evaluation, error) {
 	if ids == nil {
 		ids = []string{}
 	}
-	ev, err := c.evaluateIDs(tx, g, ids)
+	ev, err := c.evaluateIDs(tx, tx, g, ids)
 	if ev != nil {
 		ev.dirtyUsers, ev.dirtyGroups = dirtyUsers, dirtyGroups
 	}
 	return ev, err
 }
 
-func (c *Connection) loadGraph(tx *state.Tx) (*graph, error) {
-	groups, err := tx.Groups(c.Name)
+func (c *Connection) loadGraph(dir directory) (*graph, error) {
+	groups, err := dir.Groups(c.Name)
 	if err != nil {
 		return nil, err
 	}
-	edges, err := tx.GroupEdges(c.Name)
+	edges, err := dir.GroupEdges(c.Name)
 	if err != nil {
 		return nil, err
 	}
 	return newGraph(groups, edges, c.Policy), nil
 }
 
-// evaluateIDs loads the facts and applied state of the users ids (nil: everyone).
-func (c *Connection) evaluateIDs(tx *state.Tx, g *graph, ids []string) (*evaluation, error) {
+// evaluateIDs loads the facts (from dir) and applied state (from tx) of the
+// users ids (nil: everyone).
+func (c *Connection) evaluateIDs(tx *state.Tx, dir directory, g *graph, ids []string) (*evaluation, error) {
 	ev := &evaluation{graph: g, facts: map[string]facts{}}
 	var err error
 	if ev.groups, err = tx.AppliedGroups(c.Name); err != nil {
@@ -98,9 +112,9 @@ func (c *Connection) evaluateIDs(tx *state.Tx, g *graph, ids []string) (*evaluat
 	}
 	var users []idsync.User
 	if ids == nil {
-		users, err = tx.AllUsers(c.Name)
+		users, err = dir.AllUsers(c.Name)
 	} else {
-		users, err = tx.Users(c.Name, ids)
+		users, err = dir.Users(c.Name, ids)
 	}
 	if err != nil {
 		return nil, err
@@ -108,7 +122,7 @@ func (c *Connection) evaluateIDs(tx *state.Tx, g *graph, ids []string) (*evaluat
 	if ev.applied, err = tx.AppliedUsers(c.Name, ids); err != nil {
 		return nil, err
 	}
-	direct, err := tx.UserGroups(c.Name, ids)
+	direct, err := dir.UserGroups(c.Name, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +139,7 @@ func (c *Connection) evaluateIDs(tx *state.Tx, g *graph, ids []string) (*evaluat
 		slices.Sort(principals)
 		principals = slices.Compact(principals)
 	}
-	roles, err := tx.Assignments(c.Name, principals)
+	roles, err := dir.Assignments(c.Name, principals)
 	if err != nil {
 		return nil, err
 	}

@@ -39,7 +39,7 @@ func (e *Engine) Explain(ctx context.Context, c *Connection, who string) (*Expla
 		if err != nil {
 			return err
 		}
-		one, err := c.evaluateIDs(tx, g, []string{id})
+		one, err := c.evaluateIDs(tx, tx, g, []string{id})
 		if err != nil {
 			return err
 		}

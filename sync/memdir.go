@@ -1,0 +1,168 @@
+package sync
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/state"
+)
+
+// memDirectory holds a first full read in memory, for a dry run of a
+// connection whose snapshot is empty: writing 100,000 users and their
+// memberships into SQLite only to roll them back costs several times the
+// read itself. It applies changes with the snapshot's semantics for that
+// case: nothing predates the read, so a sweep drops nothing.
+type memDirectory struct {
+	users    map[string]idsync.User
+	groups   map[string]string                       // id → name
+	members  map[string]map[string]idsync.MemberKind // group → member → kind
+	assigned map[string]map[string]bool              // principal → roles
+}
+
+var _ directory = (*memDirectory)(nil)
+
+func newMemDirectory() *memDirectory {
+	return &memDirectory{users: map[string]idsync.User{}, groups: map[string]string{},
+		members: map[string]map[string]idsync.MemberKind{}, assigned: map[string]map[string]bool{}}
+}
+
+// apply records one page, like state.Tx.ApplyChanges into an empty snapshot.
+func (m *memDirectory) apply(page []idsync.Change) error {
+	for i, c := range page {
+		if err := m.applyOne(c); err != nil {
+			return fmt.Errorf("apply change %d (%s): %w", i, c.Kind, err)
+		}
+	}
+	return nil
+}
+
+func (m *memDirectory) applyOne(c idsync.Change) error {
+	switch c.Kind {
+	case idsync.ChangeUser:
+		if c.User == nil || c.User.ID == "" {
+			return errors.New("user change without a user id")
+		}
+		u := *c.User
+		u.Removed = idsync.RemovalNone
+		m.users[u.ID] = u
+	case idsync.ChangeUserRemoved:
+		if u, ok := m.users[c.ID]; ok {
+			u.Removed = c.Removal
+			m.users[c.ID] = u
+		}
+	case idsync.ChangeGroup:
+		if c.Group == nil || c.Group.ID == "" {
+			return errors.New("group change without a group id")
+		}
+		m.groups[c.Group.ID] = c.Group.Name
+	case idsync.ChangeGroupRemoved:
+		delete(m.groups, c.ID)
+		delete(m.members, c.ID)
+		delete(m.assigned, c.ID)
+		for _, ms := range m.members {
+			delete(ms, c.ID)
+		}
+	case idsync.ChangeMemberAdded:
+		if c.GroupID == "" || c.MemberID == "" {
+			return errors.New("member change without group or member id")
+		}
+		kind := c.MemberKind
+		if kind == "" {
+			kind = idsync.MemberUser
+		}
+		ms := m.members[c.GroupID]
+		if ms == nil {
+			ms = map[string]idsync.MemberKind{}
+			m.members[c.GroupID] = ms
+		}
+		if _, ok := ms[c.MemberID]; !ok { // like the snapshot: the first kind reported stays
+			ms[c.MemberID] = kind
+		}
+	case idsync.ChangeMemberRemoved:
+		delete(m.members[c.GroupID], c.MemberID)
+	case idsync.ChangeAssigned:
+		if c.Assignment == nil || c.Assignment.PrincipalID == "" {
+			return errors.New("assignment change without a principal")
+		}
+		rs := m.assigned[c.Assignment.PrincipalID]
+		if rs == nil {
+			rs = map[string]bool{}
+			m.assigned[c.Assignment.PrincipalID] = rs
+		}
+		rs[c.Assignment.Role] = true
+	case idsync.ChangeUnassigned:
+		delete(m.assigned, c.ID)
+	case idsync.ChangeSweep:
+		if c.Sweep != idsync.SweepAssignments && c.Sweep != idsync.SweepMembers {
+			return fmt.Errorf("unknown sweep scope %q", c.Sweep)
+		}
+	default:
+		return fmt.Errorf("unknown change kind %q", c.Kind)
+	}
+	return nil
+}
+
+func (m *memDirectory) Groups(string) ([]state.GroupRow, error) {
+	out := make([]state.GroupRow, 0, len(m.groups))
+	for id, name := range m.groups {
+		out = append(out, state.GroupRow{ID: id, Name: name})
+	}
+	return out, nil
+}
+
+func (m *memDirectory) GroupEdges(string) ([][2]string, error) {
+	var out [][2]string
+	for g, ms := range m.members {
+		for id, kind := range ms {
+			if kind == idsync.MemberGroup {
+				out = append(out, [2]string{g, id})
+			}
+		}
+	}
+	return out, nil
+}
+
+func (m *memDirectory) Users(_ string, ids []string) ([]idsync.User, error) {
+	var out []idsync.User
+	for _, id := range ids {
+		if u, ok := m.users[id]; ok {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+func (m *memDirectory) AllUsers(string) ([]idsync.User, error) {
+	out := make([]idsync.User, 0, len(m.users))
+	for _, u := range m.users {
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+func (m *memDirectory) UserGroups(_ string, ids []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for g, ms := range m.members {
+		for id, kind := range ms {
+			if kind == idsync.MemberUser && (ids == nil || slices.Contains(ids, id)) {
+				out[id] = append(out[id], g)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (m *memDirectory) Assignments(_ string, principals []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for p, rs := range m.assigned {
+		if principals != nil && !slices.Contains(principals, p) {
+			continue
+		}
+		for r := range rs {
+			out[p] = append(out[p], r)
+		}
+	}
+	return out, nil
+}
