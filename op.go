@@ -101,17 +101,34 @@ type Plan struct {
 }
 
 // Sort puts the ops in apply order: by kind (see order), then by name and id,
-// so the same state always gives the same plan.
+// so the same state always gives the same plan. A plan holds one op per kind
+// and object, so the order is total. Keys are computed once and indices
+// sorted: a first sync's plan has an op per user, and Op is large to move.
 func (p *Plan) Sort() {
-	slices.SortStableFunc(p.Ops, func(a, b Op) int {
-		if c := cmp.Compare(order[a.Kind], order[b.Kind]); c != 0 {
+	type key struct {
+		rank     int
+		name, id string
+	}
+	keys := make([]key, len(p.Ops))
+	idx := make([]int, len(p.Ops))
+	for i, o := range p.Ops {
+		keys[i], idx[i] = key{order[o.Kind], o.Name(), o.ObjectID}, i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		ka, kb := &keys[a], &keys[b]
+		if c := cmp.Compare(ka.rank, kb.rank); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(a.Name(), b.Name()); c != 0 {
+		if c := cmp.Compare(ka.name, kb.name); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.ObjectID, b.ObjectID)
+		return cmp.Compare(ka.id, kb.id)
 	})
+	sorted := make([]Op, len(p.Ops))
+	for i, j := range idx {
+		sorted[i] = p.Ops[j]
+	}
+	p.Ops = sorted
 }
 
 // Counts tallies a plan by kind.

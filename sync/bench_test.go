@@ -60,9 +60,9 @@ func seed(b *testing.B, st *state.Store, c *Connection, users, groups int, appli
 			if err != nil {
 				return err
 			}
-			for _, id := range ev.ids {
-				d := c.decide(ev.graph, ev.facts[id])
-				if err := tx.SetAppliedUser(c.Name, "t-"+id, d.account); err != nil {
+			for _, f := range ev.users {
+				d := c.decide(ev.graph, f)
+				if err := tx.SetAppliedUser(c.Name, "t-"+f.id, d.account); err != nil {
 					return err
 				}
 			}
@@ -140,8 +140,8 @@ func BenchmarkFullEvaluation(b *testing.B) {
 				if err != nil {
 					return err
 				}
-				if p := c.plan(ev); len(p.Ops) != 0 || len(ev.ids) != 100_000 {
-					return fmt.Errorf("plan has %d ops over %d users", len(p.Ops), len(ev.ids))
+				if p := c.plan(ev); len(p.Ops) != 0 || len(ev.users) != 100_000 {
+					return fmt.Errorf("plan has %d ops over %d users", len(p.Ops), len(ev.users))
 				}
 				return nil
 			})

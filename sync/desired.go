@@ -32,6 +32,7 @@ type desired struct {
 
 // facts is what the snapshot says about one user.
 type facts struct {
+	id          string
 	user        *idsync.User // nil: not in the snapshot
 	directGroup []string
 	roles       []string // app roles, directly and through direct groups

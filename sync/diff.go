@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"github.com/idsync/idsync/state"
 	"slices"
 	"strings"
 
@@ -10,13 +11,16 @@ import (
 // plan diffs the evaluated users' desired state against the applied state.
 func (c *Connection) plan(ev *evaluation) idsync.Plan {
 	// A first sync plans an op per user: size for it once (Op is large).
-	p := idsync.Plan{Connection: c.Name, Source: c.SourceType, Ops: make([]idsync.Op, 0, len(ev.ids))}
+	p := idsync.Plan{Connection: c.Name, Source: c.SourceType, Ops: make([]idsync.Op, 0, len(ev.users))}
 	adds := map[string][]idsync.Member{}
 	removes := map[string][]idsync.Member{}
-	for _, id := range ev.ids {
-		d := c.decide(ev.graph, ev.facts[id])
+	// One allocation for every account the ops point to, not one per op.
+	accounts := make([]idsync.Account, 0, 2*len(ev.users))
+	for _, f := range ev.users {
+		id := f.id
+		d := c.decide(ev.graph, f)
 		a, has := ev.applied[id]
-		p.Ops = append(p.Ops, c.userOps(id, d, a.Account, a.TargetID, has)...)
+		p.Ops, accounts = c.appendUserOps(p.Ops, accounts, id, d, a, has)
 		if c.Policy.GroupSync && d.want != wantLeave && d.want != wantAbsent {
 			var want []string
 			if d.want != wantNone {
@@ -43,10 +47,21 @@ func (c *Connection) plan(ev *evaluation) idsync.Plan {
 	return p
 }
 
-func (c *Connection) userOps(id string, d desired, prev idsync.Account, targetID string, has bool) []idsync.Op {
-	base := idsync.Op{Connection: c.Name, ObjectID: id, TargetID: targetID}
+// appendUserOps appends the ops that take one user from applied state a
+// (has=false: no account yet) to d, with the accounts they point to kept in
+// accounts.
+func (c *Connection) appendUserOps(ops []idsync.Op, accounts []idsync.Account, id string, d desired, a state.AppliedUser, has bool) ([]idsync.Op, []idsync.Account) {
+	keep := func(acct idsync.Account) *idsync.Account {
+		if len(accounts) == cap(accounts) {
+			accounts = make([]idsync.Account, 0, max(64, cap(accounts)))
+		}
+		accounts = append(accounts, acct)
+		return &accounts[len(accounts)-1]
+	}
+	base := idsync.Op{Connection: c.Name, ObjectID: id, TargetID: a.TargetID}
+	prev := a.Account
 	if has {
-		base.Prev = &prev
+		base.Prev = keep(prev)
 	}
 	op := func(kind idsync.OpKind, acct *idsync.Account, reason string) idsync.Op {
 		o := base
@@ -55,35 +70,33 @@ func (c *Connection) userOps(id string, d desired, prev idsync.Account, targetID
 	}
 	switch d.want {
 	case wantActive:
-		want := d.account
+		want := keep(d.account)
 		if !has {
-			return []idsync.Op{op(idsync.OpCreate, &want, "")}
+			return append(ops, op(idsync.OpCreate, want, "")), accounts
 		}
-		var ops []idsync.Op
-		if changes := idsync.DiffAttributes(prev, want); len(changes) > 0 {
-			o := op(idsync.OpUpdate, &want, "")
+		if changes := idsync.DiffAttributes(prev, *want); len(changes) > 0 {
+			o := op(idsync.OpUpdate, want, "")
 			o.Changes = changes
 			ops = append(ops, o)
 		}
 		if prev.Role != want.Role {
-			ops = append(ops, op(idsync.OpSetRole, &want, ""))
+			ops = append(ops, op(idsync.OpSetRole, want, ""))
 		}
 		if !prev.Active {
-			ops = append(ops, op(idsync.OpEnable, &want, "re-enabled in "+c.idpName()))
+			ops = append(ops, op(idsync.OpEnable, want, "re-enabled in "+c.idpName()))
 		}
-		return ops
 	case wantInactive:
 		if has && prev.Active {
 			off := prev
 			off.Active = false
-			return []idsync.Op{op(idsync.OpDisable, &off, d.reason)}
+			ops = append(ops, op(idsync.OpDisable, keep(off), d.reason))
 		}
 	case wantAbsent:
 		if has {
-			return []idsync.Op{op(idsync.OpDelete, nil, d.reason)}
+			ops = append(ops, op(idsync.OpDelete, nil, d.reason))
 		}
 	}
-	return nil
+	return ops, accounts
 }
 
 // groupOps creates, renames and deletes pushed groups and batches the member

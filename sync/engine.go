@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	stdsync "sync"
 
 	"github.com/idsync/idsync"
@@ -182,7 +183,12 @@ func (e *Engine) dryRun(ctx context.Context, c *Connection, opt Options, res *Re
 	var ev *evaluation
 	if first {
 		mem := newMemDirectory()
-		if _, _, err := c.Source.Pull(ctx, "", mem.apply); err != nil {
+		w := newPageWriter(mem.apply) // records page k while the source fetches k+1
+		_, _, err := c.Source.Pull(ctx, "", func(page []idsync.Change) error { return w.put(slices.Clone(page)) })
+		if werr := w.close(); werr != nil {
+			err = werr
+		}
+		if err != nil {
 			return fmt.Errorf("pull from %s failed; nothing planned: %w", c.idpName(), err)
 		}
 		res.Full = true

@@ -12,8 +12,7 @@ import (
 // say about them: the input of the diff.
 type evaluation struct {
 	graph   *graph
-	ids     []string // the users evaluated, sorted
-	facts   map[string]facts
+	users   []facts // the users evaluated, in no particular order (the plan is sorted)
 	applied map[string]state.AppliedUser
 	members map[string][]string // user → applied group memberships
 	groups  map[string]state.AppliedGroup
@@ -105,7 +104,7 @@ func (c *Connection) loadGraph(dir directory) (*graph, error) {
 // evaluateIDs loads the facts (from dir) and applied state (from tx) of the
 // users ids (nil: everyone).
 func (c *Connection) evaluateIDs(tx *state.Tx, dir directory, g *graph, ids []string) (*evaluation, error) {
-	ev := &evaluation{graph: g, facts: map[string]facts{}}
+	ev := &evaluation{graph: g}
 	var err error
 	if ev.groups, err = tx.AppliedGroups(c.Name); err != nil {
 		return nil, err
@@ -143,9 +142,11 @@ func (c *Connection) evaluateIDs(tx *state.Tx, dir directory, g *graph, ids []st
 	if err != nil {
 		return nil, err
 	}
+	ev.users = make([]facts, 0, len(users)+len(ev.applied))
+	seen := make(map[string]bool, len(users))
 	for i := range users {
 		u := &users[i]
-		f := facts{user: u, directGroup: direct[u.ID]}
+		f := facts{id: u.ID, user: u, directGroup: direct[u.ID]}
 		rs, ok := roles[u.ID]
 		f.assigned = ok
 		f.roles = append(f.roles, rs...)
@@ -155,20 +156,16 @@ func (c *Connection) evaluateIDs(tx *state.Tx, dir directory, g *graph, ids []st
 				f.roles = append(f.roles, grs...)
 			}
 		}
-		ev.facts[u.ID] = f
+		ev.users = append(ev.users, f)
+		seen[u.ID] = true
 	}
 	// An applied account whose user the snapshot no longer has is evaluated
 	// as deleted.
 	for id := range ev.applied {
-		if _, ok := ev.facts[id]; !ok {
-			ev.facts[id] = facts{}
+		if !seen[id] {
+			ev.users = append(ev.users, facts{id: id})
 		}
 	}
-	ev.ids = make([]string, 0, len(ev.facts))
-	for id := range ev.facts {
-		ev.ids = append(ev.ids, id)
-	}
-	slices.Sort(ev.ids)
 	return ev, nil
 }
 

@@ -43,7 +43,12 @@ func (e *Engine) Explain(ctx context.Context, c *Connection, who string) (*Expla
 		if err != nil {
 			return err
 		}
-		f := one.facts[id]
+		var f facts
+		for _, uf := range one.users {
+			if uf.id == id {
+				f = uf
+			}
+		}
 		d := c.decide(one.graph, f)
 		x.User = f.user
 		x.InScope, x.Scope = d.inScope, d.scopeWhy

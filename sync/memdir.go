@@ -15,17 +15,19 @@ import (
 // read itself. It applies changes with the snapshot's semantics for that
 // case: nothing predates the read, so a sweep drops nothing.
 type memDirectory struct {
-	users    map[string]idsync.User
+	users    []*idsync.User                          // in the order first seen (pointers: growing a slice of large structs is costly)
+	index    map[string]int                          // user id → position in users
 	groups   map[string]string                       // id → name
 	members  map[string]map[string]idsync.MemberKind // group → member → kind
+	byUser   map[string][]string                     // user → groups it is directly in
 	assigned map[string]map[string]bool              // principal → roles
 }
 
 var _ directory = (*memDirectory)(nil)
 
 func newMemDirectory() *memDirectory {
-	return &memDirectory{users: map[string]idsync.User{}, groups: map[string]string{},
-		members: map[string]map[string]idsync.MemberKind{}, assigned: map[string]map[string]bool{}}
+	return &memDirectory{index: map[string]int{}, groups: map[string]string{}, members: map[string]map[string]idsync.MemberKind{},
+		byUser: map[string][]string{}, assigned: map[string]map[string]bool{}}
 }
 
 // apply records one page, like state.Tx.ApplyChanges into an empty snapshot.
@@ -46,11 +48,15 @@ func (m *memDirectory) applyOne(c idsync.Change) error {
 		}
 		u := *c.User
 		u.Removed = idsync.RemovalNone
-		m.users[u.ID] = u
+		if i, ok := m.index[u.ID]; ok {
+			*m.users[i] = u
+		} else {
+			m.index[u.ID] = len(m.users)
+			m.users = append(m.users, &u)
+		}
 	case idsync.ChangeUserRemoved:
-		if u, ok := m.users[c.ID]; ok {
-			u.Removed = c.Removal
-			m.users[c.ID] = u
+		if i, ok := m.index[c.ID]; ok {
+			m.users[i].Removed = c.Removal
 		}
 	case idsync.ChangeGroup:
 		if c.Group == nil || c.Group.ID == "" {
@@ -58,6 +64,9 @@ func (m *memDirectory) applyOne(c idsync.Change) error {
 		}
 		m.groups[c.Group.ID] = c.Group.Name
 	case idsync.ChangeGroupRemoved:
+		for id := range m.members[c.ID] {
+			m.unlink(c.ID, id)
+		}
 		delete(m.groups, c.ID)
 		delete(m.members, c.ID)
 		delete(m.assigned, c.ID)
@@ -79,9 +88,15 @@ func (m *memDirectory) applyOne(c idsync.Change) error {
 		}
 		if _, ok := ms[c.MemberID]; !ok { // like the snapshot: the first kind reported stays
 			ms[c.MemberID] = kind
+			if kind == idsync.MemberUser {
+				m.byUser[c.MemberID] = append(m.byUser[c.MemberID], c.GroupID)
+			}
 		}
 	case idsync.ChangeMemberRemoved:
-		delete(m.members[c.GroupID], c.MemberID)
+		if _, ok := m.members[c.GroupID][c.MemberID]; ok {
+			m.unlink(c.GroupID, c.MemberID)
+			delete(m.members[c.GroupID], c.MemberID)
+		}
 	case idsync.ChangeAssigned:
 		if c.Assignment == nil || c.Assignment.PrincipalID == "" {
 			return errors.New("assignment change without a principal")
@@ -102,6 +117,13 @@ func (m *memDirectory) applyOne(c idsync.Change) error {
 		return fmt.Errorf("unknown change kind %q", c.Kind)
 	}
 	return nil
+}
+
+// unlink drops group from member's direct groups.
+func (m *memDirectory) unlink(group, member string) {
+	if gs, ok := m.byUser[member]; ok {
+		m.byUser[member] = slices.DeleteFunc(gs, func(g string) bool { return g == group })
+	}
 }
 
 func (m *memDirectory) Groups(string) ([]state.GroupRow, error) {
@@ -127,28 +149,29 @@ func (m *memDirectory) GroupEdges(string) ([][2]string, error) {
 func (m *memDirectory) Users(_ string, ids []string) ([]idsync.User, error) {
 	var out []idsync.User
 	for _, id := range ids {
-		if u, ok := m.users[id]; ok {
-			out = append(out, u)
+		if i, ok := m.index[id]; ok {
+			out = append(out, *m.users[i])
 		}
 	}
 	return out, nil
 }
 
 func (m *memDirectory) AllUsers(string) ([]idsync.User, error) {
-	out := make([]idsync.User, 0, len(m.users))
-	for _, u := range m.users {
-		out = append(out, u)
+	out := make([]idsync.User, len(m.users))
+	for i, u := range m.users {
+		out[i] = *u
 	}
 	return out, nil
 }
 
 func (m *memDirectory) UserGroups(_ string, ids []string) (map[string][]string, error) {
+	if ids == nil {
+		return m.byUser, nil
+	}
 	out := map[string][]string{}
-	for g, ms := range m.members {
-		for id, kind := range ms {
-			if kind == idsync.MemberUser && (ids == nil || slices.Contains(ids, id)) {
-				out[id] = append(out[id], g)
-			}
+	for _, id := range ids {
+		if gs := m.byUser[id]; len(gs) > 0 {
+			out[id] = gs
 		}
 	}
 	return out, nil
