@@ -15,19 +15,19 @@ import (
 // read itself. It applies changes with the snapshot's semantics for that
 // case: nothing predates the read, so a sweep drops nothing.
 type memDirectory struct {
-	users    []*idsync.User                          // in the order first seen (pointers: growing a slice of large structs is costly)
-	index    map[string]int                          // user id → position in users
-	groups   map[string]string                       // id → name
-	members  map[string]map[string]idsync.MemberKind // group → member → kind
-	byUser   map[string][]string                     // user → groups it is directly in
-	assigned map[string]map[string]bool              // principal → roles
+	users    []*idsync.User             // in the order first seen (pointers: growing a slice of large structs is costly)
+	index    map[string]int             // user id → position in users
+	groups   map[string]string          // id → name
+	byUser   map[string][]string        // user → groups it is directly in
+	nested   map[string]map[string]bool // group → groups directly in it
+	assigned map[string]map[string]bool // principal → roles
 }
 
 var _ directory = (*memDirectory)(nil)
 
 func newMemDirectory() *memDirectory {
-	return &memDirectory{index: map[string]int{}, groups: map[string]string{}, members: map[string]map[string]idsync.MemberKind{},
-		byUser: map[string][]string{}, assigned: map[string]map[string]bool{}}
+	return &memDirectory{index: map[string]int{}, groups: map[string]string{}, byUser: map[string][]string{},
+		nested: map[string]map[string]bool{}, assigned: map[string]map[string]bool{}}
 }
 
 // apply records one page, like state.Tx.ApplyChanges into an empty snapshot.
@@ -64,39 +64,36 @@ func (m *memDirectory) applyOne(c idsync.Change) error {
 		}
 		m.groups[c.Group.ID] = c.Group.Name
 	case idsync.ChangeGroupRemoved:
-		for id := range m.members[c.ID] {
-			m.unlink(c.ID, id)
-		}
 		delete(m.groups, c.ID)
-		delete(m.members, c.ID)
+		delete(m.nested, c.ID)
 		delete(m.assigned, c.ID)
-		for _, ms := range m.members {
-			delete(ms, c.ID)
+		for _, children := range m.nested {
+			delete(children, c.ID)
+		}
+		for u := range m.byUser { // rare within a read; the snapshot does the same per member
+			m.unlink(c.ID, u)
 		}
 	case idsync.ChangeMemberAdded:
 		if c.GroupID == "" || c.MemberID == "" {
 			return errors.New("member change without group or member id")
 		}
-		kind := c.MemberKind
-		if kind == "" {
-			kind = idsync.MemberUser
+		// Like the snapshot, a membership keeps the kind it was first reported with.
+		if m.nested[c.GroupID][c.MemberID] || slices.Contains(m.byUser[c.MemberID], c.GroupID) {
+			return nil
 		}
-		ms := m.members[c.GroupID]
-		if ms == nil {
-			ms = map[string]idsync.MemberKind{}
-			m.members[c.GroupID] = ms
-		}
-		if _, ok := ms[c.MemberID]; !ok { // like the snapshot: the first kind reported stays
-			ms[c.MemberID] = kind
-			if kind == idsync.MemberUser {
-				m.byUser[c.MemberID] = append(m.byUser[c.MemberID], c.GroupID)
+		if c.MemberKind == idsync.MemberGroup {
+			children := m.nested[c.GroupID]
+			if children == nil {
+				children = map[string]bool{}
+				m.nested[c.GroupID] = children
 			}
+			children[c.MemberID] = true
+		} else {
+			m.byUser[c.MemberID] = append(m.byUser[c.MemberID], c.GroupID)
 		}
 	case idsync.ChangeMemberRemoved:
-		if _, ok := m.members[c.GroupID][c.MemberID]; ok {
-			m.unlink(c.GroupID, c.MemberID)
-			delete(m.members[c.GroupID], c.MemberID)
-		}
+		delete(m.nested[c.GroupID], c.MemberID)
+		m.unlink(c.GroupID, c.MemberID)
 	case idsync.ChangeAssigned:
 		if c.Assignment == nil || c.Assignment.PrincipalID == "" {
 			return errors.New("assignment change without a principal")
@@ -119,10 +116,10 @@ func (m *memDirectory) applyOne(c idsync.Change) error {
 	return nil
 }
 
-// unlink drops group from member's direct groups.
-func (m *memDirectory) unlink(group, member string) {
-	if gs, ok := m.byUser[member]; ok {
-		m.byUser[member] = slices.DeleteFunc(gs, func(g string) bool { return g == group })
+// unlink drops group from user's direct groups.
+func (m *memDirectory) unlink(group, user string) {
+	if gs, ok := m.byUser[user]; ok && slices.Contains(gs, group) {
+		m.byUser[user] = slices.DeleteFunc(gs, func(g string) bool { return g == group })
 	}
 }
 
@@ -136,11 +133,9 @@ func (m *memDirectory) Groups(string) ([]state.GroupRow, error) {
 
 func (m *memDirectory) GroupEdges(string) ([][2]string, error) {
 	var out [][2]string
-	for g, ms := range m.members {
-		for id, kind := range ms {
-			if kind == idsync.MemberGroup {
-				out = append(out, [2]string{g, id})
-			}
+	for g, children := range m.nested {
+		for id := range children {
+			out = append(out, [2]string{g, id})
 		}
 	}
 	return out, nil
