@@ -413,7 +413,9 @@ func (s *Source) log(ctx context.Context, c *cursor, emit emitFunc) error {
 					page = append(page, idsync.GroupRemovedChange(id))
 					delete(c.Members, id)
 				}
-			case app != "" && targetOf(ev, "AppInstance") == app:
+			case app != "" && targetOf(ev, "AppInstance") == app && (ev.Published == nil || !ev.Published.Before(c.Full)):
+				// (an assignment change from before the last full read is in
+				// what that read listed: the log overlap need not re-read it)
 				kind, typ := idsync.MemberUser, "User"
 				if strings.HasPrefix(ev.EventType, "group.") {
 					kind, typ = idsync.MemberGroup, "UserGroup"
