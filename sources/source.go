@@ -23,6 +23,9 @@ type Source interface {
 	// On any error the engine discards next; it never saves a cursor of a
 	// pull that did not finish. If emit returns an error, Pull must stop and
 	// return it. ErrCursorExpired asks the engine for a full read.
+	//
+	// emit takes ownership of page: the engine may still be writing it after
+	// emit returns, so a source must not modify or reuse it.
 	Pull(ctx context.Context, cursor string, emit func(page []idsync.Change) error) (next string, full bool, err error)
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	stdsync "sync"
 
 	"github.com/idsync/idsync"
@@ -184,7 +183,7 @@ func (e *Engine) dryRun(ctx context.Context, c *Connection, opt Options, res *Re
 	if first {
 		mem := newMemDirectory()
 		w := newPageWriter(mem.apply) // records page k while the source fetches k+1
-		_, _, err := c.Source.Pull(ctx, "", func(page []idsync.Change) error { return w.put(slices.Clone(page)) })
+		_, _, err := c.Source.Pull(ctx, "", func(page []idsync.Change) error { return w.put(page) })
 		if werr := w.close(); werr != nil {
 			err = werr
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync/atomic"
 
 	"github.com/idsync/idsync"
@@ -47,7 +46,7 @@ func (e *Engine) pull(ctx context.Context, c *Connection, forceFull bool, inTx f
 		})
 		next, full, err := c.Source.Pull(ctx, cursor, func(page []idsync.Change) error {
 			pages++
-			return w.put(slices.Clone(page)) // the source may reuse its slice after emit returns
+			return w.put(page) // emit owns page (sources.Source)
 		})
 		if werr := w.close(); werr != nil { // the source then returned that error or nothing
 			err = werr
