@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -162,7 +161,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
 		return fmt.Errorf("workspace answered %d: the bearer token was rejected (wrong, expired or lacking permission); check target.token: %w", s, targets.ErrUnauthorized)
 	case s == http.StatusTooManyRequests || s >= 500:
-		return &targets.RetryableError{After: retryAfter(resp.Header.Get("Retry-After")), Err: parseError(s, data)}
+		return &targets.RetryableError{After: targets.RetryAfter(resp.Header.Get("Retry-After")), Err: parseError(s, data)}
 	default:
 		return parseError(s, data)
 	}
@@ -198,20 +197,4 @@ func parseError(status int, data []byte) *apiError {
 		e.Detail = strings.TrimSpace(string(data))
 	}
 	return e
-}
-
-// retryAfter parses Retry-After: delay-seconds or an HTTP-date.
-func retryAfter(v string) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
 }

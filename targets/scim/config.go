@@ -1,17 +1,16 @@
 package scim
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/idsync/idsync/targets"
 )
 
 // Config is the target block of a connection with `type: scim`:
@@ -152,21 +151,10 @@ func (c *Config) httpClient() (*http.Client, error) {
 	if c.HTTPClient != nil {
 		return c.HTTPClient, nil
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = max(c.Concurrency*2, 8)
-	if c.CAFile != "" {
-		pemBytes, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pemBytes) {
-			return nil, fmt.Errorf("ca_file: no PEM certificate in %s", c.CAFile)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	tr, err := targets.Transport(c.CAFile)
+	if err != nil {
+		return nil, err
 	}
+	tr.MaxIdleConnsPerHost = max(c.Concurrency*2, 8)
 	return &http.Client{Transport: tr}, nil
 }

@@ -6,8 +6,6 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,8 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -108,20 +104,9 @@ func isLoopback(host string) bool {
 }
 
 func httpClient(caFile string) (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if caFile != "" {
-		pemBytes, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pemBytes) {
-			return nil, fmt.Errorf("ca_file: no PEM certificate in %s", caFile)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	tr, err := targets.Transport(caFile)
+	if err != nil {
+		return nil, err
 	}
 	// A redirect would resend a signed body somewhere the operator did not
 	// configure: report it instead of following it.
@@ -177,7 +162,7 @@ func (t *Target) Apply(ctx context.Context, op idsync.Op) (idsync.Applied, error
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
 		return fail(fmt.Errorf("receiver answered %d: it rejected the signature; check that target.secret matches the receiver's: %w", s, targets.ErrUnauthorized))
 	case s == http.StatusTooManyRequests || s >= 500:
-		return fail(&targets.RetryableError{After: retryAfter(resp.Header.Get("Retry-After")), Err: statusError(s, data)})
+		return fail(&targets.RetryableError{After: targets.RetryAfter(resp.Header.Get("Retry-After")), Err: statusError(s, data)})
 	default:
 		return fail(statusError(s, data))
 	}
@@ -203,19 +188,4 @@ func statusError(status int, body []byte) error {
 		msg += ": " + b
 	}
 	return errors.New(msg)
-}
-
-func retryAfter(v string) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
 }
