@@ -124,6 +124,9 @@ func (p *Plan) Sort() {
 		}
 		return cmp.Compare(ka.id, kb.id)
 	})
+	if slices.IsSorted(idx) {
+		return // already in order (a first sync's creates, planned by name)
+	}
 	sorted := make([]Op, len(p.Ops))
 	for i, j := range idx {
 		sorted[i] = p.Ops[j]

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"github.com/idsync/idsync/state"
 	"slices"
 	"strings"
@@ -15,8 +16,23 @@ func (c *Connection) plan(ev *evaluation) idsync.Plan {
 	adds := map[string][]idsync.Member{}
 	removes := map[string][]idsync.Member{}
 	// One allocation for every account the ops point to, not one per op.
-	accounts := make([]idsync.Account, 0, 2*len(ev.users))
-	for _, f := range ev.users {
+	accounts := make([]idsync.Account, 0, len(ev.users))
+	// Planned in name order, so the plan is mostly sorted already.
+	byName := make([]int, len(ev.users))
+	names := make([]string, len(ev.users))
+	for i, f := range ev.users {
+		byName[i], names[i] = i, f.id
+		if f.user != nil {
+			names[i] = f.user.UserName
+		} else if a, ok := ev.applied[f.id]; ok {
+			names[i] = a.Account.UserName
+		}
+	}
+	slices.SortFunc(byName, func(a, b int) int {
+		return cmp.Or(strings.Compare(names[a], names[b]), strings.Compare(ev.users[a].id, ev.users[b].id))
+	})
+	for _, i := range byName {
+		f := ev.users[i]
 		id := f.id
 		d := c.decide(ev.graph, f)
 		a, has := ev.applied[id]

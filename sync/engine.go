@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	stdsync "sync"
+	"time"
 
 	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/state"
@@ -179,6 +180,8 @@ func (e *Engine) dryRun(ctx context.Context, c *Connection, opt Options, res *Re
 	if err != nil {
 		return err
 	}
+	log := e.Log.With("connection", c.Name, "dry_run", true)
+	start := time.Now()
 	var ev *evaluation
 	if first {
 		mem := newMemDirectory()
@@ -199,7 +202,7 @@ func (e *Engine) dryRun(ctx context.Context, c *Connection, opt Options, res *Re
 			return fmt.Errorf("plan: %w", err)
 		}
 	} else {
-		full, err := e.pull(ctx, c, opt.Full, func(f func(*state.Tx) error) error { return f(tx) }, e.Log.With("connection", c.Name, "dry_run", true))
+		full, err := e.pull(ctx, c, opt.Full, func(f func(*state.Tx) error) error { return f(tx) }, log)
 		if err != nil {
 			return err
 		}
@@ -208,10 +211,12 @@ func (e *Engine) dryRun(ctx context.Context, c *Connection, opt Options, res *Re
 			return fmt.Errorf("plan: %w", err)
 		}
 	}
+	pulled := time.Now()
 	if err := c.checkRefs(ev.graph); err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
 	res.Plan = c.plan(ev)
+	log.Debug("dry run planned", "in_memory", first, "pull_and_load", pulled.Sub(start), "plan", time.Since(pulled), "ops", len(res.Plan.Ops))
 	if res.Pending, err = tx.OutboxLen(c.Name); err != nil {
 		return err
 	}

@@ -27,24 +27,45 @@ type evaluation struct {
 type directory interface {
 	Groups(conn string) ([]state.GroupRow, error)
 	GroupEdges(conn string) ([][2]string, error)
-	Users(conn string, ids []string) ([]idsync.User, error)
-	AllUsers(conn string) ([]idsync.User, error)
+	Users(conn string, ids []string) ([]*idsync.User, error)
+	AllUsers(conn string) ([]*idsync.User, error)
 	UserGroups(conn string, ids []string) (map[string][]string, error)
 	Assignments(conn string, principals []string) (map[string][]string, error)
 }
 
-var _ directory = (*state.Tx)(nil)
+// snapshotDir is the SQLite snapshot as a directory.
+type snapshotDir struct{ *state.Tx }
+
+var _ directory = snapshotDir{}
+
+func (d snapshotDir) Users(conn string, ids []string) ([]*idsync.User, error) {
+	us, err := d.Tx.Users(conn, ids)
+	return pointers(us), err
+}
+
+func (d snapshotDir) AllUsers(conn string) ([]*idsync.User, error) {
+	us, err := d.Tx.AllUsers(conn)
+	return pointers(us), err
+}
+
+func pointers(us []idsync.User) []*idsync.User {
+	out := make([]*idsync.User, len(us))
+	for i := range us {
+		out[i] = &us[i]
+	}
+	return out
+}
 
 // evaluate loads what a plan needs: everyone (full) or only users marked
 // dirty and users below dirty groups, so an incremental run costs O(changes)
 // plus O(groups), never O(users).
 func (c *Connection) evaluate(tx *state.Tx, full bool) (*evaluation, error) {
-	g, err := c.loadGraph(tx)
+	g, err := c.loadGraph(snapshotDir{tx})
 	if err != nil {
 		return nil, err
 	}
 	if full {
-		ev, err := c.evaluateIDs(tx, tx, g, nil)
+		ev, err := c.evaluateIDs(tx, snapshotDir{tx}, g, nil)
 		if ev != nil {
 			ev.all = true
 		}
@@ -82,7 +103,7 @@ func (c *Connection) evaluate(tx *state.Tx, full bool) (*evaluation, error) {
 	if ids == nil {
 		ids = []string{}
 	}
-	ev, err := c.evaluateIDs(tx, tx, g, ids)
+	ev, err := c.evaluateIDs(tx, snapshotDir{tx}, g, ids)
 	if ev != nil {
 		ev.dirtyUsers, ev.dirtyGroups = dirtyUsers, dirtyGroups
 	}
@@ -109,7 +130,7 @@ func (c *Connection) evaluateIDs(tx *state.Tx, dir directory, g *graph, ids []st
 	if ev.groups, err = tx.AppliedGroups(c.Name); err != nil {
 		return nil, err
 	}
-	var users []idsync.User
+	var users []*idsync.User
 	if ids == nil {
 		users, err = dir.AllUsers(c.Name)
 	} else {
@@ -144,8 +165,7 @@ func (c *Connection) evaluateIDs(tx *state.Tx, dir directory, g *graph, ids []st
 	}
 	ev.users = make([]facts, 0, len(users)+len(ev.applied))
 	seen := make(map[string]bool, len(users))
-	for i := range users {
-		u := &users[i]
+	for _, u := range users {
 		f := facts{id: u.ID, user: u, directGroup: direct[u.ID]}
 		rs, ok := roles[u.ID]
 		f.assigned = ok

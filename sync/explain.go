@@ -35,11 +35,11 @@ func (e *Engine) Explain(ctx context.Context, c *Connection, who string) (*Expla
 		if err != nil {
 			return err
 		}
-		g, err := c.loadGraph(tx)
+		g, err := c.loadGraph(snapshotDir{tx})
 		if err != nil {
 			return err
 		}
-		one, err := c.evaluateIDs(tx, tx, g, []string{id})
+		one, err := c.evaluateIDs(tx, snapshotDir{tx}, g, []string{id})
 		if err != nil {
 			return err
 		}

@@ -141,23 +141,18 @@ func (m *memDirectory) GroupEdges(string) ([][2]string, error) {
 	return out, nil
 }
 
-func (m *memDirectory) Users(_ string, ids []string) ([]idsync.User, error) {
-	var out []idsync.User
+func (m *memDirectory) Users(_ string, ids []string) ([]*idsync.User, error) {
+	var out []*idsync.User
 	for _, id := range ids {
 		if i, ok := m.index[id]; ok {
-			out = append(out, *m.users[i])
+			out = append(out, m.users[i])
 		}
 	}
 	return out, nil
 }
 
-func (m *memDirectory) AllUsers(string) ([]idsync.User, error) {
-	out := make([]idsync.User, len(m.users))
-	for i, u := range m.users {
-		out[i] = *u
-	}
-	return out, nil
-}
+// AllUsers returns the directory's own slice: evaluation only reads it.
+func (m *memDirectory) AllUsers(string) ([]*idsync.User, error) { return m.users, nil }
 
 func (m *memDirectory) UserGroups(_ string, ids []string) (map[string][]string, error) {
 	if ids == nil {
