@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/idsync/idsync/sources/entra/entratest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -226,5 +227,25 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestFailedOpsExitNonZeroAndAreLogged(t *testing.T) {
+	e := newE2E(t, "")
+	// A user the workspace must refuse (a blank userName): that op fails, the others apply.
+	id := e.tenant.AddUser(entratest.User{UserPrincipalName: " ", GivenName: "No", Surname: "Name", AccountEnabled: true})
+	if err := e.tenant.AddMember(e.sample.Groups["Sales"], id); err != nil {
+		t.Fatal(err)
+	}
+	r := e.idsync("sync")
+	if r.code != exitError || !strings.Contains(r.stderr, "1 ops failed") || !strings.Contains(r.stdout, "applied 11, failed 1") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got := e.workspace(); len(got) != 11 {
+		t.Fatalf("workspace %v", got)
+	}
+	lg := e.must([]string{"log", "--output", "json"})
+	if !strings.Contains(lg.stdout, `"result": "failed"`) {
+		t.Fatalf("log lacks the failure:\n%s", lg.stdout)
 	}
 }

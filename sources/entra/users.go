@@ -112,8 +112,11 @@ func (s *Source) getUser(ctx context.Context, id string) (c idsync.Change, found
 	}
 	b, _ := body.([]byte)
 	var u graphUser
-	if err := json.Unmarshal(b, &u); err != nil || u.ID == "" || u.UserPrincipalName == nil {
-		return c, false, fmt.Errorf("entra: user %s: unreadable answer: %v", id, err)
+	if err := json.Unmarshal(b, &u); err != nil {
+		return c, false, fmt.Errorf("entra: user %s: unreadable answer: %w", id, err)
+	}
+	if u.ID == "" || u.UserPrincipalName == nil {
+		return c, false, fmt.Errorf("entra: user %s: Graph answered without id or userPrincipalName", id)
 	}
 	return appendUserChange(nil, &u)[0], true, nil
 }
