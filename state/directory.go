@@ -142,16 +142,6 @@ func (tx *Tx) Assignments(conn string, principals []string) (map[string][]string
 	return m, nil
 }
 
-// GroupAssignees returns the groups that hold an app assignment.
-func (tx *Tx) GroupAssignees(conn string) ([]string, error) {
-	out, err := queryAll(tx, scanString, `SELECT DISTINCT principal_id FROM source_assignments WHERE connection = ? AND principal_kind = ?`,
-		conn, string(idsync.MemberGroup))
-	if err != nil {
-		return nil, fmt.Errorf("state: read group assignments: %w", err)
-	}
-	return out, nil
-}
-
 // SnapshotCounts is the size of a connection's snapshot.
 type SnapshotCounts struct {
 	Users, Groups, Members, Assignments int

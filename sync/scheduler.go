@@ -3,7 +3,6 @@ package sync
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	stdsync "sync"
 
 	"github.com/robfig/cron/v3"
@@ -21,7 +20,6 @@ type Scheduler struct {
 	cron   *cron.Cron
 	ctx    context.Context
 	cancel context.CancelFunc
-	log    *slog.Logger
 	now    stdsync.WaitGroup // RunNow runs
 	// OnResult, when set, is called after every scheduled run.
 	OnResult func(*Result, error)
@@ -31,7 +29,7 @@ type Scheduler struct {
 // stops runs between ops).
 func NewScheduler(ctx context.Context, e *Engine) *Scheduler {
 	ctx, cancel := context.WithCancel(ctx)
-	return &Scheduler{engine: e, cron: cron.New(cron.WithLogger(cron.DiscardLogger)), ctx: ctx, cancel: cancel, log: e.Log}
+	return &Scheduler{engine: e, cron: cron.New(cron.WithLogger(cron.DiscardLogger)), ctx: ctx, cancel: cancel}
 }
 
 // Add schedules c. A tick that comes while the previous run of the same
