@@ -150,7 +150,7 @@ type Request struct {
 	Body   []byte
 	Header http.Header // the request's headers (Authorization removed)
 	Status int         // 0 when the connection was dropped before the request was served
-	Fault  string // the fault injected, if any
+	Fault  string      // the fault injected, if any
 }
 
 // Requests returns a copy of the request log.
