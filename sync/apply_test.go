@@ -7,6 +7,7 @@ import (
 	"strings"
 	stdsync "sync"
 	"testing"
+	"time"
 
 	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/state"
@@ -151,13 +152,17 @@ func TestMergedFailureFallsBackToOneAtATime(t *testing.T) {
 }
 
 // inFlight wraps the fake workspace and records ops of one object that
-// overlap, and the order each object's ops arrive in.
+// overlap, and the order each object's ops arrive in. An update holds its
+// object until another op of it arrives (an overlap) or hold has passed,
+// so an engine that would send the next op at once is caught doing so.
 type inFlight struct {
 	*fakeTarget
+	hold    time.Duration
 	mu      stdsync.Mutex
 	now     map[string]int
 	overlap []string
 	order   map[string][]idsync.OpKind
+	arrived chan string
 }
 
 func (t *inFlight) Apply(ctx context.Context, op idsync.Op) (idsync.Applied, error) {
@@ -172,6 +177,19 @@ func (t *inFlight) Apply(ctx context.Context, op idsync.Op) (idsync.Applied, err
 		t.now[op.ObjectID]--
 		t.mu.Unlock()
 	}()
+	if op.Kind == idsync.OpUpdate {
+		timer := time.NewTimer(t.hold)
+		defer timer.Stop()
+		select {
+		case <-t.arrived:
+		case <-timer.C:
+		}
+	} else {
+		select {
+		case t.arrived <- op.ObjectID:
+		default:
+		}
+	}
 	return t.fakeTarget.Apply(ctx, op)
 }
 
@@ -180,7 +198,7 @@ func (t *inFlight) Apply(ctx context.Context, op idsync.Op) (idsync.Applied, err
 func TestOneOpAtATimePerObject(t *testing.T) {
 	h := newHarness(t, Policy{DefaultRole: "viewer", Rules: []RoleRule{{Group: "Editors", Role: "editor"}}})
 	h.tgt.conc = 4
-	ft := &inFlight{fakeTarget: h.tgt, now: map[string]int{}, order: map[string][]idsync.OpKind{}}
+	ft := &inFlight{fakeTarget: h.tgt, hold: 500 * time.Millisecond, now: map[string]int{}, order: map[string][]idsync.OpKind{}, arrived: make(chan string)}
 	h.conn.Target = ft
 	reEnableWithChanges(h)
 	ft.order = map[string][]idsync.OpKind{}
