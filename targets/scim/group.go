@@ -120,8 +120,8 @@ func (c *Client) updateGroup(ctx context.Context, op idsync.Op) (idsync.Applied,
 func (c *Client) deleteGroup(ctx context.Context, op idsync.Op) (idsync.Applied, error) {
 	name := groupName(op)
 	id, err := c.resolveGroup(ctx, op)
-	if errors.Is(err, errGone) {
-		return idsync.Applied{}, nil
+	if errors.Is(err, errGone) || errors.Is(err, targets.ErrIdentityConflict) {
+		return idsync.Applied{}, nil // none of ours left; another IdP group's group is not deleted
 	}
 	if err == nil {
 		err = c.do(ctx, http.MethodDelete, "/Groups/"+url.PathEscape(id), nil, nil)
@@ -194,8 +194,8 @@ func (c *Client) patchMembers(ctx context.Context, groupID string, members []ids
 }
 
 // resolveGroup is the workspace id of op's group: its TargetID, else the
-// group lookupGroup finds. A group of that name that belongs to another IdP
-// group is not this one: errGone, like no group at all.
+// group lookupGroup finds (a *ConflictError when only another IdP group's
+// group has that name); errGone when there is none.
 func (c *Client) resolveGroup(ctx context.Context, op idsync.Op) (string, error) {
 	if op.TargetID != "" {
 		return op.TargetID, nil
@@ -205,9 +205,6 @@ func (c *Client) resolveGroup(ctx context.Context, op idsync.Op) (string, error)
 		name = ""
 	}
 	g, err := c.lookupGroup(ctx, groupExt(op), name)
-	if errors.Is(err, targets.ErrIdentityConflict) {
-		return "", errGone
-	}
 	if err != nil {
 		return "", err
 	}

@@ -128,6 +128,10 @@ func TestGroupAdoptionByIdentity(t *testing.T) {
 	if got.TargetID != free.ID || findGroup(t, srv, free.ID).ExternalID != "g2" {
 		t.Fatalf("a group without externalId was not adopted: %+v %+v", got, srv.Groups())
 	}
+	// Member ops of a group that was never created name the conflict too.
+	_, err = tryApply(c, idsync.Op{Kind: idsync.OpMemberAdd, ObjectID: "g1", Group: &idsync.GroupAccount{ExternalID: "g1", DisplayName: "Sales"},
+		Members: []idsync.Member{{ExternalID: "u1"}}}, &retrier{}, 5)
+	wantConflict(t, err, `"g-other"`, `"g1"`)
 	// A delete by name (no TargetID) leaves another IdP group's group alone.
 	apply(t, c, idsync.Op{Kind: idsync.OpGroupDelete, ObjectID: "g1", PrevGroup: &idsync.GroupAccount{ExternalID: "g1", DisplayName: "Sales"}})
 	if len(srv.Groups()) != 2 || findGroup(t, srv, theirs.ID).ExternalID != "g-other" {
