@@ -89,7 +89,7 @@ func (tx *Tx) targetOwner(table, nameCol, conn, id, targetID string) (string, er
 		var oid, name string
 		err := r.Scan(&oid, &name)
 		return name + " (" + oid + ")", err
-	}, `SELECT id, `+nameCol+` FROM `+table+` WHERE connection = ? AND target_id = ? AND id <> ?`, conn, targetID, id)
+	}, `SELECT id, `+nameCol+` FROM `+table+` WHERE connection = ? AND target_id = ? AND target_id <> '' AND id <> ?`, conn, targetID, id)
 	if err != nil || len(owners) == 0 {
 		return "", err
 	}
