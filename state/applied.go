@@ -2,6 +2,7 @@ package state
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/idsync/idsync"
@@ -58,8 +59,53 @@ func (tx *Tx) AppliedCount(conn string) (int, error) {
 	return n, nil
 }
 
-// SetAppliedUser records a as applied under the target's id.
+// ErrTargetTaken marks a workspace object idsync already records for
+// another IdP object: one target id belongs to one applied user (group).
+var ErrTargetTaken = errors.New("workspace object already belongs to another user or group")
+
+// TargetTakenError names both IdP objects that claim one workspace object.
+type TargetTakenError struct {
+	Kind     string // "user" or "group"
+	TargetID string
+	Owner    string // the IdP object the target id is recorded for, "name (id)"
+	Newcomer string // the one that was refused, "name (id)"
+}
+
+func (e *TargetTakenError) Error() string {
+	return fmt.Sprintf("state: workspace %s %s is already recorded for %s; not recording it for %s too (one workspace %s belongs to one IdP %s): check both in the workspace",
+		e.Kind, e.TargetID, e.Owner, e.Newcomer, e.Kind, e.Kind)
+}
+
+func (e *TargetTakenError) Unwrap() error { return ErrTargetTaken }
+
+// targetOwner returns "name (id)" of the row of table other than id that
+// holds targetID, or "" when none does. The unique index enforces the rule;
+// this check names both sides in the error.
+func (tx *Tx) targetOwner(table, nameCol, conn, id, targetID string) (string, error) {
+	if targetID == "" {
+		return "", nil
+	}
+	owners, err := queryAll(tx, func(r *sql.Rows) (string, error) {
+		var oid, name string
+		err := r.Scan(&oid, &name)
+		return name + " (" + oid + ")", err
+	}, `SELECT id, `+nameCol+` FROM `+table+` WHERE connection = ? AND target_id = ? AND target_id <> '' AND id <> ?`, conn, targetID, id)
+	if err != nil || len(owners) == 0 {
+		return "", err
+	}
+	return owners[0], nil
+}
+
+// SetAppliedUser records a as applied under the target's id. A target id
+// recorded for another user is a *TargetTakenError and nothing is written.
 func (tx *Tx) SetAppliedUser(conn, targetID string, a idsync.Account) error {
+	owner, err := tx.targetOwner("applied_users", "user_name", conn, a.ExternalID, targetID)
+	if err != nil {
+		return fmt.Errorf("state: record applied user: %w", err)
+	}
+	if owner != "" {
+		return &TargetTakenError{Kind: "user", TargetID: targetID, Owner: owner, Newcomer: a.UserName + " (" + a.ExternalID + ")"}
+	}
 	if _, err := tx.exec(`INSERT INTO applied_users (connection, id, target_id, user_name, email, given_name, family_name,
 		display_name, employee_id, title, department, active, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (connection, id) DO UPDATE SET target_id = excluded.target_id, user_name = excluded.user_name,
@@ -105,8 +151,16 @@ func (tx *Tx) AppliedGroups(conn string) (map[string]AppliedGroup, error) {
 	return out, nil
 }
 
-// SetAppliedGroup records a group as applied.
+// SetAppliedGroup records a group as applied. A target id recorded for
+// another group is a *TargetTakenError and nothing is written.
 func (tx *Tx) SetAppliedGroup(conn string, g AppliedGroup) error {
+	owner, err := tx.targetOwner("applied_groups", "name", conn, g.ID, g.TargetID)
+	if err != nil {
+		return fmt.Errorf("state: record applied group: %w", err)
+	}
+	if owner != "" {
+		return &TargetTakenError{Kind: "group", TargetID: g.TargetID, Owner: owner, Newcomer: g.Name + " (" + g.ID + ")"}
+	}
 	if _, err := tx.exec(`INSERT INTO applied_groups (connection, id, target_id, name) VALUES (?, ?, ?, ?)
 		ON CONFLICT (connection, id) DO UPDATE SET target_id = excluded.target_id, name = excluded.name`,
 		conn, g.ID, g.TargetID, g.Name); err != nil {

@@ -17,12 +17,18 @@ import (
 const defaultConcurrency = 4
 
 // drain applies every op in the connection's outbox. Ops run in plan order
-// by phase (all creates before any member add, and so on), each phase with
-// bounded concurrency. Each success updates the applied state and leaves the
-// outbox in one transaction. A permanent failure is logged, leaves the
-// outbox and marks its object dirty so the next run plans it again; it does
-// not stop the others. Cancelling ctx stops new ops; ops already sent finish
-// and are recorded. A target rejecting credentials stops the run.
+// by phase (all creates before any member add, and so on). Within a phase
+// the ops of one object (a user, or a group with its members) form a chain
+// applied one at a time in plan order by one worker, so two changes to one
+// account never race; chains of different objects run concurrently, at most
+// the target's concurrency at once. A target that can (targets.Merger) gets
+// a user's consecutive update, role and activity ops as one request.
+//
+// Each success updates the applied state and leaves the outbox in one
+// transaction. A permanent failure is logged, leaves the outbox and marks
+// its object dirty so the next run plans it again; it does not stop the
+// others. Cancelling ctx stops new ops; ops already sent finish and are
+// recorded. A target rejecting credentials stops the run.
 func (e *Engine) drain(ctx context.Context, c *Connection, runID int64, log *slog.Logger) (applied, failed int, err error) {
 	var pending []state.Pending
 	if err := e.Store.View(ctx, func(tx *state.Tx) (err error) {
@@ -40,7 +46,7 @@ func (e *Engine) drain(ctx context.Context, c *Connection, runID int64, log *slo
 		for n < len(pending) && phase(pending[n].Op.Kind) == phase(pending[0].Op.Kind) {
 			n++
 		}
-		a, f, err := e.applyPhase(ctx, c, runID, pending[:n], workers, log)
+		a, f, err := e.applyPhase(ctx, c, runID, chains(pending[:n]), workers, log)
 		applied, failed = applied+a, failed+f
 		if err != nil {
 			return applied, failed, err
@@ -65,41 +71,88 @@ func phase(k idsync.OpKind) int {
 	return 1
 }
 
-func (e *Engine) applyPhase(ctx context.Context, c *Connection, runID int64, ops []state.Pending, workers int, log *slog.Logger) (applied, failed int, fatal error) {
+// objectKey names the workspace object an op changes: member ops change
+// their group.
+func objectKey(op idsync.Op) string {
+	if op.Kind.IsGroup() {
+		return "group\x00" + op.ObjectID
+	}
+	return "user\x00" + op.ObjectID
+}
+
+// chains splits a phase's ops into one chain per object, each in outbox
+// (plan) order, the chains in the order of their first op.
+func chains(ops []state.Pending) [][]state.Pending {
+	at := make(map[string]int, len(ops))
+	out := make([][]state.Pending, 0, len(ops))
+	for _, p := range ops {
+		k := objectKey(p.Op)
+		i, ok := at[k]
+		if !ok {
+			i = len(out)
+			at[k] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], p)
+	}
+	return out
+}
+
+// steps cuts an object's chain into what is sent at once: runs of two or
+// more mergeable ops when the target merges, else one op each.
+func steps(chain []state.Pending, merge bool) [][]state.Pending {
+	var out [][]state.Pending
+	for i := 0; i < len(chain); {
+		j := i + 1
+		if merge && targets.Mergeable(chain[i].Op.Kind) {
+			for j < len(chain) && targets.Mergeable(chain[j].Op.Kind) {
+				j++
+			}
+		}
+		out = append(out, chain[i:j])
+		i = j
+	}
+	return out
+}
+
+func (e *Engine) applyPhase(ctx context.Context, c *Connection, runID int64, chains [][]state.Pending, workers int, log *slog.Logger) (applied, failed int, fatal error) {
 	var mu stdsync.Mutex
 	stop, cancel := context.WithCancel(ctx)
 	defer cancel()
-	work := make(chan state.Pending)
+	merger, merge := c.Target.(targets.Merger)
+	work := make(chan []state.Pending)
 	var wg stdsync.WaitGroup
-	for range min(workers, len(ops)) {
+	for range min(workers, len(chains)) {
 		wg.Go(func() {
-			for p := range work {
-				ok, err := e.applyOne(stop, c, runID, p, log)
-				mu.Lock()
-				switch {
-				case errors.Is(err, targets.ErrUnauthorized):
-					if fatal == nil {
-						fatal = err
+			for chain := range work {
+				for _, step := range steps(chain, merge) {
+					if stop.Err() != nil {
+						break // the rest of the chain stays in the outbox
 					}
-					cancel()
-				case err != nil && fatal == nil:
-					fatal = err
-					cancel()
-				case ok:
-					applied++
-				case stop.Err() == nil:
-					failed++
+					var a, f int
+					var err error
+					if len(step) > 1 {
+						a, f, err = e.applyMerged(stop, c, runID, merger, step, log)
+					} else {
+						a, f, err = e.applyOne(stop, c, runID, step[0], log)
+					}
+					mu.Lock()
+					if err != nil && fatal == nil {
+						fatal = err
+						cancel()
+					}
+					applied, failed = applied+a, failed+f
+					mu.Unlock()
 				}
-				mu.Unlock()
 			}
 		})
 	}
-	for _, p := range ops {
+	for _, ch := range chains {
 		if stop.Err() != nil {
 			break
 		}
 		select {
-		case work <- p:
+		case work <- ch:
 		case <-stop.Done():
 		}
 	}
@@ -108,55 +161,126 @@ func (e *Engine) applyPhase(ctx context.Context, c *Connection, runID int64, ops
 	return applied, failed, fatal
 }
 
-// applyOne applies one pending op. It returns ok=true when applied, ok=false
-// with a nil error when the op failed on its own (recorded, retried next
-// run) or was not attempted because the run is stopping, and an error when
-// the whole run must stop.
-func (e *Engine) applyOne(stop context.Context, c *Connection, runID int64, p state.Pending, log *slog.Logger) (bool, error) {
+// applyOne applies one pending op and returns how many ops were applied
+// and failed (1 and 0, or 0 and 1; both 0 when the run is stopping and the
+// op stays in the outbox), and an error when the whole run must stop.
+func (e *Engine) applyOne(stop context.Context, c *Connection, runID int64, p state.Pending, log *slog.Logger) (applied, failed int, err error) {
 	// An op in flight finishes even if the run is being stopped: its result
 	// must be recorded, or a crash-free shutdown would apply it twice.
 	opCtx := context.WithoutCancel(stop)
 	op := p.Op
 	if err := e.Store.View(opCtx, func(tx *state.Tx) error { return resolveTargetIDs(tx, c.Name, &op) }); err != nil {
-		return false, err
+		return 0, 0, err
 	}
 	var out idsync.Applied
-	err := e.Backoff.Retry(stop, func() error {
+	err = e.Backoff.Retry(stop, func() error {
 		var err error
 		out, err = c.Target.Apply(opCtx, op)
 		return err
 	})
-	if err != nil {
-		if retry, _ := targets.Retryable(err); retry && stop.Err() != nil {
-			return false, nil // interrupted between tries: stays in the outbox
-		}
-	}
-	switch {
-	case err == nil:
-		err := e.Store.Update(opCtx, func(tx *state.Tx) error {
-			if err := recordApplied(tx, c.Name, op, out); err != nil {
+	ps := []state.Pending{{Seq: p.Seq, RunID: p.RunID, Op: op}}
+	return e.record(stop, c, runID, ps, out, err, log)
+}
+
+// applyMerged applies a user's consecutive mergeable ops as one request.
+// On a permanent failure it applies them one at a time instead, so the
+// failure is recorded against the op that causes it and the others land.
+func (e *Engine) applyMerged(stop context.Context, c *Connection, runID int64, m targets.Merger, ps []state.Pending, log *slog.Logger) (applied, failed int, err error) {
+	opCtx := context.WithoutCancel(stop)
+	resolved := make([]state.Pending, len(ps))
+	ops := make([]idsync.Op, len(ps))
+	if err := e.Store.View(opCtx, func(tx *state.Tx) error {
+		for i, p := range ps {
+			resolved[i] = p
+			if err := resolveTargetIDs(tx, c.Name, &resolved[i].Op); err != nil {
 				return err
 			}
+			ops[i] = resolved[i].Op
+		}
+		return nil
+	}); err != nil {
+		return 0, 0, err
+	}
+	var out idsync.Applied
+	err = e.Backoff.Retry(stop, func() error {
+		var err error
+		out, err = m.ApplyMerged(opCtx, ops)
+		return err
+	})
+	if retry, _ := targets.Retryable(err); err == nil || retry || errors.Is(err, targets.ErrUnauthorized) {
+		return e.record(stop, c, runID, resolved, out, err, log)
+	}
+	log.Debug("merged ops failed; applying them one at a time", "object", ops[0].Name(), "ops", len(ops), "error", err)
+	for _, p := range ps {
+		if stop.Err() != nil {
+			break
+		}
+		a, f, err := e.applyOne(stop, c, runID, p, log)
+		applied, failed = applied+a, failed+f
+		if err != nil {
+			return applied, failed, err
+		}
+	}
+	return applied, failed, nil
+}
+
+// record stores the outcome of applying ps (one op, or several merged into
+// one request whose result out is each op's): on success each op's applied
+// state, outbox removal and event in one transaction; on a permanent
+// failure the same removal with a failed event and dirty marks. A workspace
+// object the applied state already records for another object (the target
+// answered with someone else's id) fails the ops and overwrites nothing.
+func (e *Engine) record(stop context.Context, c *Connection, runID int64, ps []state.Pending, out idsync.Applied, cause error, log *slog.Logger) (applied, failed int, fatal error) {
+	opCtx := context.WithoutCancel(stop)
+	switch retry, _ := targets.Retryable(cause); {
+	case retry && stop.Err() != nil:
+		return 0, 0, nil // interrupted between tries: stays in the outbox
+	case errors.Is(cause, targets.ErrUnauthorized):
+		return 0, 0, fmt.Errorf("target refused idsync's credentials: %w", cause)
+	case cause == nil:
+		cause = e.Store.Update(opCtx, func(tx *state.Tx) error {
+			for _, p := range ps {
+				op := p.Op
+				if err := recordApplied(tx, c.Name, op, out); err != nil {
+					return err
+				}
+				if err := tx.Done(c.Name, p.Seq); err != nil {
+					return err
+				}
+				ev := state.Event{RunID: runID, Connection: c.Name, Kind: string(op.Kind), ObjectID: op.ObjectID,
+					Name: op.Name(), Result: "applied", Detail: describe(op)}
+				if err := tx.AddEvent(ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		switch {
+		case cause == nil:
+			return len(ps), 0, nil
+		case !errors.Is(cause, state.ErrTargetTaken):
+			return 0, 0, cause
+		}
+	}
+	for _, p := range ps {
+		log.Warn("op failed; will retry on the next run", "op", p.Op.Kind, "object", p.Op.Name(), "error", cause)
+	}
+	return 0, len(ps), e.Store.Update(opCtx, func(tx *state.Tx) error {
+		for _, p := range ps {
+			op := p.Op
 			if err := tx.Done(c.Name, p.Seq); err != nil {
 				return err
 			}
-			return tx.AddEvent(state.Event{RunID: runID, Connection: c.Name, Kind: string(op.Kind), ObjectID: op.ObjectID,
-				Name: op.Name(), Result: "applied", Detail: describe(op)})
-		})
-		return err == nil, err
-	case errors.Is(err, targets.ErrUnauthorized):
-		return false, fmt.Errorf("target refused idsync's credentials: %w", err)
-	}
-	log.Warn("op failed; will retry on the next run", "op", op.Kind, "object", op.Name(), "error", err)
-	return false, e.Store.Update(opCtx, func(tx *state.Tx) error {
-		if err := tx.Done(c.Name, p.Seq); err != nil {
-			return err
+			if err := markDirty(tx, c.Name, op); err != nil {
+				return err
+			}
+			ev := state.Event{RunID: runID, Connection: c.Name, Kind: string(op.Kind), ObjectID: op.ObjectID,
+				Name: op.Name(), Result: "failed", Detail: cause.Error()}
+			if err := tx.AddEvent(ev); err != nil {
+				return err
+			}
 		}
-		if err := markDirty(tx, c.Name, op); err != nil {
-			return err
-		}
-		return tx.AddEvent(state.Event{RunID: runID, Connection: c.Name, Kind: string(op.Kind), ObjectID: op.ObjectID,
-			Name: op.Name(), Result: "failed", Detail: err.Error()})
+		return nil
 	})
 }
 

@@ -44,6 +44,7 @@ var (
 	_ targets.Target  = (*Client)(nil)
 	_ targets.Lister  = (*Client)(nil)
 	_ targets.Limiter = (*Client)(nil)
+	_ targets.Merger  = (*Client)(nil)
 )
 
 // New validates cfg, fills its defaults and returns a Client.
@@ -114,17 +115,24 @@ func statusOf(err error) int {
 // dropped connections), targets.ErrUnauthorized (401, 403), *apiError
 // (other statuses), or ctx's error when the caller gave up.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	_, err := c.doHeader(ctx, method, path, nil, in, out)
+	return err
+}
+
+// doHeader is do with extra request headers (If-Match), returning the
+// response's headers (ETag) on success.
+func (c *Client) doHeader(ctx context.Context, method, path string, hdr http.Header, in, out any) (http.Header, error) {
 	var body io.Reader
 	var raw []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		raw = b
 	}
 	if err := c.limiter.Wait(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -133,7 +141,10 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	req, err := http.NewRequestWithContext(rctx, method, c.base+path, body)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/scim+json, application/json")
@@ -143,27 +154,27 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return c.transportError(ctx, err)
+		return nil, c.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
-		return c.transportError(ctx, err)
+		return nil, c.transportError(ctx, err)
 	}
 	switch s := resp.StatusCode; {
 	case s >= 200 && s < 300:
 		if out != nil && len(bytes.TrimSpace(data)) > 0 {
 			if err := json.Unmarshal(data, out); err != nil {
-				return fmt.Errorf("workspace answered %d with a body that is not SCIM JSON: %w", s, err)
+				return nil, fmt.Errorf("workspace answered %d with a body that is not SCIM JSON: %w", s, err)
 			}
 		}
-		return nil
+		return resp.Header, nil
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
-		return fmt.Errorf("workspace answered %d: the bearer token was rejected (wrong, expired or lacking permission); check target.token: %w", s, targets.ErrUnauthorized)
+		return nil, fmt.Errorf("workspace answered %d: the bearer token was rejected (wrong, expired or lacking permission); check target.token: %w", s, targets.ErrUnauthorized)
 	case s == http.StatusTooManyRequests || s >= 500:
-		return &targets.RetryableError{After: targets.RetryAfter(resp.Header.Get("Retry-After")), Err: parseError(s, data)}
+		return nil, &targets.RetryableError{After: targets.RetryAfter(resp.Header.Get("Retry-After")), Err: parseError(s, data)}
 	default:
-		return parseError(s, data)
+		return nil, parseError(s, data)
 	}
 }
 

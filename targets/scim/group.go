@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/targets"
 )
 
 // Groups are always changed with PATCH (also with update_method: put): a
@@ -42,7 +43,9 @@ func (c *Client) createGroup(ctx context.Context, op idsync.Op) (idsync.Applied,
 	fail := func(err error) (idsync.Applied, error) {
 		return idsync.Applied{}, fmt.Errorf("scim: create group %q: %w", name, err)
 	}
-	g, err := c.findGroup(ctx, ext, name)
+	// Adopt a group that carries ext, or one of that name that carries no
+	// externalId or ext; never another IdP group's.
+	g, err := c.lookupGroup(ctx, ext, name)
 	if err != nil {
 		return fail(err)
 	}
@@ -54,7 +57,7 @@ func (c *Client) createGroup(ctx context.Context, op idsync.Op) (idsync.Applied,
 		case err == nil:
 			g = created
 		case statusOf(err) == http.StatusConflict:
-			if g, err = c.findGroup(ctx, ext, name); err != nil {
+			if g, err = c.lookupGroup(ctx, ext, name); err != nil {
 				return fail(err)
 			}
 			if g == nil {
@@ -117,8 +120,8 @@ func (c *Client) updateGroup(ctx context.Context, op idsync.Op) (idsync.Applied,
 func (c *Client) deleteGroup(ctx context.Context, op idsync.Op) (idsync.Applied, error) {
 	name := groupName(op)
 	id, err := c.resolveGroup(ctx, op)
-	if errors.Is(err, errGone) {
-		return idsync.Applied{}, nil
+	if errors.Is(err, errGone) || errors.Is(err, targets.ErrIdentityConflict) {
+		return idsync.Applied{}, nil // none of ours left; another IdP group's group is not deleted
 	}
 	if err == nil {
 		err = c.do(ctx, http.MethodDelete, "/Groups/"+url.PathEscape(id), nil, nil)
@@ -153,7 +156,7 @@ func (c *Client) patchMembers(ctx context.Context, groupID string, members []ids
 	for _, m := range members {
 		id := m.TargetID
 		if id == "" {
-			u, err := c.findUser(ctx, "", m.ExternalID)
+			u, err := c.userByExt(ctx, m.ExternalID)
 			if err != nil {
 				return err
 			}
@@ -190,6 +193,9 @@ func (c *Client) patchMembers(ctx context.Context, groupID string, members []ids
 	return nil
 }
 
+// resolveGroup is the workspace id of op's group: its TargetID, else the
+// group lookupGroup finds (a *ConflictError when only another IdP group's
+// group has that name); errGone when there is none.
 func (c *Client) resolveGroup(ctx context.Context, op idsync.Op) (string, error) {
 	if op.TargetID != "" {
 		return op.TargetID, nil
@@ -198,7 +204,7 @@ func (c *Client) resolveGroup(ctx context.Context, op idsync.Op) (string, error)
 	if op.Group == nil && op.PrevGroup == nil {
 		name = ""
 	}
-	g, err := c.findGroup(ctx, groupExt(op), name)
+	g, err := c.lookupGroup(ctx, groupExt(op), name)
 	if err != nil {
 		return "", err
 	}
@@ -206,22 +212,4 @@ func (c *Client) resolveGroup(ctx context.Context, op idsync.Op) (string, error)
 		return "", errGone
 	}
 	return str(g["id"]), nil
-}
-
-// findGroup looks a group up by externalId, then by displayName.
-func (c *Client) findGroup(ctx context.Context, ext, name string) (map[string]any, error) {
-	if ext != "" {
-		g, err := c.findOne(ctx, "/Groups", filterEq("externalId", ext), func(g map[string]any) bool {
-			return str(g["externalId"]) == ext
-		})
-		if g != nil || err != nil {
-			return g, err
-		}
-	}
-	if name != "" {
-		return c.findOne(ctx, "/Groups", filterEq("displayName", name), func(g map[string]any) bool {
-			return strings.EqualFold(str(g["displayName"]), name)
-		})
-	}
-	return nil, nil
 }

@@ -64,7 +64,7 @@ func TestConcurrentOpsUnderFaults(t *testing.T) {
 			for i := range n {
 				wg.Go(func() {
 					a := account(fmt.Sprintf("u%d", i), fmt.Sprintf("user%d@example.com", i))
-					_, err := tryApply(c, createOp(a), &retrier{}, 30)
+					_, err := tryApply(c, createOp(a), &retrier{}, 60)
 					errs <- err
 				})
 			}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/targets"
 )
 
 // Apply performs op with one attempt per request; see targets.Target.
@@ -18,7 +19,7 @@ func (c *Client) Apply(ctx context.Context, op idsync.Op) (idsync.Applied, error
 	case idsync.OpCreate:
 		return c.createUser(ctx, op)
 	case idsync.OpUpdate, idsync.OpSetRole, idsync.OpEnable, idsync.OpDisable:
-		return c.modifyUser(ctx, op)
+		return c.modifyUser(ctx, []idsync.Op{op})
 	case idsync.OpDelete:
 		return c.deleteUser(ctx, op)
 	case idsync.OpGroupCreate:
@@ -31,6 +32,20 @@ func (c *Client) Apply(ctx context.Context, op idsync.Op) (idsync.Applied, error
 		return c.members(ctx, op)
 	}
 	return idsync.Applied{}, fmt.Errorf("scim: %s %q: unknown op kind", op.Kind, op.Name())
+}
+
+// ApplyMerged sends the changes of several ops on one user as one PATCH
+// (or one GET + PUT); see targets.Merger.
+func (c *Client) ApplyMerged(ctx context.Context, ops []idsync.Op) (idsync.Applied, error) {
+	if len(ops) == 0 {
+		return idsync.Applied{}, errors.New("scim: merged apply of no ops")
+	}
+	for _, op := range ops {
+		if !targets.Mergeable(op.Kind) || op.ObjectID != ops[0].ObjectID {
+			return idsync.Applied{}, fmt.Errorf("scim: %s %q cannot be merged with %s %q", op.Kind, op.Name(), ops[0].Kind, ops[0].Name())
+		}
+	}
+	return c.modifyUser(ctx, ops)
 }
 
 // errGone marks a user the workspace no longer has.
@@ -65,8 +80,9 @@ func (c *Client) createUser(ctx context.Context, op idsync.Op) (idsync.Applied, 
 		return idsync.Applied{}, fmt.Errorf("scim: create user %q: %w", want.UserName, err)
 	}
 	// Adopt before creating: the workspace may hold the person already
-	// (invited by hand, or created by a run that crashed before recording it).
-	have, err := c.findUser(ctx, want.UserName, want.ExternalID)
+	// (invited by hand, or created by a run that crashed before recording
+	// it), but never an account that carries another person's externalId.
+	have, err := c.lookupUser(ctx, want.ExternalID, want.UserName)
 	if err != nil {
 		return fail(err)
 	}
@@ -79,8 +95,9 @@ func (c *Client) createUser(ctx context.Context, op idsync.Op) (idsync.Applied, 
 		if statusOf(err) != http.StatusConflict {
 			return fail(err)
 		}
-		// 409: someone (another run, an admin) created it since our lookup.
-		if have, err = c.findUser(ctx, want.UserName, want.ExternalID); err != nil {
+		// 409: someone (another run, an admin) created it since our lookup;
+		// the same rule decides whether it is ours to adopt.
+		if have, err = c.lookupUser(ctx, want.ExternalID, want.UserName); err != nil {
 			return fail(err)
 		}
 		if have == nil {
@@ -115,21 +132,20 @@ func (c *Client) adopt(ctx context.Context, have userJSON, want idsync.Account) 
 	return c.modify(ctx, have.id(), ops)
 }
 
-func (c *Client) modifyUser(ctx context.Context, op idsync.Op) (idsync.Applied, error) {
-	var (
-		want idsync.Account
-		err  error
-	)
+var verbs = map[idsync.OpKind]string{idsync.OpUpdate: "update", idsync.OpSetRole: "set role of", idsync.OpEnable: "enable", idsync.OpDisable: "disable"}
+
+// userPatch is the PATCH operations that carry out one modify op.
+func (c *Client) userPatch(op idsync.Op) ([]patchOp, error) {
 	if op.Account == nil && (op.Kind == idsync.OpUpdate || op.Kind == idsync.OpSetRole) {
-		return idsync.Applied{}, fmt.Errorf("scim: %s user %q: op has no account", op.Kind, op.Name())
+		return nil, fmt.Errorf("scim: %s user %q: op has no account", op.Kind, op.Name())
 	}
+	var want idsync.Account
 	if op.Account != nil {
+		var err error
 		if want, err = c.desired(op); err != nil {
-			return idsync.Applied{}, err
+			return nil, err
 		}
 	}
-	name := op.Name()
-	var ops []patchOp
 	switch op.Kind {
 	case idsync.OpUpdate:
 		var fields []string
@@ -139,49 +155,93 @@ func (c *Client) modifyUser(ctx context.Context, op idsync.Op) (idsync.Applied, 
 		if len(fields) == 0 {
 			fields = allAttrs
 		}
-		ops = c.attrOps(want, fields)
+		return c.attrOps(want, fields), nil
 	case idsync.OpSetRole:
-		ops = c.roleOps(want.Role)
+		return c.roleOps(want.Role), nil
 	case idsync.OpEnable:
-		ops = []patchOp{activeOp(true)}
+		return []patchOp{activeOp(true)}, nil
 	case idsync.OpDisable:
-		ops = []patchOp{activeOp(false)}
+		return []patchOp{activeOp(false)}, nil
 	}
-	verb := map[idsync.OpKind]string{idsync.OpUpdate: "update", idsync.OpSetRole: "set role of", idsync.OpEnable: "enable", idsync.OpDisable: "disable"}[op.Kind]
+	return nil, fmt.Errorf("scim: %s user %q: not a modify op", op.Kind, op.Name())
+}
+
+// modifyUser applies ops, all on one existing user, in one PATCH (or one
+// GET + PUT): the operations of each op, in order.
+func (c *Client) modifyUser(ctx context.Context, ops []idsync.Op) (idsync.Applied, error) {
+	var patch []patchOp
+	kinds := make([]string, len(ops))
+	for i, op := range ops {
+		p, err := c.userPatch(op)
+		if err != nil {
+			return idsync.Applied{}, err
+		}
+		patch = append(patch, p...)
+		kinds[i] = string(op.Kind)
+	}
+	// who is the user as the last op leaves it, known also by the name
+	// the first op found it under (for renames without a TargetID).
+	first, last := ops[0], ops[len(ops)-1]
+	who := last
+	if first.Prev != nil {
+		who.Prev = first.Prev
+	}
+	name := who.Name()
+	verb := verbs[last.Kind]
+	if len(ops) > 1 {
+		verb = "apply " + strings.Join(kinds, ", ") + " to"
+	}
 	fail := func(err error) (idsync.Applied, error) {
 		return idsync.Applied{}, fmt.Errorf("scim: %s user %q: %w", verb, name, err)
 	}
-	id, err := c.resolveUser(ctx, op)
+	id, err := c.resolveUser(ctx, who)
 	if err == nil {
-		err = c.modify(ctx, id, ops)
+		err = c.modify(ctx, id, patch)
 		if statusOf(err) == http.StatusNotFound {
 			// Deleted (or re-created) in the workspace behind idsync's back.
-			op.TargetID = ""
-			if id, err = c.resolveUser(ctx, op); err == nil {
-				err = c.modify(ctx, id, ops)
+			who.TargetID = ""
+			if id, err = c.resolveUser(ctx, who); err == nil {
+				err = c.modify(ctx, id, patch)
 			}
 		}
 	}
 	switch {
-	case errors.Is(err, errGone) && op.Kind == idsync.OpDisable:
+	case errors.Is(err, errGone) && last.Kind == idsync.OpDisable:
 		return idsync.Applied{}, nil // nothing left to disable
-	case errors.Is(err, errGone) && op.Account != nil:
+	case errors.Is(err, errGone) && last.Account != nil:
 		// Someone deleted the account in the workspace: put it back as idsync wants it.
-		return c.createUser(ctx, idsync.Op{Kind: idsync.OpCreate, ObjectID: op.ObjectID, Account: op.Account})
+		return c.createUser(ctx, idsync.Op{Kind: idsync.OpCreate, ObjectID: last.ObjectID, Account: last.Account})
 	case err != nil:
 		return fail(err)
 	}
-	return c.applied(op, id)
+	return c.applied(last, id)
 }
 
 func (c *Client) deleteUser(ctx context.Context, op idsync.Op) (idsync.Applied, error) {
 	name := op.Name()
+	fail := func(err error) (idsync.Applied, error) {
+		return idsync.Applied{}, fmt.Errorf("scim: delete user %q: %w", name, err)
+	}
 	id, err := c.resolveUser(ctx, op)
+	if err == nil && op.TargetID != "" {
+		// A delete cannot be undone: check that the recorded id still names
+		// this user's account (an admin may have handed it to someone else);
+		// if not, find the user's account by identity.
+		var u userJSON
+		err = c.do(ctx, http.MethodGet, "/Users/"+url.PathEscape(id), nil, &u)
+		switch {
+		case statusOf(err) == http.StatusNotFound:
+			return idsync.Applied{}, nil
+		case err == nil && !owned(str(u["externalId"]), userExt(op)):
+			op.TargetID = ""
+			id, err = c.resolveUser(ctx, op)
+		}
+	}
 	if errors.Is(err, errGone) {
 		return idsync.Applied{}, nil
 	}
 	if err != nil {
-		return idsync.Applied{}, fmt.Errorf("scim: delete user %q: %w", name, err)
+		return fail(err)
 	}
 	if c.preset.neverDelete {
 		// OfficeRnD keeps people as "former" members.
@@ -193,7 +253,7 @@ func (c *Client) deleteUser(ctx context.Context, op idsync.Op) (idsync.Applied, 
 	}
 	err = c.do(ctx, http.MethodDelete, "/Users/"+url.PathEscape(id), nil, nil)
 	if err != nil && statusOf(err) != http.StatusNotFound {
-		return idsync.Applied{}, fmt.Errorf("scim: delete user %q: %w", name, err)
+		return fail(err)
 	}
 	return idsync.Applied{}, nil
 }
@@ -202,8 +262,17 @@ func (c *Client) applied(op idsync.Op, id string) (idsync.Applied, error) {
 	return idsync.Applied{TargetID: id, Account: op.Account}, nil
 }
 
+// maxPrecondition bounds the GET + PUT rounds of one modify when the
+// workspace answers 412 (the account changed between our read and write).
+const maxPrecondition = 3
+
 // modify sends ops to the user: one PATCH, or GET + PUT with
 // update_method: put. No ops, no request.
+//
+// A PUT replaces the whole account with what the GET returned plus ops, so
+// a change made in between would be lost: when the GET returned an ETag
+// (or meta.version, RFC 7644 §3.14) the PUT carries it in If-Match, and a
+// 412 Precondition Failed starts over from a fresh GET.
 func (c *Client) modify(ctx context.Context, id string, ops []patchOp) error {
 	if len(ops) == 0 {
 		return nil
@@ -212,22 +281,69 @@ func (c *Client) modify(ctx context.Context, id string, ops []patchOp) error {
 	if !c.put {
 		return c.do(ctx, http.MethodPatch, path, newPatch(ops), nil)
 	}
-	var res userJSON
-	if err := c.do(ctx, http.MethodGet, path, nil, &res); err != nil {
-		return err
+	for attempt := 1; ; attempt++ {
+		var res userJSON
+		hdr, err := c.doHeader(ctx, http.MethodGet, path, nil, nil, &res)
+		if err != nil {
+			return err
+		}
+		var ifMatch http.Header
+		if tag := etag(hdr, res); tag != "" {
+			ifMatch = http.Header{"If-Match": {tag}}
+		}
+		applyLocal(res, ops)
+		_, err = c.doHeader(ctx, http.MethodPut, path, ifMatch, res, nil)
+		if statusOf(err) != http.StatusPreconditionFailed {
+			return err
+		}
+		if attempt >= maxPrecondition {
+			return &targets.RetryableError{Err: fmt.Errorf("the account changed between each read and write (%d tries): %w", attempt, err)}
+		}
 	}
-	applyLocal(res, ops)
-	return c.do(ctx, http.MethodPut, path, res, nil)
 }
 
-// resolveUser is the workspace id of op's user: its TargetID, else found by
-// userName (the desired one, then the last applied one, for renames) or
-// externalId. errGone when the workspace has no such user.
+// etag is the version of a resource read with GET: its ETag header, else
+// its meta.version; "" when the workspace has no versions.
+func etag(hdr http.Header, res map[string]any) string {
+	if t := hdr.Get("ETag"); t != "" {
+		return t
+	}
+	if m, ok := res["meta"].(map[string]any); ok {
+		return str(m["version"])
+	}
+	return ""
+}
+
+// userExt is the IdP id of op's user.
+func userExt(op idsync.Op) string {
+	if op.ObjectID != "" {
+		return op.ObjectID
+	}
+	for _, a := range []*idsync.Account{op.Account, op.Prev} {
+		if a != nil && a.ExternalID != "" {
+			return a.ExternalID
+		}
+	}
+	return ""
+}
+
+// resolveUser is the workspace id of op's user: its TargetID, else the
+// account carrying its externalId, else one found by userName (the desired
+// one, then the last applied one, for renames) that carries no externalId or
+// the same one. errGone when the workspace has no such account; an account
+// of another IdP user is never returned.
 func (c *Client) resolveUser(ctx context.Context, op idsync.Op) (string, error) {
 	if op.TargetID != "" {
 		return op.TargetID, nil
 	}
-	ext := op.ObjectID
+	ext := userExt(op)
+	u, err := c.userByExt(ctx, ext)
+	if err != nil {
+		return "", err
+	}
+	if u != nil {
+		return u.id(), nil
+	}
 	var names []string
 	for _, a := range []*idsync.Account{op.Account, op.Prev} {
 		if a == nil {
@@ -236,43 +352,17 @@ func (c *Client) resolveUser(ctx context.Context, op idsync.Op) (string, error) 
 		if n := c.preset.shape(*a).UserName; n != "" && !slices.ContainsFunc(names, func(x string) bool { return strings.EqualFold(x, n) }) {
 			names = append(names, n)
 		}
-		if ext == "" {
-			ext = a.ExternalID
-		}
 	}
 	for _, n := range names {
-		u, err := c.findUser(ctx, n, "")
-		if err != nil || u != nil {
-			return u.id(), err
+		u, err := c.userByName(ctx, n)
+		if err != nil {
+			return "", err
+		}
+		if u != nil && owned(str(u["externalId"]), ext) {
+			return u.id(), nil
 		}
 	}
-	u, err := c.findUser(ctx, "", ext)
-	if err != nil {
-		return "", err
-	}
-	if u == nil {
-		return "", errGone
-	}
-	return u.id(), nil
-}
-
-// findUser looks the user up by userName (case-insensitively, as RFC 7643
-// defines userName), then by externalId; nil when neither matches.
-func (c *Client) findUser(ctx context.Context, userName, externalID string) (userJSON, error) {
-	if userName != "" {
-		u, err := c.findOne(ctx, "/Users", filterEq("userName", userName), func(u map[string]any) bool {
-			return strings.EqualFold(str(u["userName"]), userName)
-		})
-		if u != nil || err != nil {
-			return u, err
-		}
-	}
-	if externalID != "" {
-		return c.findOne(ctx, "/Users", filterEq("externalId", externalID), func(u map[string]any) bool {
-			return str(u["externalId"]) == externalID
-		})
-	}
-	return nil, nil
+	return "", errGone
 }
 
 type listResponse struct {

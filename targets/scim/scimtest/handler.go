@@ -62,7 +62,9 @@ func (w *statusWriter) WriteHeader(code int) {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 4<<20))
-	entry := Request{Time: time.Now(), Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, basePath), Query: r.URL.RawQuery, Body: body}
+	hdr := r.Header.Clone()
+	hdr.Del("Authorization")
+	entry := Request{Time: time.Now(), Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, basePath), Query: r.URL.RawQuery, Body: body, Header: hdr}
 
 	s.mu.Lock()
 	f := s.pickFault(r.Method)
@@ -171,6 +173,10 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte) {
 		out    any
 		err    *scimError
 	)
+	if e := s.precondition(kind, id, r); e != nil {
+		writeError(w, e)
+		return
+	}
 	switch {
 	case r.Method == http.MethodGet && id == "":
 		out, err = s.list(kind, r)
@@ -197,12 +203,42 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte) {
 		w.WriteHeader(status)
 		return
 	}
-	if m, ok := out.(map[string]any); ok && status == http.StatusCreated {
+	if m, ok := out.(map[string]any); ok && (id != "" || status == http.StatusCreated) {
 		if meta, ok := m["meta"].(map[string]any); ok {
-			w.Header().Set("Location", str(meta["location"]))
+			if status == http.StatusCreated {
+				w.Header().Set("Location", str(meta["location"]))
+			}
+			if v := str(meta["version"]); v != "" {
+				w.Header().Set("ETag", v)
+			}
 		}
 	}
 	writeJSON(w, status, out)
+}
+
+// precondition refuses a write whose If-Match names another version of the
+// resource than the current one (RFC 7644 §3.14, RFC 9110 §13.1.1).
+func (s *Server) precondition(kind, id string, r *http.Request) *scimError {
+	want := r.Header.Get("If-Match")
+	if s.opts.NoETags || want == "" || id == "" || r.Method == http.MethodGet {
+		return nil
+	}
+	table, _ := s.table(kind)
+	res := table[id]
+	if res == nil {
+		return nil // the method answers 404
+	}
+	if want == "*" {
+		return nil
+	}
+	cur := version(res)
+	for _, tag := range strings.Split(want, ",") {
+		if strings.TrimSpace(tag) == cur {
+			return nil
+		}
+	}
+	return &scimError{status: http.StatusPreconditionFailed,
+		detail: fmt.Sprintf("%s %s changed on the server: If-Match %s, current version %s", strings.TrimSuffix(kind, "s"), id, want, cur)}
 }
 
 func (s *Server) serviceProviderConfig() map[string]any {
@@ -213,7 +249,7 @@ func (s *Server) serviceProviderConfig() map[string]any {
 		"filter":                map[string]any{"supported": true, "maxResults": s.opts.PageSize},
 		"changePassword":        map[string]any{"supported": false},
 		"sort":                  map[string]any{"supported": false},
-		"etag":                  map[string]any{"supported": false},
+		"etag":                  map[string]any{"supported": !s.opts.NoETags},
 		"authenticationSchemes": []any{map[string]any{"type": "oauthbearertoken", "name": "OAuth Bearer Token", "primary": true}},
 	}
 }
@@ -263,7 +299,7 @@ func (s *Server) list(kind string, r *http.Request) (any, *scimError) {
 	}
 	res := []any{}
 	for i := start - 1; i < len(match) && len(res) < count; i++ {
-		res = append(res, s.store.render(kind, match[i], table[match[i]], s.URL))
+		res = append(res, s.render(kind, match[i], table[match[i]], s.URL))
 	}
 	return map[string]any{
 		"schemas":      []string{schemaList},
@@ -302,7 +338,7 @@ func (s *Server) get(kind, id string) (any, *scimError) {
 	if r == nil {
 		return nil, notFound(kind, id)
 	}
-	return s.store.render(kind, id, r, s.URL), nil
+	return s.render(kind, id, r, s.URL), nil
 }
 
 func (s *Server) create(kind string, doc map[string]any) (any, *scimError) {
@@ -316,7 +352,7 @@ func (s *Server) create(kind string, doc map[string]any) (any, *scimError) {
 		}
 		id := s.store.newID()
 		s.store.putGroup(id, doc)
-		return s.store.render(kind, id, s.store.groups[id], s.URL), nil
+		return s.render(kind, id, s.store.groups[id], s.URL), nil
 	}
 	if err := s.checkUser(doc, nil); err != nil {
 		return nil, err
@@ -329,7 +365,7 @@ func (s *Server) create(kind string, doc map[string]any) (any, *scimError) {
 	}
 	id := s.store.newID()
 	s.store.putUser(id, doc)
-	return s.store.render(kind, id, s.store.users[id], s.URL), nil
+	return s.render(kind, id, s.store.users[id], s.URL), nil
 }
 
 func (s *Server) put(kind, id string, doc map[string]any) (any, *scimError) {
@@ -343,7 +379,7 @@ func (s *Server) put(kind, id string, doc map[string]any) (any, *scimError) {
 			return nil, err
 		}
 		s.store.putGroup(id, doc)
-		return s.store.render(kind, id, s.store.groups[id], s.URL), nil
+		return s.render(kind, id, s.store.groups[id], s.URL), nil
 	}
 	if err := s.checkUser(doc, old); err != nil {
 		return nil, err
@@ -352,7 +388,7 @@ func (s *Server) put(kind, id string, doc map[string]any) (any, *scimError) {
 		doc["active"] = true
 	}
 	s.store.putUser(id, doc)
-	return s.store.render(kind, id, s.store.users[id], s.URL), nil
+	return s.render(kind, id, s.store.users[id], s.URL), nil
 }
 
 func (s *Server) patch(kind, id string, doc map[string]any) (any, *scimError) {
@@ -386,13 +422,13 @@ func (s *Server) patch(kind, id string, doc map[string]any) (any, *scimError) {
 			return nil, err
 		}
 		s.store.putGroup(id, data)
-		return s.store.render(kind, id, s.store.groups[id], s.URL), nil
+		return s.render(kind, id, s.store.groups[id], s.URL), nil
 	}
 	if err := s.userUnique(data, id); err != nil {
 		return nil, err
 	}
 	s.store.putUser(id, data)
-	return s.store.render(kind, id, s.store.users[id], s.URL), nil
+	return s.render(kind, id, s.store.users[id], s.URL), nil
 }
 
 func (s *Server) delete(kind, id string) *scimError {

@@ -38,6 +38,12 @@ type Options struct {
 	TLS bool
 	// PageSize caps count on list requests (default 100, like most apps).
 	PageSize int
+	// NoETags makes a workspace without resource versions (RFC 7644 §3.14
+	// is optional): no ETag header, no meta.version, If-Match ignored. By
+	// default every write bumps the resource's version, single-resource
+	// answers carry it as ETag, and a PUT, PATCH or DELETE whose If-Match
+	// names another version is refused with 412 Precondition Failed.
+	NoETags bool
 }
 
 // Server is a running SCIM workspace.
@@ -142,8 +148,9 @@ type Request struct {
 	Path   string // without the /scim/v2 prefix, e.g. /Users/3
 	Query  string
 	Body   []byte
-	Status int    // 0 when the connection was dropped before the request was served
-	Fault  string // the fault injected, if any
+	Header http.Header // the request's headers (Authorization removed)
+	Status int         // 0 when the connection was dropped before the request was served
+	Fault  string      // the fault injected, if any
 }
 
 // Requests returns a copy of the request log.

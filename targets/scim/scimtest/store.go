@@ -128,6 +128,22 @@ func (s *Server) AddUser(u User) User {
 	return st.userSnapshot(id)
 }
 
+// EditUser changes the user with id in place, as a workspace admin would
+// (f edits the raw resource), bumping its version; false when there is no
+// such user.
+func (s *Server) EditUser(id string, f func(raw map[string]any)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.store.users[id]
+	if r == nil {
+		return false
+	}
+	data := deepCopy(r.data).(map[string]any)
+	f(data)
+	s.store.putUser(id, data)
+	return true
+}
+
 // AddGroup stores g as an existing workspace group and returns it with its ID.
 func (s *Server) AddGroup(g Group) Group {
 	s.mu.Lock()
@@ -279,6 +295,8 @@ func (st *store) deleteUser(id string) {
 		}
 		ms, _ := g.data["members"].([]any)
 		g.data["members"] = slices.DeleteFunc(slices.Clone(ms), func(m any) bool { return memberValue(m) == id })
+		g.modified = time.Now().UTC()
+		g.version++
 	}
 	delete(st.memberOf, id)
 }
@@ -309,6 +327,18 @@ func memberValue(m any) string {
 	return str(mm["value"])
 }
 
+// version is the resource's weak entity tag, as meta.version and ETag.
+func version(r *resource) string { return `W/"` + strconv.Itoa(r.version) + `"` }
+
+// render returns the resource as served; with NoETags, without meta.version.
+func (s *Server) render(kind, id string, r *resource, base string) map[string]any {
+	out := s.store.render(kind, id, r, base)
+	if s.opts.NoETags {
+		delete(out["meta"].(map[string]any), "version")
+	}
+	return out
+}
+
 // render returns the resource as served, with meta and (users) groups.
 func (st *store) render(kind, id string, r *resource, base string) map[string]any {
 	out := deepCopy(r.data).(map[string]any)
@@ -332,7 +362,7 @@ func (st *store) render(kind, id string, r *resource, base string) map[string]an
 		"resourceType": typ,
 		"created":      r.created.Format(time.RFC3339),
 		"lastModified": r.modified.Format(time.RFC3339),
-		"version":      `W/"` + strconv.Itoa(r.version) + `"`,
+		"version":      version(r),
 		"location":     base + "/" + kind + "/" + id,
 	}
 	return out
