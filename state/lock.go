@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"syscall"
 	"time"
 )
 
+// errLocked: another process holds the lock file.
+var errLocked = errors.New("locked")
+
 // Lock is the right to write one state database, exclusive across
-// processes: flock(2) on "<state>.lock". The kernel releases it when the
+// processes: flock(2) on "<state>.lock" (on Windows, the file opened
+// without write sharing). The kernel releases it when the
 // holder exits, however it exits, so a crash never leaves it stuck, and the
 // next holder knows every run still marked running was cut short.
 //
@@ -53,15 +56,11 @@ func LockPath(path string) string { return path + ".lock" }
 // waiting. When another process holds it the error is an *InUseError naming
 // that process.
 func TryLock(path string, h Holder) (*Lock, error) {
-	f, err := os.OpenFile(LockPath(path), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("state: lock %s: %w", path, err)
+	f, err := lockFile(LockPath(path))
+	if errors.Is(err, errLocked) {
+		return nil, &InUseError{State: path, Holder: readHolder(LockPath(path))}
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, &InUseError{State: path, Holder: readHolder(LockPath(path))}
-		}
+	if err != nil {
 		return nil, fmt.Errorf("state: lock %s: %w", path, err)
 	}
 	l := &Lock{f: f}
