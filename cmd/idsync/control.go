@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	stdsync "sync"
+	"syscall"
 	"time"
 )
 
@@ -101,8 +102,13 @@ func (s stream) Write(p []byte) (int, error) {
 func forward(ctx context.Context, path string, g *globals) (int, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", path)
-	if err != nil {
+	switch {
+	case errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED):
 		return 0, fmt.Errorf("%w on %s: %w", errNoDaemon, path, err)
+	case errors.Is(err, os.ErrPermission):
+		return 0, fmt.Errorf("the daemon's control socket %s is owner-only: run this as the daemon's user (or root): %w", path, err)
+	case err != nil:
+		return 0, fmt.Errorf("reach the daemon on its control socket %s: %w", path, err)
 	}
 	defer conn.Close()
 	// Ctrl-C closes the connection; the daemon then cancels the run.
@@ -146,6 +152,7 @@ type controlServer struct {
 	log  *slog.Logger
 	app  func() *app // the daemon's current app (a reload replaces it)
 	runs stdsync.WaitGroup
+	once stdsync.Once
 }
 
 // listenControl listens on the control socket at path. The caller holds the
@@ -170,12 +177,15 @@ func listenControl(ctx context.Context, path string, log *slog.Logger, current f
 	return s, nil
 }
 
-// close stops accepting, waits for the commands being carried out (the
-// daemon's context, when cancelled, stops them after their ops in flight)
-// and removes the socket file.
+// close stops accepting, removes the socket file and waits for the
+// commands being carried out (the daemon's context, when cancelled, stops
+// them after their ops in flight). A CLI that comes later finds no socket
+// and waits for the lock. It may be called more than once.
 func (s *controlServer) close() {
-	s.ln.Close()
-	s.runs.Wait()
+	s.once.Do(func() {
+		s.ln.Close()
+		s.runs.Wait()
+	})
 }
 
 func (s *controlServer) serve() {

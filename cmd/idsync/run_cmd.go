@@ -108,6 +108,7 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 		case <-ctx.Done():
 			notify("STOPPING=1")
 			log.Info("stopping: letting ops in flight finish")
+			ctl.close()
 			sched.Stop(false)
 			retired.Wait()
 			log.Info("stopped")
