@@ -14,6 +14,9 @@ const (
 	RunFailed  = "failed"  // the run stopped on an error (pull failed, target refused credentials...)
 	RunHeld    = "held"    // safety limits held the plan
 	RunPartial = "partial" // applied, but some ops failed and will be retried
+	// RunInterrupted: the process running it stopped (killed, crashed, power
+	// lost) before the run ended; the next writer closes it so.
+	RunInterrupted = "interrupted"
 )
 
 // Run is one engine run of one connection.
@@ -48,6 +51,36 @@ func (tx *Tx) FinishRun(r Run) error {
 	return nil
 }
 
+// CloseInterrupted marks every run still recorded as running as
+// interrupted, with an event in the provisioning log for each, and returns
+// them. Only the holder of the state's Lock may call it, right after taking
+// the lock: then no run can still be going.
+func (tx *Tx) CloseInterrupted() ([]Run, error) {
+	runs, err := queryAll(tx, func(r *sql.Rows) (Run, error) {
+		var run Run
+		var started string
+		err := r.Scan(&run.ID, &run.Connection, &run.Kind, &started)
+		run.StartedAt = parseTime(started)
+		return run, err
+	}, `SELECT id, connection, kind, started_at FROM runs WHERE result = ? ORDER BY id`, RunRunning)
+	if err != nil {
+		return nil, fmt.Errorf("state: read unfinished runs: %w", err)
+	}
+	const why = "the process running it stopped before it ended (killed or crashed); ops it left in the outbox are applied by the next run"
+	for i := range runs {
+		r := &runs[i]
+		r.Result, r.Error = RunInterrupted, why
+		if _, err := tx.exec(`UPDATE runs SET finished_at = ?, result = ?, error = ? WHERE id = ?`, tx.now(), r.Result, r.Error, r.ID); err != nil {
+			return nil, fmt.Errorf("state: close interrupted run: %w", err)
+		}
+		if err := tx.AddEvent(Event{RunID: r.ID, Connection: r.Connection, Kind: "run", Result: RunInterrupted,
+			Detail: fmt.Sprintf("%s run #%d %s", r.Kind, r.ID, why)}); err != nil {
+			return nil, err
+		}
+	}
+	return runs, nil
+}
+
 // Event is one op outcome in the provisioning log.
 type Event struct {
 	ID         int64     `json:"id"`
@@ -57,7 +90,7 @@ type Event struct {
 	Kind       string    `json:"kind"`
 	ObjectID   string    `json:"object_id"`
 	Name       string    `json:"name"`
-	Result     string    `json:"result"` // applied | failed
+	Result     string    `json:"result"` // applied | failed; for kind "run": interrupted
 	Detail     string    `json:"detail,omitempty"`
 }
 

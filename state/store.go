@@ -4,7 +4,8 @@
 //
 // All access goes through a Tx. The database has one connection, so there is
 // one writer at a time and a Tx sees a stable database; code holding a Tx must
-// not open another one.
+// not open another one. Across processes, only the holder of the state's Lock
+// opens it for writing (Open); everyone else reads (OpenReadOnly).
 package state
 
 import (
@@ -15,6 +16,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -27,13 +30,20 @@ var migrations embed.FS
 
 // Store is an open state database.
 type Store struct {
-	db *sql.DB
+	db       *sql.DB
+	path     string
+	readOnly bool
 	// Now stamps runs, events and cursors; tests replace it.
 	Now func() time.Time
 }
 
-// Open opens (creating if needed) the database at path and applies any
-// migrations it has not seen.
+// ErrReadOnly is returned by Begin and Update on a store opened with
+// OpenReadOnly.
+var ErrReadOnly = errors.New("state: opened read-only")
+
+// Open opens (creating if needed) the database at path for writing and
+// applies any migrations it has not seen. Only the holder of the state's
+// Lock may open it so: one writer per database, across processes.
 func Open(ctx context.Context, path string) (*Store, error) {
 	q := url.Values{}
 	// A 32 MB page cache (SQLite's default is 2 MB): a full read writes hundreds of
@@ -42,35 +52,141 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	s, err := openDB("file:"+path+"?"+q.Encode(), path)
 	if err != nil {
-		return nil, fmt.Errorf("state: open %s: %w", path, err)
+		return nil, err
 	}
-	// One connection: one writer, and transactions never wait on each other
-	// inside a process (they queue for the connection instead).
-	db.SetMaxOpenConns(1)
-	db.SetConnMaxIdleTime(0)
-	s := &Store{db: db, Now: time.Now}
 	if err := s.migrate(ctx); err != nil {
-		db.Close()
+		s.db.Close()
 		return nil, fmt.Errorf("state: open %s: %w", path, err)
 	}
 	return s, nil
 }
 
+// OpenReadOnly opens the database at path for reading only (status, log,
+// explain, dry runs): it never writes the file and never takes SQLite's
+// write lock, so it never blocks the writer beside it. A database that does
+// not exist yet reads as an empty one (nothing has run). A database a newer
+// idsync must migrate first is an error: opening it read-only cannot.
+func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		// A private, empty, migrated in-memory database: status says "never",
+		// a dry run plans a first read.
+		s, err := openDB("file::memory:", path)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.migrate(ctx); err != nil {
+			s.db.Close()
+			return nil, fmt.Errorf("state: open %s: %w", path, err)
+		}
+		s.readOnly = true
+		return s, nil
+	}
+	q := url.Values{}
+	q.Set("mode", "ro")
+	q.Add("_pragma", "busy_timeout(10000)")
+	s, err := openDB("file:"+path+"?"+q.Encode(), path)
+	if err != nil {
+		return nil, err
+	}
+	s.readOnly = true
+	missing, err := s.pendingMigrations(ctx)
+	if err == nil && len(missing) > 0 {
+		err = fmt.Errorf("the database needs migration %s, which only a writer applies: run `idsync sync` (or restart the daemon) with this version of idsync first",
+			strings.Join(missing, ", "))
+	}
+	if err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("state: open %s read-only: %w", path, err)
+	}
+	return s, nil
+}
+
+func openDB(dsn, path string) (*Store, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("state: open %s: %w", path, err)
+	}
+	// One connection: one writer, and transactions never wait on each other
+	// inside a process (they queue for the connection instead). It also
+	// keeps an in-memory database alive.
+	db.SetMaxOpenConns(1)
+	db.SetConnMaxIdleTime(0)
+	return &Store{db: db, path: path, Now: time.Now}, nil
+}
+
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
+// CopyTo writes a consistent copy of the database to the file path (which
+// must not exist), from one read transaction: the writer beside it is not
+// blocked. A dry run plans on such a copy.
+func (s *Store) CopyTo(ctx context.Context, path string) error {
+	// VACUUM INTO is SQLite's online copy; the PostgreSQL store will plan
+	// dry runs on a rolled-back transaction instead.
+	if _, err := s.db.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+		return fmt.Errorf("state: copy %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// migrationNames lists the embedded migrations in the order they apply.
+func migrationNames() ([]string, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	sort.Strings(names)
+	return names, err
+}
+
+// pendingMigrations lists the migrations the database has not recorded,
+// from a read transaction: opening a current database writes nothing.
+func (s *Store) pendingMigrations(ctx context.Context) ([]string, error) {
+	names, err := migrationNames()
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	err = s.View(ctx, func(tx *Tx) error {
+		var n int
+		// sqlite_master: this opening code is SQLite's own (a PostgreSQL store has its own).
+		if err := tx.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'migrations'`).Scan(&n); err != nil {
+			return fmt.Errorf("read migrations: %w", err)
+		}
+		if n == 0 {
+			missing = names
+			return nil
+		}
+		done, err := queryAll(tx, func(r *sql.Rows) (string, error) {
+			var name string
+			return name, r.Scan(&name)
+		}, `SELECT name FROM migrations`)
+		if err != nil {
+			return fmt.Errorf("read migrations: %w", err)
+		}
+		for _, name := range names {
+			if !slices.Contains(done, name) {
+				missing = append(missing, name)
+			}
+		}
+		return nil
+	})
+	return missing, err
+}
+
+// migrate applies the migrations the database lacks. It checks in a read
+// transaction first and writes only when one is missing.
 func (s *Store) migrate(ctx context.Context) error {
+	if missing, err := s.pendingMigrations(ctx); err != nil || len(missing) == 0 {
+		return err
+	}
 	return s.Update(ctx, func(tx *Tx) error {
 		if _, err := tx.tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
 			return fmt.Errorf("create migrations table: %w", err)
 		}
-		names, err := fs.Glob(migrations, "migrations/*.sql")
+		names, err := migrationNames()
 		if err != nil {
 			return err
 		}
-		sort.Strings(names)
 		for _, name := range names {
 			var n int
 			if err := tx.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM migrations WHERE name = ?`, name).Scan(&n); err != nil {
@@ -117,9 +233,16 @@ type Tx struct {
 	stmts map[string]*sql.Stmt
 }
 
-// Begin starts a transaction. The caller must Commit or Rollback it.
+// Begin starts a writing transaction. The caller must Commit or Rollback it.
 func (s *Store) Begin(ctx context.Context) (*Tx, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	if s.readOnly {
+		return nil, fmt.Errorf("%w: %s", ErrReadOnly, s.path)
+	}
+	return s.begin(ctx, nil)
+}
+
+func (s *Store) begin(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
+	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("state: begin: %w", err)
 	}
@@ -157,9 +280,11 @@ func (s *Store) Update(ctx context.Context, f func(*Tx) error) error {
 	return tx.Commit()
 }
 
-// View runs f in a transaction that is always rolled back.
+// View runs f in a read transaction, always rolled back. It takes no write
+// lock (a deferred BEGIN): a reader never blocks the writer, in this
+// process or another.
 func (s *Store) View(ctx context.Context, f func(*Tx) error) error {
-	tx, err := s.Begin(ctx)
+	tx, err := s.begin(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	stdsync "sync"
-	"time"
 
 	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/state"
@@ -165,77 +164,6 @@ func (e *Engine) finish(ctx context.Context, res *Result, runErr error, log *slo
 	if err := e.Store.Update(context.WithoutCancel(ctx), func(tx *state.Tx) error { return tx.FinishRun(r) }); err != nil {
 		log.Error("record run end", "error", err)
 	}
-}
-
-// dryRun pulls, evaluates and plans in one transaction and rolls it back.
-// A first full read (the snapshot is empty) is held in memory instead: the
-// plan is the same, without writing the whole directory to roll it back.
-func (e *Engine) dryRun(ctx context.Context, c *Connection, opt Options, res *Result) error {
-	tx, err := e.Store.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	first, err := firstRead(tx, c.Name, opt.Full)
-	if err != nil {
-		return err
-	}
-	log := e.Log.With("connection", c.Name, "dry_run", true)
-	start := time.Now()
-	var ev *evaluation
-	if first {
-		mem := newMemDirectory()
-		w := newPageWriter(mem.apply) // records page k while the source fetches k+1
-		_, _, err := c.Source.Pull(ctx, "", func(page []idsync.Change) error { return w.put(page) })
-		if werr := w.close(); werr != nil {
-			err = werr
-		}
-		if err != nil {
-			return fmt.Errorf("pull from %s failed; nothing planned: %w", c.idpName(), err)
-		}
-		res.Full = true
-		g, err := c.loadGraph(mem)
-		if err != nil {
-			return err
-		}
-		if ev, err = c.evaluateIDs(tx, mem, g, nil); err != nil {
-			return fmt.Errorf("plan: %w", err)
-		}
-	} else {
-		full, err := e.pull(ctx, c, opt.Full, func(f func(*state.Tx) error) error { return f(tx) }, log)
-		if err != nil {
-			return err
-		}
-		res.Full = full || opt.Full
-		if ev, err = c.evaluate(tx, res.Full); err != nil {
-			return fmt.Errorf("plan: %w", err)
-		}
-	}
-	pulled := time.Now()
-	if err := c.checkRefs(ev.graph); err != nil {
-		return fmt.Errorf("plan: %w", err)
-	}
-	res.Plan = c.plan(ev)
-	log.Debug("dry run planned", "in_memory", first, "pull_and_load", pulled.Sub(start), "plan", time.Since(pulled), "ops", len(res.Plan.Ops))
-	if res.Pending, err = tx.OutboxLen(c.Name); err != nil {
-		return err
-	}
-	res.Held, err = c.safety(tx, res.Plan)
-	return err
-}
-
-// firstRead reports whether a pull of conn reads everything into an empty
-// snapshot.
-func firstRead(tx *state.Tx, conn string, full bool) (bool, error) {
-	cur, err := tx.Cursor(conn)
-	if err != nil {
-		return false, err
-	}
-	if cur.Cursor != "" && !full {
-		return false, nil
-	}
-	n, err := tx.Counts(conn)
-	return n == (state.SnapshotCounts{}), err
 }
 
 // safety returns why plan must be held, or "".

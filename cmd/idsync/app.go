@@ -25,6 +25,12 @@ type app struct {
 	conns  []*sync.Connection
 	byName map[string]*sync.Connection
 	sched  map[string]sync.Schedule
+	// lock is the state's write lock, held by a writer (openWriter, the
+	// daemon) until close; readers have none.
+	lock *state.Lock
+	// borrowed: the daemon's app lent to a command sent to its control
+	// socket; close leaves it open.
+	borrowed bool
 }
 
 // configPath is --config, else IDSYNC_CONFIG, else ./idsync.yaml.
@@ -59,13 +65,29 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// openApp loads the config, opens the store, and (wire=true) opens every
-// connection's source and target.
+// openApp loads the config, opens the store read-only, and (wire=true)
+// opens every connection's source and target. It never takes the state's
+// lock and never writes the database: status, log, explain and dry runs
+// run beside the writer without blocking it. Commands that write use
+// openWriter.
 func openApp(ctx context.Context, g *globals, wire bool) (*app, error) {
 	cfg, err := loadConfig(configPath(g.config))
 	if err != nil {
 		return nil, err
 	}
+	a, err := newApp(ctx, g, cfg, wire)
+	if err != nil {
+		return nil, err
+	}
+	if a.store, err = state.OpenReadOnly(ctx, cfg.State); err != nil {
+		return nil, err
+	}
+	a.engine = sync.New(a.store, a.log)
+	return a, nil
+}
+
+// newApp is an app on cfg without a store.
+func newApp(ctx context.Context, g *globals, cfg *config.Config, wire bool) (*app, error) {
 	a := &app{cfg: cfg, log: newLogger(cfg.Log, g.stderr)}
 	if g.verbose {
 		a.log = newLogger(config.Log{Level: "debug", Format: cfg.Log.Format}, g.stderr)
@@ -75,10 +97,6 @@ func openApp(ctx context.Context, g *globals, wire bool) (*app, error) {
 			return nil, err
 		}
 	}
-	if a.store, err = state.Open(ctx, cfg.State); err != nil {
-		return nil, err
-	}
-	a.engine = sync.New(a.store, a.log)
 	return a, nil
 }
 
@@ -111,10 +129,16 @@ func (a *app) wire(ctx context.Context, cfg *config.Config) error {
 	return nil
 }
 
+// close closes the store, then releases the lock (a writer's). A borrowed
+// app stays open: it is the daemon's.
 func (a *app) close() {
+	if a.borrowed {
+		return
+	}
 	if a.store != nil {
 		a.store.Close()
 	}
+	a.lock.Unlock()
 }
 
 // connection turns one config connection into an engine connection.

@@ -20,7 +20,7 @@ safety.max_delete_percent is held: nothing is applied and the plan is stored.
 approve it here. Its ops are applied at once, whatever the limits say.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := openApp(cmd.Context(), g, true)
+			a, err := openWriter(cmd.Context(), g)
 			if err != nil {
 				return err
 			}

@@ -43,6 +43,12 @@ type globals struct {
 	verbose bool
 	stdout  io.Writer
 	stderr  io.Writer
+	// argv is the command line as given (without the program name): what
+	// openWriter sends to the daemon to carry out.
+	argv []string
+	// daemon is set when the daemon runs a command sent to its control
+	// socket: the daemon's app, which openWriter returns.
+	daemon *app
 }
 
 func main() {
@@ -53,7 +59,31 @@ func main() {
 
 // run executes the command line args and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	g := &globals{stdout: stdout, stderr: stderr}
+	return execute(ctx, &globals{stdout: stdout, stderr: stderr, argv: args})
+}
+
+// execute runs the command line g.argv with g's streams and returns the
+// exit status. The daemon runs commands sent to its control socket here.
+func execute(ctx context.Context, g *globals) int {
+	root := rootCmd(g)
+	root.SetArgs(g.argv)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ec *exitCode
+	if errors.As(err, &ec) {
+		if ec.err != nil {
+			printError(g.stderr, ec.err)
+		}
+		return ec.code
+	}
+	printError(g.stderr, err)
+	return exitError
+}
+
+// rootCmd is the idsync command tree on g.
+func rootCmd(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "idsync",
 		Short: "Keep a workspace's users, roles and groups in step with Entra ID or Okta",
@@ -67,27 +97,13 @@ Start with 'idsync demo' (no credentials needed), then write idsync.yaml
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
 	root.PersistentFlags().StringVarP(&g.config, "config", "c", "", "configuration file (default $IDSYNC_CONFIG, else ./idsync.yaml)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log at debug level")
 	root.AddCommand(syncCmd(g), runCmd(g), statusCmd(g), logCmd(g), approveCmd(g), explainCmd(g),
 		configCmd(g), versionCmd(g), demoCmd(g))
-
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
-	}
-	var ec *exitCode
-	if errors.As(err, &ec) {
-		if ec.err != nil {
-			printError(stderr, ec.err)
-		}
-		return ec.code
-	}
-	printError(stderr, err)
-	return exitError
+	return root
 }
 
 func printError(w io.Writer, err error) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	stdsync "sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,6 +26,11 @@ func runCmd(g *globals) *cobra.Command {
 		Long: `Run every connection on its cron schedule (schedule, and full_resync for full
 reconciles) until stopped, with /healthz and /readyz on http.listen when set.
 Each connection also runs once at start.
+
+The daemon holds the state's write lock while it runs. 'idsync sync' and
+'idsync approve' started beside it are carried out by the daemon: they reach it
+on the control socket beside the state file ("<state>.sock", owner-only) and
+print what the daemon's run prints.
 
 Signals: SIGTERM or SIGINT stops scheduling, lets ops already sent finish and be
 recorded (the rest stay in the outbox for the next start), then exits. SIGHUP
@@ -42,12 +48,16 @@ Under systemd (Type=notify) it reports READY, RELOADING and STOPPING.`,
 
 // daemon runs until ctx ends; every value on hup reloads the configuration.
 func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
-	a, err := openApp(ctx, g, true)
+	a, err := openDaemon(ctx, g)
 	if err != nil {
 		return err
 	}
 	defer a.close()
 	log := a.log
+	// cur is the running configuration: a reload replaces it, and commands
+	// sent to the control socket run on the one current when they arrive.
+	var cur atomic.Pointer[app]
+	cur.Store(a)
 	var ready stdsync.Once
 	readyCh := make(chan struct{})
 	start := func(a *app) (*sync.Scheduler, error) {
@@ -72,6 +82,11 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 		s.Start()
 		return s, nil
 	}
+	ctl, err := listenControl(ctx, controlPath(a.cfg.State), log, cur.Load)
+	if err != nil {
+		return err
+	}
+	defer ctl.close() // before a.close: commands it carries out use the store
 	sched, err := start(a)
 	if err != nil {
 		return err
@@ -85,7 +100,7 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 		defer srv.Shutdown(context.WithoutCancel(ctx))
 	}
 	notify("READY=1")
-	log.Info("idsync running", "connections", len(a.conns), "state", a.cfg.State)
+	log.Info("idsync running", "connections", len(a.conns), "state", a.cfg.State, "control", controlPath(a.cfg.State))
 
 	var retired stdsync.WaitGroup // schedulers replaced by a reload, finishing their runs
 	for {
@@ -93,13 +108,14 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 		case <-ctx.Done():
 			notify("STOPPING=1")
 			log.Info("stopping: letting ops in flight finish")
+			ctl.close()
 			sched.Stop(false)
 			retired.Wait()
 			log.Info("stopped")
 			return nil
 		case <-hup:
 			notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", time.Now().UnixMicro()))
-			next, err := reload(ctx, g, a)
+			next, err := reload(ctx, g, cur.Load())
 			if err != nil {
 				log.Error("reload failed; keeping the running configuration", "error", err)
 				notify("READY=1")
@@ -113,9 +129,9 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 				continue
 			}
 			retired.Go(func() { old.Stop(true) })
-			a.conns, a.byName, a.sched, a.cfg = next.conns, next.byName, next.sched, next.cfg
+			cur.Store(next)
 			notify("READY=1")
-			log.Info("configuration reloaded", "connections", len(a.conns))
+			log.Info("configuration reloaded", "connections", len(next.conns))
 		}
 	}
 }

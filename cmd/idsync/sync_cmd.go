@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -19,20 +20,29 @@ func syncCmd(g *globals) *cobra.Command {
 		Long: `Run one sync of each named connection (default: all): pull changes from the
 identity provider, plan what the workspace needs, and apply it.
 
-With --dry-run nothing changes anywhere: the pull happens in a transaction that is
-rolled back (no cursor advanced, no snapshot changed), no op is applied, and the plan
-is printed. A plan whose deletes and disables exceed the connection's safety limits
+With --dry-run nothing changes anywhere: the state is only read (a first read is
+held in memory, any other pull goes into a private copy of the state that is removed
+afterwards), no cursor is advanced, no op is applied, and the plan is printed. A dry
+run never waits for, or holds up, the daemon or another sync. A plan whose deletes and disables exceed the connection's safety limits
 is held instead of applied: review it, then 'idsync approve CONNECTION'.
 
 Exit status: 0 on success, 1 on error (including ops that failed and wait for the next run). With --detailed-exitcode: 0 no changes,
-2 changes (applied, or planned with --dry-run), 3 a plan was held, 1 error.`,
+2 changes (applied, or planned with --dry-run), 3 a plan was held, 1 error.
+
+One process writes the state at a time. While the daemon ('idsync run') is running,
+the sync is carried out by the daemon, with the same output and exit status; beside
+another sync it stops with an error naming that process.`,
 		Example: `  idsync sync --dry-run
   idsync sync acme --full --output json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output: must be text or json, not %q", output)
 			}
-			a, err := openApp(cmd.Context(), g, true)
+			open := openWriter
+			if opt.DryRun {
+				open = func(ctx context.Context, g *globals) (*app, error) { return openApp(ctx, g, true) }
+			}
+			a, err := open(cmd.Context(), g)
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,141 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/state"
+)
+
+// dryRun plans what a run would do and changes nothing. It never takes the
+// state's write lock, in SQLite or across processes: the daemon beside it
+// keeps running while it pulls. A first full read (the snapshot is empty)
+// is held in memory; any other pull goes into a private copy of the
+// database, in a transaction that is rolled back, and the copy is removed.
+func (e *Engine) dryRun(ctx context.Context, c *Connection, opt Options, res *Result) error {
+	var first bool
+	if err := e.Store.View(ctx, func(tx *state.Tx) (err error) {
+		first, err = firstRead(tx, c.Name, opt.Full)
+		return err
+	}); err != nil {
+		return err
+	}
+	log := e.Log.With("connection", c.Name, "dry_run", true)
+	if first {
+		return e.dryRunInMemory(ctx, c, res, log)
+	}
+	return e.dryRunOnCopy(ctx, c, opt, res, log)
+}
+
+// dryRunInMemory reads the whole directory into memory and plans against
+// the applied state in a read transaction.
+func (e *Engine) dryRunInMemory(ctx context.Context, c *Connection, res *Result, log *slog.Logger) error {
+	start := time.Now()
+	mem := newMemDirectory()
+	w := newPageWriter(mem.apply) // records page k while the source fetches k+1
+	_, _, err := c.Source.Pull(ctx, "", func(page []idsync.Change) error { return w.put(page) })
+	if werr := w.close(); werr != nil {
+		err = werr
+	}
+	if err != nil {
+		return fmt.Errorf("pull from %s failed; nothing planned: %w", c.idpName(), err)
+	}
+	res.Full = true
+	g, err := c.loadGraph(mem)
+	if err != nil {
+		return err
+	}
+	pulled := time.Now()
+	// The pull is over: the read transaction is short and sees one state.
+	return e.Store.View(ctx, func(tx *state.Tx) error {
+		ev, err := c.evaluateIDs(tx, mem, g, nil)
+		if err != nil {
+			return fmt.Errorf("plan: %w", err)
+		}
+		if err := planDry(tx, c, ev, res); err != nil {
+			return err
+		}
+		log.Debug("dry run planned", "in_memory", true, "pull_and_load", pulled.Sub(start), "plan", time.Since(pulled), "ops", len(res.Plan.Ops))
+		return nil
+	})
+}
+
+// dryRunOnCopy pulls into a copy of the database taken in one read
+// transaction, inside a transaction on the copy that is rolled back. The
+// copy holds names and emails: it lives in a directory only this user can
+// read, and is removed however the dry run ends.
+func (e *Engine) dryRunOnCopy(ctx context.Context, c *Connection, opt Options, res *Result, log *slog.Logger) (err error) {
+	start := time.Now()
+	dir, err := os.MkdirTemp("", "idsync-dry-run-") // mode 0700
+	if err != nil {
+		return fmt.Errorf("dry run: %w", err)
+	}
+	defer func() {
+		if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
+			err = fmt.Errorf("dry run: remove its copy of the state: %w", rerr)
+		}
+	}()
+	path := filepath.Join(dir, "idsync.db")
+	if err := e.Store.CopyTo(ctx, path); err != nil {
+		return fmt.Errorf("dry run: %w", err)
+	}
+	copied := time.Now()
+	cp, err := state.Open(ctx, path)
+	if err != nil {
+		return fmt.Errorf("dry run: %w", err)
+	}
+	defer cp.Close() // before RemoveAll (deferred first, runs last)
+	tx, err := cp.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	full, err := e.pull(ctx, c, opt.Full, func(f func(*state.Tx) error) error { return f(tx) }, log)
+	if err != nil {
+		return err
+	}
+	res.Full = full || opt.Full
+	pulled := time.Now()
+	ev, err := c.evaluate(tx, res.Full)
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	if err := planDry(tx, c, ev, res); err != nil {
+		return err
+	}
+	log.Debug("dry run planned", "in_memory", false, "copy", copied.Sub(start), "pull", pulled.Sub(copied), "plan", time.Since(pulled), "ops", len(res.Plan.Ops))
+	return nil
+}
+
+// planDry turns an evaluation into the dry run's plan, with the ops waiting
+// in the outbox and what the safety limits would say.
+func planDry(tx *state.Tx, c *Connection, ev *evaluation, res *Result) (err error) {
+	if err := c.checkRefs(ev.graph); err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	res.Plan = c.plan(ev)
+	if res.Pending, err = tx.OutboxLen(c.Name); err != nil {
+		return err
+	}
+	res.Held, err = c.safety(tx, res.Plan)
+	return err
+}
+
+// firstRead reports whether a pull of conn reads everything into an empty
+// snapshot.
+func firstRead(tx *state.Tx, conn string, full bool) (bool, error) {
+	cur, err := tx.Cursor(conn)
+	if err != nil {
+		return false, err
+	}
+	if cur.Cursor != "" && !full {
+		return false, nil
+	}
+	n, err := tx.Counts(conn)
+	return n == (state.SnapshotCounts{}), err
+}
