@@ -157,9 +157,7 @@ func TestPullFullReadUserMovesDuringRead(t *testing.T) {
 				srv.BeforeNext("users/delta", move)
 			}
 			r := mustPull(t, open(t, config(srv)), "")
-			if err := <-moved; err != nil {
-				t.Fatal(err)
-			}
+			hookRan(t, moved)
 			var said []string
 			for _, c := range r.changes() {
 				switch {
@@ -173,5 +171,19 @@ func TestPullFullReadUserMovesDuringRead(t *testing.T) {
 				t.Errorf("the read said %v about the user, want it to end with %s", said, tc.want)
 			}
 		})
+	}
+}
+
+// hookRan fails the test unless the BeforeNext hook that sends on ch ran
+// during the pull that just returned (so before the pull's answer).
+func hookRan(t *testing.T, ch <-chan error) {
+	t.Helper()
+	select {
+	case err := <-ch:
+		if err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Fatal("the change planned between two requests never happened: the pull did not make the request it waits for")
 	}
 }
