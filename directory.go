@@ -22,7 +22,8 @@ const (
 	RemovalNone Removal = ""
 	// RemovalSoft: in Entra's recycle bin (@removed reason "changed"), restorable for 30 days.
 	RemovalSoft Removal = "soft"
-	// RemovalHard: permanently deleted, or absent from a completed full read.
+	// RemovalHard: permanently deleted, or mentioned neither live nor
+	// restorable by a completed full read (see sources.Source).
 	RemovalHard Removal = "hard"
 )
 

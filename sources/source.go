@@ -20,6 +20,16 @@ type Source interface {
 	// engine then sweeps whatever the read did not mention). A source may
 	// decide on its own to do a full read (full=true) even when given a cursor.
 	//
+	// Absence from a full read is the engine's proof of a permanent delete,
+	// so a full read must mention every user the IdP still holds: live ones
+	// (ChangeUser, disabled or deactivated ones included) and restorable ones
+	// (ChangeUserRemoved with RemovalSoft, e.g. Entra's recycle bin, every
+	// full read again). A user a completed full read does not mention at all
+	// becomes RemovalHard, even one the snapshot held as soft-deleted. A
+	// source that cannot list something it still holds must fail the pull
+	// rather than return full=true. Outside full reads, a source reports
+	// RemovalHard only on the IdP's word that the user is gone for good.
+	//
 	// On any error the engine discards next; it never saves a cursor of a
 	// pull that did not finish. If emit returns an error, Pull must stop and
 	// return it. ErrCursorExpired asks the engine for a full read.

@@ -201,7 +201,7 @@ func (tx *Tx) upsertUsers(conn string, gen int64, page []idsync.Change) error {
 		return err
 	}
 	// Unchanged users only move their generation (see upsertUser).
-	same := []any{gen, conn}
+	same := []any{gen, gen, conn}
 	var changed []any
 	var dirty []string
 	for _, c := range page {
@@ -214,8 +214,8 @@ func (tx *Tx) upsertUsers(conn string, gen int64, page []idsync.Change) error {
 		changed = append(append(append(changed, conn, u.ID), userArgs(*u)...), gen)
 		dirty = append(dirty, u.ID)
 	}
-	if n := len(same) - 2; n > 0 {
-		if err := tx.execBatch(n, `UPDATE source_users SET generation = ? WHERE connection = ? AND id IN (`+placeholders(n, 1)+`)`, same...); err != nil {
+	if n := len(same) - 3; n > 0 {
+		if err := tx.execBatch(n, `UPDATE source_users SET `+stampGen+` WHERE connection = ? AND id IN (`+placeholders(n, 1)+`)`, same...); err != nil {
 			return err
 		}
 	}
@@ -226,7 +226,7 @@ func (tx *Tx) upsertUsers(conn string, gen int64, page []idsync.Change) error {
 		ON CONFLICT (connection, id) DO UPDATE SET user_name = excluded.user_name, email = excluded.email,
 		given_name = excluded.given_name, family_name = excluded.family_name, display_name = excluded.display_name,
 		employee_id = excluded.employee_id, title = excluded.title, department = excluded.department,
-		status = excluded.status, removed = '', generation = excluded.generation`, changed...); err != nil {
+		status = excluded.status, removed = '', `+stampExcluded("source_users"), changed...); err != nil {
 		return err
 	}
 	return tx.markUsers(conn, dirty)
@@ -246,8 +246,8 @@ func (tx *Tx) addMembers(conn string, gen int64, page []idsync.Change) error {
 		return err
 	}
 	if len(existing) > 0 {
-		upd := append([]any{gen, conn, group}, stringsToAny(existing)...)
-		if err := tx.execBatch(len(existing), `UPDATE source_members SET generation = ? WHERE connection = ? AND group_id = ? AND member_id IN (`+
+		upd := append([]any{gen, gen, conn, group}, stringsToAny(existing)...)
+		if err := tx.execBatch(len(existing), `UPDATE source_members SET `+stampGen+` WHERE connection = ? AND group_id = ? AND member_id IN (`+
 			placeholders(len(existing), 1)+`)`, upd...); err != nil {
 			return err
 		}
@@ -300,15 +300,7 @@ func (tx *Tx) applyChange(conn string, gen int64, c idsync.Change) error {
 		}
 		return tx.upsertUser(conn, gen, *c.User)
 	case idsync.ChangeUserRemoved:
-		res, err := tx.exec(`UPDATE source_users SET removed = ?, generation = ? WHERE connection = ? AND id = ? AND removed <> ?`,
-			string(c.Removal), gen, conn, c.ID, string(c.Removal))
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n > 0 {
-			return tx.markUser(conn, c.ID)
-		}
-		return nil
+		return tx.removeUser(conn, gen, c.ID, c.Removal)
 	case idsync.ChangeGroup:
 		if c.Group == nil || c.Group.ID == "" {
 			return errors.New("group change without a group id")
@@ -339,6 +331,23 @@ func (tx *Tx) applyChange(conn string, gen int64, c idsync.Change) error {
 	return fmt.Errorf("unknown change kind %q", c.Kind)
 }
 
+// Generations only move forward. A row's generation is the latest pull that
+// saw it, and a sweep drops what the latest full read did not see; were a
+// late write of an older pull (a second process on the same database, a
+// replayed page) to stamp a row back, the sweep of a newer full read that
+// did see the row would remove it. So every statement that sets generation
+// keeps the larger one. (CASE, not the two-argument max() SQLite has and
+// PostgreSQL has not.)
+//
+// stampGen is the SET clause for an UPDATE; it takes gen twice.
+const stampGen = `generation = CASE WHEN generation > ? THEN generation ELSE ? END`
+
+// stampExcluded is the SET clause for an upsert of table: the row keeps
+// its generation when that is newer than the inserted one.
+func stampExcluded(table string) string {
+	return `generation = CASE WHEN ` + table + `.generation > excluded.generation THEN ` + table + `.generation ELSE excluded.generation END`
+}
+
 // userCols are source_users' profile columns, in userArgs order.
 const userCols = `user_name, email, given_name, family_name, display_name, employee_id, title, department, status`
 
@@ -349,10 +358,10 @@ func userArgs(u idsync.User) []any {
 func (tx *Tx) upsertUser(conn string, gen int64, u idsync.User) error {
 	// A re-read of an unchanged user only moves its generation: full reads
 	// must not make every user dirty.
-	res, err := tx.exec(`UPDATE source_users SET generation = ? WHERE connection = ? AND id = ? AND removed = ''
+	res, err := tx.exec(`UPDATE source_users SET `+stampGen+` WHERE connection = ? AND id = ? AND removed = ''
 		AND user_name = ? AND email = ? AND given_name = ? AND family_name = ? AND display_name = ?
 		AND employee_id = ? AND title = ? AND department = ? AND status = ?`,
-		append([]any{gen, conn, u.ID}, userArgs(u)...)...)
+		append([]any{gen, gen, conn, u.ID}, userArgs(u)...)...)
 	if err != nil {
 		return err
 	}
@@ -363,16 +372,37 @@ func (tx *Tx) upsertUser(conn string, gen int64, u idsync.User) error {
 		ON CONFLICT (connection, id) DO UPDATE SET user_name = excluded.user_name, email = excluded.email,
 		given_name = excluded.given_name, family_name = excluded.family_name, display_name = excluded.display_name,
 		employee_id = excluded.employee_id, title = excluded.title, department = excluded.department,
-		status = excluded.status, removed = '', generation = excluded.generation`,
+		status = excluded.status, removed = '', `+stampExcluded("source_users"),
 		append(append([]any{conn, u.ID}, userArgs(u)...), gen)...); err != nil {
 		return err
 	}
 	return tx.markUser(conn, u.ID)
 }
 
+// removeUser records that the source reported user id removed (r says
+// how). The row counts as seen by this pull even when it already was
+// removed that way: a full read reports the recycle bin again and again,
+// and the sweep must not take those users for permanently deleted. Only a
+// change of state marks the user dirty.
+func (tx *Tx) removeUser(conn string, gen int64, id string, r idsync.Removal) error {
+	if r != idsync.RemovalSoft && r != idsync.RemovalHard {
+		return fmt.Errorf("user %s removed with unknown removal %q", id, r)
+	}
+	res, err := tx.exec(`UPDATE source_users SET removed = ?, `+stampGen+` WHERE connection = ? AND id = ? AND removed <> ?`,
+		string(r), gen, gen, conn, id, string(r))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return tx.markUser(conn, id)
+	}
+	_, err = tx.exec(`UPDATE source_users SET `+stampGen+` WHERE connection = ? AND id = ?`, gen, gen, conn, id)
+	return err
+}
+
 func (tx *Tx) upsertGroup(conn string, gen int64, g idsync.Group) error {
-	res, err := tx.exec(`UPDATE source_groups SET generation = ? WHERE connection = ? AND id = ? AND name = ? AND description = ?`,
-		gen, conn, g.ID, g.Name, g.Description)
+	res, err := tx.exec(`UPDATE source_groups SET `+stampGen+` WHERE connection = ? AND id = ? AND name = ? AND description = ?`,
+		gen, gen, conn, g.ID, g.Name, g.Description)
 	if err != nil {
 		return err
 	}
@@ -380,7 +410,7 @@ func (tx *Tx) upsertGroup(conn string, gen int64, g idsync.Group) error {
 		return nil
 	}
 	if _, err := tx.exec(`INSERT INTO source_groups (connection, id, name, description, generation) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (connection, id) DO UPDATE SET name = excluded.name, description = excluded.description, generation = excluded.generation`,
+		ON CONFLICT (connection, id) DO UPDATE SET name = excluded.name, description = excluded.description, `+stampExcluded("source_groups"),
 		conn, g.ID, g.Name, g.Description, gen); err != nil {
 		return err
 	}
@@ -412,8 +442,8 @@ func (tx *Tx) addMember(conn string, gen int64, group, member string, kind idsyn
 	if kind == "" {
 		kind = idsync.MemberUser
 	}
-	res, err := tx.exec(`UPDATE source_members SET generation = ? WHERE connection = ? AND group_id = ? AND member_id = ?`,
-		gen, conn, group, member)
+	res, err := tx.exec(`UPDATE source_members SET `+stampGen+` WHERE connection = ? AND group_id = ? AND member_id = ?`,
+		gen, gen, conn, group, member)
 	if err != nil {
 		return err
 	}
@@ -450,8 +480,8 @@ func (tx *Tx) assign(conn string, gen int64, a idsync.Assignment) error {
 	if a.PrincipalKind == "" {
 		a.PrincipalKind = idsync.MemberUser
 	}
-	res, err := tx.exec(`UPDATE source_assignments SET generation = ? WHERE connection = ? AND principal_id = ? AND role = ?`,
-		gen, conn, a.PrincipalID, a.Role)
+	res, err := tx.exec(`UPDATE source_assignments SET `+stampGen+` WHERE connection = ? AND principal_id = ? AND role = ?`,
+		gen, gen, conn, a.PrincipalID, a.Role)
 	if err != nil {
 		return err
 	}
@@ -482,15 +512,18 @@ func (tx *Tx) removeAssignments(conn, where string, args ...any) error {
 	return nil
 }
 
-// Sweep ends a completed full read of generation gen: present users it did
-// not see are marked permanently removed, groups, memberships and
-// assignments it did not see are dropped. Everything affected is marked dirty.
+// Sweep ends a completed full read of generation gen: users it did not
+// mention are marked permanently removed, groups, memberships and
+// assignments it did not see are dropped. Everything affected is marked
+// dirty.
 //
-// Users already soft-deleted keep that state: a full read does not list the
-// recycle bin, and its absence there is no proof of a permanent delete.
+// A full read reports every user the IdP still holds, live or restorable
+// (sources.Source: Entra's recycle bin comes as soft removals), so a user it
+// did not mention at all is proof of a permanent delete, whether the row was
+// live or soft-deleted (a recycle bin empties itself after 30 days).
 func (tx *Tx) Sweep(conn string, gen int64) error {
-	ids, err := queryAll(tx, scanString, `SELECT id FROM source_users WHERE connection = ? AND generation < ? AND removed = ''`,
-		conn, gen)
+	ids, err := queryAll(tx, scanString, `SELECT id FROM source_users WHERE connection = ? AND generation < ? AND removed <> ?`,
+		conn, gen, string(idsync.RemovalHard))
 	if err != nil {
 		return fmt.Errorf("state: sweep users: %w", err)
 	}

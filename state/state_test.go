@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"io/fs"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -131,15 +132,20 @@ func TestSweepAfterFullRead(t *testing.T) {
 		return tx.ApplyChanges("acme", 1, []idsync.Change{
 			idsync.UserChange(idsync.User{ID: "u1", UserName: "a"}), idsync.UserChange(idsync.User{ID: "u2", UserName: "b"}),
 			idsync.UserChange(idsync.User{ID: "u3", UserName: "c"}), idsync.UserRemovedChange("u3", idsync.RemovalSoft),
+			idsync.UserChange(idsync.User{ID: "u4", UserName: "d"}), idsync.UserRemovedChange("u4", idsync.RemovalSoft),
+			idsync.UserChange(idsync.User{ID: "u5", UserName: "e"}),
 			idsync.GroupChange(idsync.Group{ID: "g1", Name: "Staff"}), idsync.GroupChange(idsync.Group{ID: "g2", Name: "Old"}),
 			idsync.MemberAddedChange("g1", "u1", idsync.MemberUser), idsync.MemberAddedChange("g1", "u2", idsync.MemberUser),
 			idsync.AssignedChange(idsync.Assignment{PrincipalID: "u1", Role: "Admin"}),
 		})
 	})
-	// Generation 2 sees u1, g1 and u1's membership only.
+	update(t, s, func(tx *Tx) error { return tx.ClearDirty("acme", nil, nil, true) })
+	// Generation 2 sees u1, g1 and u1's membership live, u3 (still) and u5
+	// (newly) in the recycle bin; u2 and u4 are in neither.
 	update(t, s, func(tx *Tx) error {
 		if err := tx.ApplyChanges("acme", 2, []idsync.Change{idsync.UserChange(idsync.User{ID: "u1", UserName: "a"}),
-			idsync.GroupChange(idsync.Group{ID: "g1", Name: "Staff"}), idsync.MemberAddedChange("g1", "u1", idsync.MemberUser)}); err != nil {
+			idsync.GroupChange(idsync.Group{ID: "g1", Name: "Staff"}), idsync.MemberAddedChange("g1", "u1", idsync.MemberUser),
+			idsync.UserRemovedChange("u3", idsync.RemovalSoft), idsync.UserRemovedChange("u5", idsync.RemovalSoft)}); err != nil {
 			return err
 		}
 		return tx.Sweep("acme", 2)
@@ -150,8 +156,13 @@ func TestSweepAfterFullRead(t *testing.T) {
 		for _, u := range us {
 			removed[u.ID] = u.Removed
 		}
-		if removed["u1"] != "" || removed["u2"] != idsync.RemovalHard || removed["u3"] != idsync.RemovalSoft {
-			t.Fatalf("after sweep: %v (the recycle bin is not proof of a permanent delete)", removed)
+		want := map[string]idsync.Removal{"u1": "", "u2": idsync.RemovalHard, "u3": idsync.RemovalSoft, "u4": idsync.RemovalHard, "u5": idsync.RemovalSoft}
+		if !maps.Equal(removed, want) {
+			t.Fatalf("after sweep: %v, want %v (in the recycle bin: soft; in neither the read nor the bin: hard)", removed, want)
+		}
+		users, _, err := tx.Dirty("acme")
+		if !slices.Equal(users, []string{"u1", "u2", "u4", "u5"}) { // u1 lost its assignment
+			t.Fatalf("dirty users %v, want u1, u2, u4, u5 (u3 was soft-deleted before)", users)
 		}
 		gs, _ := tx.Groups("acme")
 		ug, _ := tx.UserGroups("acme", nil)

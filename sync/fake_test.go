@@ -104,8 +104,9 @@ func (s *fakeSource) snapshot() []idsync.Change {
 	var out []idsync.Change
 	for _, id := range sortedKeys(s.users) {
 		u := s.users[id]
-		if u.Removed != "" {
-			continue // like Graph: a full read does not list the recycle bin
+		if u.Removed != "" { // like the Entra source: the recycle bin as soft removals (sources.Source)
+			out = append(out, idsync.UserRemovedChange(id, u.Removed))
+			continue
 		}
 		out = append(out, idsync.UserChange(u))
 	}

@@ -22,7 +22,9 @@ const cursorVersion = 1
 
 // Pull reads users, then groups (with their direct members), then, with
 // scope.app_id, the app's role assignments, emitting one batch of changes
-// per Graph page. cursor "" is a full read (full=true).
+// per Graph page. cursor "" is a full read (full=true), which also reports
+// the users in the recycle bin, as soft removals, before and after the
+// users round (recyclebin.go).
 //
 // Users come first so members and assignments name users already seen.
 // Directory delta tokens expire after 7 days: a cursor older than that
@@ -42,8 +44,19 @@ func (s *Source) Pull(ctx context.Context, cur string, emit func([]idsync.Change
 	}
 	next := cursor{V: cursorVersion}
 	var err error
+	// A full read reports the recycle bin too (see recyclebin.go).
+	if full {
+		if err := s.pullRecycleBin(ctx, emit); err != nil {
+			return "", false, err
+		}
+	}
 	if next.Users, err = s.pullUsers(ctx, c.Users, emit); err != nil {
 		return "", false, err
+	}
+	if full {
+		if err := s.pullRecycleBin(ctx, emit); err != nil {
+			return "", false, err
+		}
 	}
 	if next.Groups, err = s.pullGroups(ctx, c.Groups, emit); err != nil {
 		return "", false, err

@@ -309,19 +309,61 @@ func TestPullPartialUpdates(t *testing.T) {
 		t.Errorf("re-read %d users, want 2 (the partial ones)", got)
 	}
 
-	t.Run("user gone before the re-read", func(t *testing.T) {
-		alice := sample.Users["alice.archer"+domain]
-		if err := srv.UpdateUser(alice, func(u *entratest.User) { u.Department = "R&D" }); err != nil {
-			t.Fatal(err)
-		}
-		srv.FailNext("users/"+alice, http.StatusNotFound, 1)
-		r := mustPull(t, src, r.next)
-		for _, c := range r.changes() {
-			if c.Kind == idsync.ChangeUser {
-				t.Errorf("unexpected %+v", c.User)
+	// A user deleted between the delta page and its re-read: the recycle
+	// bin says how; a 404 with the user in neither place and a second read
+	// that finds it is no delete.
+	cursor := r.next
+	for _, tc := range []struct {
+		name, user string
+		delete     func(id string) error
+		want       func(id string) idsync.Change
+	}{
+		{"soft-deleted before the re-read", "alice.archer", srv.SoftDeleteUser,
+			func(id string) idsync.Change { return idsync.UserRemovedChange(id, idsync.RemovalSoft) }},
+		{"deleted for good before the re-read", "carol.chen", srv.HardDeleteUser,
+			func(id string) idsync.Change { return idsync.UserRemovedChange(id, idsync.RemovalHard) }},
+		{"a transient 404", "erin.evans", func(id string) error { srv.FailNext("users/"+id, http.StatusNotFound, 1); return nil },
+			func(id string) idsync.Change { u, _ := srv.User(id); return userChange(u) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := sample.Users[tc.user+domain]
+			if err := srv.UpdateUser(id, func(u *entratest.User) { u.Department = "R&D" }); err != nil {
+				t.Fatal(err)
 			}
-		}
-	})
+			hooked := make(chan error, 1)
+			srv.BeforeNext("users/{id}", func() { hooked <- tc.delete(id) })
+			r := mustPull(t, src, cursor)
+			hookRan(t, hooked)
+			cursor = r.next
+			var about []string // the user's changes (the round also reports the last subtest's delete again)
+			for _, c := range r.changes() {
+				if c.ID == id || c.User != nil && c.User.ID == id {
+					about = append(about, describe(c))
+				}
+			}
+			if want := []string{describe(tc.want(id))}; !slices.Equal(about, want) {
+				t.Errorf("changes of the user %q, want %q", about, want)
+			}
+		})
+	}
+}
+
+func describe(c idsync.Change) string {
+	if c.User != nil {
+		return fmt.Sprintf("%s %+v", c.Kind, *c.User)
+	}
+	return fmt.Sprintf("%s %s %s", c.Kind, c.ID, c.Removal)
+}
+
+// userChange is the change the source makes of an emulator user.
+func userChange(u entratest.User) idsync.Change {
+	status := idsync.StatusActive
+	if !u.AccountEnabled {
+		status = idsync.StatusDisabled
+	}
+	return idsync.UserChange(idsync.User{ID: u.ID, UserName: u.UserPrincipalName, Email: u.Mail, GivenName: u.GivenName,
+		FamilyName: u.Surname, DisplayName: u.DisplayName, EmployeeID: u.EmployeeID, Title: u.JobTitle,
+		Department: u.Department, Status: status})
 }
 
 func TestPullLargeGroupSplitAcrossPages(t *testing.T) {
@@ -434,8 +476,9 @@ func TestPullThrottling(t *testing.T) {
 	t.Run("429 storm converges", func(t *testing.T) {
 		srv.Throttle("", 5, 0)
 		r := mustPull(t, src, "")
-		if got := srv.Calls("users/delta"); got != 3+5 {
-			t.Errorf("users/delta calls = %d, want 3 pages + 5 retries", got)
+		// The first request of a full read (the recycle bin's) takes the retries.
+		if got := srv.Calls("users/delta") + srv.Calls("deletedItems"); got != 3+2+5 {
+			t.Errorf("users/delta + deletedItems calls = %d, want 3 + 2 pages + 5 retries", got)
 		}
 		snap := newSnapshot()
 		snap.apply(t, r.changes())

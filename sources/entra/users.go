@@ -3,15 +3,11 @@ package entra
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
-	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"github.com/idsync/idsync"
@@ -61,7 +57,8 @@ func (s *Source) pullUsers(ctx context.Context, link string, emit func([]idsync.
 	// Graph documents that an updated user may come with only the
 	// properties that changed. idsync's changes carry whole users, so such
 	// an entry (recognisable by its missing userPrincipalName, which every
-	// user has and is selected) is re-read whole: one GET /users/{id} each.
+	// user has and is selected) is re-read whole: one GET /users/{id} each
+	// (see rereadUser for one deleted in between).
 	var partial []int
 	convert := func(cs []idsync.Change, u *graphUser) []idsync.Change {
 		if u.ID != "" && u.Removed == nil && u.UserPrincipalName == nil {
@@ -74,28 +71,43 @@ func (s *Source) pullUsers(ctx context.Context, link string, emit func([]idsync.
 		if len(partial) == 0 {
 			return cs, nil
 		}
-		gone := false
 		for _, i := range partial {
-			c, found, err := s.getUser(ctx, cs[i].User.ID)
+			c, err := s.rereadUser(ctx, cs[i].User.ID)
 			if err != nil {
 				return nil, err
-			}
-			if !found { // deleted since; the next round reports how
-				cs[i].Kind, gone = "", true
-				continue
 			}
 			cs[i] = c
 		}
 		partial = partial[:0]
-		if gone {
-			cs = slices.DeleteFunc(cs, func(c idsync.Change) bool { return c.Kind == "" })
-		}
 		return cs, nil
 	}
 	return followDelta(ctx, s, "users", first, withURL, convert, complete, emit)
 }
 
-// getUser reads one user whole; found=false when Graph no longer has it.
+// rereadUser reads the user id whole for a partial delta entry. A user
+// Graph answers 404 for was deleted since the page, and the recycle bin
+// says how: there, a soft removal. In neither, it is read once more before
+// it counts as deleted for good, so that a restore between the two reads
+// (or a replica that had not caught up) cannot delete an account.
+func (s *Source) rereadUser(ctx context.Context, id string) (idsync.Change, error) {
+	c, found, err := s.getUser(ctx, id)
+	if err != nil || found {
+		return c, err
+	}
+	binned, err := s.inRecycleBin(ctx, id)
+	if err != nil {
+		return c, err
+	}
+	if binned {
+		return idsync.UserRemovedChange(id, idsync.RemovalSoft), nil
+	}
+	if c, found, err = s.getUser(ctx, id); err != nil || found {
+		return c, err
+	}
+	return idsync.UserRemovedChange(id, idsync.RemovalHard), nil
+}
+
+// getUser reads one user whole; found=false when Graph answers 404.
 func (s *Source) getUser(ctx context.Context, id string) (c idsync.Change, found bool, err error) {
 	raw := s.cfg.GraphURL + "/users/" + url.PathEscape(id) + "?$select=" + strings.Join(userSelect, ",")
 	info, err := users.NewUserItemRequestBuilder(raw, s.adapter).ToGetRequestInformation(ctx, nil)
@@ -104,8 +116,7 @@ func (s *Source) getUser(ctx context.Context, id string) (c idsync.Change, found
 	}
 	body, err := s.adapter.SendPrimitive(ctx, info, "[]byte", errorMapping)
 	if err != nil {
-		var oe *odataerrors.ODataError
-		if errors.As(err, &oe) && oe.ResponseStatusCode == http.StatusNotFound {
+		if notFound(err) {
 			return c, false, nil
 		}
 		return c, false, s.graphError("user "+id, err)

@@ -67,7 +67,19 @@ func (s *Source) full(ctx context.Context, emit emitFunc) (*cursor, error) {
 	if c.App != "" {
 		c.Role = s.cfg.RoleAttribute
 	}
-	// search, unlike a plain list, includes DEPROVISIONED users.
+	// What absence means in Okta. Okta deletes a user in two steps: it must
+	// be deactivated (DEPROVISIONED) first, and a deleted user is gone from
+	// every listing; Okta has no recycle bin. So the full read must list
+	// every user that still exists, deactivated ones included (a plain list
+	// leaves DEPROVISIONED users out; a search, unlike it, includes them):
+	// a deactivated user is then reported with status disabled (the
+	// deprovision.disabled policy), and a user a completed full read does not
+	// list has been deleted, which the engine's sweep records as a
+	// permanent delete (sources.Source). The search index is eventually
+	// consistent: a user deleted moments ago may still be listed, as
+	// deactivated (the safe side; a later read catches up), and one created
+	// moments ago may be missing, but then the snapshot, filled by the same
+	// searches, does not hold it either.
 	start, err := s.users(ctx, `status pr`, nil, emit)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package entratest
 import (
 	"fmt"
 	"sort"
+	"time"
 )
 
 // User is a directory user as the tests and the demo see it. Every field is
@@ -37,6 +38,7 @@ type userRec struct {
 	state   objState
 	whole   uint64            // created or restored: reported whole to tokens older than this
 	stamps  map[string]uint64 // Graph property name → last change, for PartialUpdates
+	deleted time.Time         // when it went to the recycle bin (deletedDateTime)
 }
 
 type groupRec struct {
@@ -161,8 +163,9 @@ func (s *Server) EnableUser(id string) error {
 }
 
 // SoftDeleteUser moves the user to the recycle bin: delta reports
-// @removed {"reason": "changed"}; RestoreUser brings it back (reported as
-// the full object again, like a create).
+// @removed {"reason": "changed"} and /directory/deletedItems lists it;
+// RestoreUser brings it back (reported as the full object again, like a
+// create).
 func (s *Server) SoftDeleteUser(id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -170,7 +173,7 @@ func (s *Server) SoftDeleteUser(id string) error {
 	if err != nil {
 		return err
 	}
-	r.state, r.changed = stateSoftDeleted, s.bump()
+	r.state, r.changed, r.deleted = stateSoftDeleted, s.bump(), time.Now()
 	return nil
 }
 
@@ -186,9 +189,10 @@ func (s *Server) RestoreUser(id string) error {
 	return nil
 }
 
-// HardDeleteUser deletes a live or soft-deleted user permanently: delta
-// reports @removed {"reason": "deleted"} and the user's group memberships
-// go with it.
+// HardDeleteUser deletes a live or soft-deleted user permanently (for one
+// in the recycle bin: what Graph's purge after 30 days does): delta reports
+// @removed {"reason": "deleted"}, the user is in no listing, the recycle
+// bin included, and its group memberships go with it.
 func (s *Server) HardDeleteUser(id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -4,7 +4,8 @@
 // It is a real HTTPS server with its own CA. The authority side serves what
 // azidentity calls for client credentials (OpenID metadata, the v2.0 token
 // endpoint, with client secrets or certificate assertions); the Graph side
-// serves users/delta(), groups/delta() and service principals' app role
+// serves users/delta(), groups/delta(), users/{id}, the recycle bin's users
+// (directory/deletedItems, see deleted.go) and service principals' app role
 // assignments with Graph's documented paging and delta semantics (see
 // delta.go). Directory changes and faults are made with Go methods.
 //
@@ -76,6 +77,7 @@ type Server struct {
 	tokens     map[string]time.Time
 	faults     []*fault
 	pageFaults []*pageFault
+	hooks      []*hook
 	calls      map[string]int
 }
 
@@ -166,6 +168,7 @@ func (s *Server) Client() *http.Client {
 
 // Calls reports how many requests reached route since the start: "token",
 // "openid-configuration", "users/delta", "users/{id}", "groups/delta",
+// "deletedItems" (the recycle bin's user list), "deletedItems/{id}",
 // "servicePrincipals", "appRoleAssignedTo" (faulted requests included).
 func (s *Server) Calls(route string) int {
 	s.mu.Lock()
@@ -216,8 +219,9 @@ func (s *Server) Throttle(pathPrefix string, n int, retryAfter time.Duration) {
 }
 
 // FailPage answers page k (1 is the first request of a round, k counts the
-// nextLinks followed) of the next users or groups delta round with status,
-// once. route is "users/delta" or "groups/delta".
+// nextLinks followed) of the next users or groups delta round, or of the
+// next listing of the recycle bin, with status, once. route is
+// "users/delta", "groups/delta" or "deletedItems".
 func (s *Server) FailPage(route string, k, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -253,7 +257,11 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, rest string)
 		graphError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token is empty or invalid.")
 		return
 	}
+	s.runHooks(routeOf(rest))
 	if s.injectFault(w, rest) {
+		return
+	}
+	if s.serveDeleted(w, r, rest) {
 		return
 	}
 	switch {
@@ -331,7 +339,9 @@ func writeFault(w http.ResponseWriter, status, retryAfter int) {
 	}
 }
 
+// routeOf names the route of rest (the path below /v1.0/) as Calls does.
 func routeOf(rest string) string {
+	lower := strings.ToLower(rest)
 	switch {
 	case strings.HasPrefix(rest, "users/delta"):
 		return "users/delta"
@@ -341,6 +351,13 @@ func routeOf(rest string) string {
 		return "appRoleAssignedTo"
 	case strings.HasPrefix(rest, "servicePrincipals"):
 		return "servicePrincipals"
+	case strings.HasPrefix(rest, "users/") && !strings.Contains(rest[len("users/"):], "/"):
+		return "users/{id}"
+	case strings.HasPrefix(lower, "directory/deleteditems/"):
+		if seg := strings.Split(rest, "/"); len(seg) == 3 && isUserCast(seg[2]) {
+			return "deletedItems"
+		}
+		return "deletedItems/{id}"
 	}
 	return rest
 }
