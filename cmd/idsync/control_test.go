@@ -62,10 +62,12 @@ func TestForwardedCommandsMatchInProcess(t *testing.T) {
 			e.tenant.UpdateUser(e.user("bob.baker"), func(u *entratest.User) { u.Surname = "Bakker" })
 		}, []string{"sync", "--output", "json", "--full"}, exitOK},
 	}
-	runID := func(s string) string { // the daemon has its own run numbers
+	// The daemon has its own run numbers, and each workspace numbers its
+	// accounts in the order concurrent creates reached it.
+	runID := func(s string) string {
 		var out []string
 		for _, l := range strings.Split(s, "\n") {
-			if !strings.Contains(l, `"run_id"`) {
+			if !strings.Contains(l, `"run_id"`) && !strings.Contains(l, `"targetId"`) {
 				out = append(out, l)
 			}
 		}
