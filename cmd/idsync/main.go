@@ -43,6 +43,7 @@ type globals struct {
 	verbose bool
 	stdout  io.Writer
 	stderr  io.Writer
+	argv    []string // the command line as given (A: set in run(), forwarded to the daemon)
 }
 
 func main() {
