@@ -97,9 +97,18 @@ func (e *Engine) Run(ctx context.Context, c *Connection, opt Options) (*Result, 
 	log := e.Log.With("connection", c.Name)
 	if opt.DryRun {
 		err := e.dryRun(ctx, c, opt, res)
+		if err != nil {
+			return res, err
+		}
 		if res.Held != "" {
 			res.PlanID = res.Plan.ID()
 		}
+		// The dry run evaluated everyone if so (evaluate checks the same).
+		err = e.Store.View(ctx, func(tx *state.Tx) (err error) {
+			_, changed, recorded, err := c.policyChanged(tx)
+			res.PolicyChanged = changed && recorded
+			return err
+		})
 		return res, err
 	}
 	kind := "incremental"
@@ -139,7 +148,7 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 		if err != nil {
 			return err
 		}
-		res.PolicyChanged = ev.policy != ""
+		res.PolicyChanged = ev.policyChanged
 		if err := c.checkRefs(ev.graph); err != nil {
 			return err
 		}

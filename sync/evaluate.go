@@ -21,8 +21,10 @@ type evaluation struct {
 	dirtyUsers, dirtyGroups []string
 	all                     bool
 	// policy is the policy fingerprint to record with this evaluation's
-	// plan when the policy changed since the last one ("" when it did not).
-	policy string
+	// plan when the policy changed since the last one, or none was
+	// recorded ("" otherwise); policyChanged says a recorded one differed.
+	policy        string
+	policyChanged bool
 }
 
 // directory is the snapshot side of what an evaluation reads: the SQLite
@@ -64,7 +66,7 @@ func pointers(us []idsync.User) []*idsync.User {
 // groups, so an incremental run costs O(changes) plus O(groups), never
 // O(users).
 func (c *Connection) evaluate(tx *state.Tx, full bool) (*evaluation, error) {
-	fp, changed, err := c.policyChanged(tx)
+	fp, changed, recorded, err := c.policyChanged(tx)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +81,7 @@ func (c *Connection) evaluate(tx *state.Tx, full bool) (*evaluation, error) {
 		if ev != nil {
 			ev.all = true
 			if changed {
-				ev.policy = fp
+				ev.policy, ev.policyChanged = fp, recorded
 			}
 		}
 		return ev, err

@@ -40,15 +40,15 @@ func (c *Connection) policyFingerprint() string {
 }
 
 // policyChanged compares c's policy with the one its last enqueued plan was
-// made with. A connection with none recorded (a first run, or a database
-// from before fingerprints) counts as changed: everyone is evaluated once,
-// which a first run does anyway and which, after an upgrade, catches config
-// changes the old engine never applied.
-func (c *Connection) policyChanged(tx *state.Tx) (fp string, changed bool, err error) {
+// made with (recorded says there was one). A connection with none recorded
+// (a first run, or a database from before fingerprints) counts as changed:
+// everyone is evaluated once, which a first run does anyway and which,
+// after an upgrade, catches config changes the old engine never applied.
+func (c *Connection) policyChanged(tx *state.Tx) (fp string, changed, recorded bool, err error) {
 	fp = c.policyFingerprint()
 	stored, err := tx.PolicyFingerprint(c.Name)
 	if err != nil {
-		return "", false, err
+		return "", false, false, err
 	}
-	return fp, stored != fp, nil
+	return fp, stored != fp, stored != "", nil
 }
