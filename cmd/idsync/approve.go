@@ -28,8 +28,8 @@ func approveCmd(g *globals) *cobra.Command {
 safety.max_delete_percent is held: nothing is applied and the plan is stored
 with an id. 'idsync status' and the sync output show the id.
 
-On a terminal, approve shows the held plan and asks before going on (--yes
-skips the question); elsewhere (scripts) it goes on. --plan ID approves only
+On a terminal (stdin and stdout), approve shows the held plan and asks before
+going on (--yes skips the question); elsewhere (scripts) it goes on. --plan ID approves only
 that plan: if the held plan has changed since it was reviewed, approve refuses.
 
 Approving does not replay the stored ops: it reads the changes since the hold,
@@ -47,16 +47,22 @@ under its own id, the new ops are shown, and nothing is applied (exit 3).`,
 				return fmt.Errorf("--output: must be text or json, not %q", output)
 			}
 			name := args[0]
-			if !yes && term.IsTerminal(int(os.Stdin.Fd())) {
-				id, err := confirmHeld(ctx, g, name, planID, os.Stdin)
+			if !yes && interactive(g) {
+				w := g.stdout
+				if output == "json" {
+					w = g.stderr // keep stdout JSON only
+				}
+				id, err := confirmHeld(ctx, g, w, name, planID, os.Stdin)
 				if err != nil {
 					return err
 				}
+				// Pin what the person saw, also when the daemon carries it
+				// out (g.argv is what is forwarded), and never ask there.
 				if planID == "" {
-					// Pin what the person saw, also when the daemon carries it out.
 					planID = id
 					g.argv = append(g.argv, "--plan", id)
 				}
+				g.argv = append(g.argv, "--yes")
 			}
 			a, err := openApp(ctx, g, true)
 			if err != nil {
@@ -95,9 +101,17 @@ under its own id, the new ops are shown, and nothing is applied (exit 3).`,
 	return cmd
 }
 
-// confirmHeld shows the connection's held plan (read-only) and asks whether
-// to apply it. It returns the id of the plan the person said yes to.
-func confirmHeld(ctx context.Context, g *globals, name, pinned string, in io.Reader) (string, error) {
+// interactive reports whether a person is there to be asked: stdin and our
+// stdout are both terminals. A command the daemon carries out for the CLI
+// writes to the control socket, so it never asks.
+func interactive(g *globals) bool {
+	out, ok := g.stdout.(*os.File)
+	return ok && term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(out.Fd()))
+}
+
+// confirmHeld shows the connection's held plan (read-only) on w and asks
+// whether to apply it. It returns the id of the plan the person said yes to.
+func confirmHeld(ctx context.Context, g *globals, w io.Writer, name, pinned string, in io.Reader) (string, error) {
 	a, err := openApp(ctx, g, false)
 	if err != nil {
 		return "", err
@@ -126,7 +140,7 @@ func confirmHeld(ctx context.Context, g *globals, name, pinned string, in io.Rea
 		return "", fmt.Errorf("%s: %w: plan %s was approved but the held plan is now %s; review it ('idsync approve %s' shows it) and approve that id",
 			name, sync.ErrPlanChanged, pinned, held.ID, name)
 	}
-	ok, err := ask(g.stdout, in, heldResult(name, source, held), held.HeldAt)
+	ok, err := ask(w, in, heldResult(name, source, held), held.HeldAt)
 	if err != nil {
 		return "", err
 	}
