@@ -74,21 +74,24 @@ func (tx *Tx) Done(conn string, seq int64) error {
 
 // HeldPlan is a plan the safety limits stopped.
 type HeldPlan struct {
+	ID     string // idsync.Plan.ID of Plan: what an approval names
 	RunID  int64
 	HeldAt time.Time
 	Reason string
 	Plan   idsync.Plan
 }
 
-// Hold stores plan as the connection's held plan, replacing an older one.
+// Hold stores plan, with its id, as the connection's held plan, replacing
+// an older one.
 func (tx *Tx) Hold(conn string, runID int64, reason string, plan idsync.Plan) error {
 	data, err := json.Marshal(plan)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.exec(`INSERT INTO held_plans (connection, run_id, held_at, reason, plan) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (connection) DO UPDATE SET run_id = excluded.run_id, held_at = excluded.held_at, reason = excluded.reason, plan = excluded.plan`,
-		conn, runID, tx.now(), reason, string(data)); err != nil {
+	if _, err := tx.exec(`INSERT INTO held_plans (connection, run_id, held_at, reason, plan, plan_id) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (connection) DO UPDATE SET run_id = excluded.run_id, held_at = excluded.held_at, reason = excluded.reason,
+		plan = excluded.plan, plan_id = excluded.plan_id`,
+		conn, runID, tx.now(), reason, string(data), plan.ID()); err != nil {
 		return fmt.Errorf("state: hold plan: %w", err)
 	}
 	return nil
@@ -99,12 +102,18 @@ func (tx *Tx) Held(conn string) (*HeldPlan, error) {
 	hs, err := queryAll(tx, func(r *sql.Rows) (HeldPlan, error) {
 		var h HeldPlan
 		var at, data string
-		if err := r.Scan(&h.RunID, &at, &h.Reason, &data); err != nil {
+		if err := r.Scan(&h.ID, &h.RunID, &at, &h.Reason, &data); err != nil {
 			return h, err
 		}
 		h.HeldAt, _ = time.Parse(time.RFC3339Nano, at)
-		return h, json.Unmarshal([]byte(data), &h.Plan)
-	}, `SELECT run_id, held_at, reason, plan FROM held_plans WHERE connection = ?`, conn)
+		if err := json.Unmarshal([]byte(data), &h.Plan); err != nil {
+			return h, err
+		}
+		if h.ID == "" { // held before plans had ids
+			h.ID = h.Plan.ID()
+		}
+		return h, nil
+	}, `SELECT plan_id, run_id, held_at, reason, plan FROM held_plans WHERE connection = ?`, conn)
 	if err != nil {
 		return nil, fmt.Errorf("state: read held plan: %w", err)
 	}

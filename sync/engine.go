@@ -47,15 +47,29 @@ type Result struct {
 	DryRun     bool        `json:"dry_run"`
 	Full       bool        `json:"full"` // the pull was a complete read and everyone was evaluated
 	Plan       idsync.Plan `json:"plan"`
-	Held       string      `json:"held,omitempty"`    // why safety limits held the plan
+	Held       string      `json:"held,omitempty"`    // why safety limits (or an approval that no longer covers it) held the plan
 	Resumed    int         `json:"resumed,omitempty"` // ops left by an interrupted run, applied first
 	Pending    int         `json:"pending,omitempty"` // dry run: ops waiting in the outbox
 	Applied    int         `json:"applied"`
 	Failed     int         `json:"failed"`
+
+	// PlanID is the plan's id (idsync.Plan.ID) when it was held, or the id
+	// of the held plan an approval released.
+	PlanID string `json:"plan_id,omitempty"`
+	// Unapproved lists the destructive ops an approval's re-plan found that
+	// the approved plan did not have: why it was held again.
+	Unapproved []idsync.Op `json:"unapproved,omitempty"`
+	// PolicyChanged says the connection's policy changed since its last
+	// plan, so every user was evaluated.
+	PolicyChanged bool `json:"policy_changed,omitempty"`
 }
 
 // ErrNoHeldPlan is returned by Approve when there is nothing to approve.
 var ErrNoHeldPlan = errors.New("no held plan")
+
+// ErrPlanChanged is returned by Approve when the held plan is no longer the
+// one that was approved (ApproveOptions.PlanID).
+var ErrPlanChanged = errors.New("the held plan has changed since it was reviewed")
 
 // lock serialises runs of one connection: never two at once.
 func (e *Engine) lock(name string) func() {
@@ -82,6 +96,18 @@ func (e *Engine) Run(ctx context.Context, c *Connection, opt Options) (*Result, 
 	log := e.Log.With("connection", c.Name)
 	if opt.DryRun {
 		err := e.dryRun(ctx, c, opt, res)
+		if err != nil {
+			return res, err
+		}
+		if res.Held != "" {
+			res.PlanID = res.Plan.ID()
+		}
+		// The dry run evaluated everyone if so (evaluate checks the same).
+		err = e.Store.View(ctx, func(tx *state.Tx) (err error) {
+			_, changed, recorded, err := c.policyChanged(tx)
+			res.PolicyChanged = changed && recorded
+			return err
+		})
 		return res, err
 	}
 	kind := "incremental"
@@ -94,12 +120,15 @@ func (e *Engine) Run(ctx context.Context, c *Connection, opt Options) (*Result, 
 	}); err != nil {
 		return res, err
 	}
-	err := e.run(ctx, c, opt, res, log)
+	err := e.run(ctx, c, opt, res, nil, log)
 	e.finish(ctx, res, err, log)
 	return res, err
 }
 
-func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Result, log *slog.Logger) error {
+// run resumes the outbox, pulls, plans and applies. With appr (an approve)
+// the plan is held unless its destructive ops were all approved; without,
+// unless it is within the safety limits.
+func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Result, appr *approval, log *slog.Logger) error {
 	n, failed, err := e.drain(ctx, c, res.RunID, log)
 	res.Resumed, res.Failed = n, failed
 	if err != nil {
@@ -112,20 +141,30 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 	res.Full = full || opt.Full
 	var ops []idsync.Op
 	err = e.Store.Update(ctx, func(tx *state.Tx) error {
-		ev, err := c.evaluate(tx, res.Full)
+		// An approval evaluates everyone: the held plan may have come from a
+		// full read or a policy change, and its re-plan must cover as much.
+		ev, err := c.evaluate(tx, res.Full || appr != nil)
 		if err != nil {
 			return err
 		}
+		res.PolicyChanged = ev.policyChanged
 		if err := c.checkRefs(ev.graph); err != nil {
 			return err
 		}
 		res.Plan = c.plan(ev)
-		if reason, err := c.safety(tx, res.Plan); err != nil || reason != "" {
-			res.Held = reason
-			if err != nil {
+		var reason string
+		if appr != nil {
+			if err := appr.stillHeld(tx, c.Name); err != nil {
 				return err
 			}
-			// Dirty marks stay: the next run plans these users again.
+			reason, res.Unapproved = appr.check(res.Plan)
+		} else if reason, err = c.safety(tx, res.Plan); err != nil {
+			return err
+		}
+		if reason != "" {
+			res.Held, res.PlanID = reason, res.Plan.ID()
+			// Dirty marks stay, and so does the old policy fingerprint:
+			// the next run plans these users (or everyone) again.
 			return tx.Hold(c.Name, res.RunID, reason, res.Plan)
 		}
 		if ops, err = tx.Enqueue(c.Name, res.RunID, res.Plan.Ops); err != nil {
@@ -134,13 +173,21 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 		if err := tx.DropHeld(c.Name); err != nil {
 			return err
 		}
+		if ev.policy != "" {
+			if err := tx.SavePolicyFingerprint(c.Name, ev.policy); err != nil {
+				return err
+			}
+		}
 		return tx.ClearDirty(c.Name, ev.dirtyUsers, ev.dirtyGroups, ev.all)
 	})
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
+	if res.PolicyChanged {
+		log.Info("policy changed since the last plan: every user was evaluated")
+	}
 	if res.Held != "" {
-		log.Warn("plan held by safety limits", "reason", res.Held, "ops", len(res.Plan.Ops))
+		log.Warn("plan held", "reason", res.Held, "plan", res.PlanID, "ops", len(res.Plan.Ops))
 		return nil
 	}
 	log.Info("plan", "ops", len(ops), "full", res.Full)
@@ -166,57 +213,51 @@ func (e *Engine) finish(ctx context.Context, res *Result, runErr error, log *slo
 	}
 }
 
-// safety returns why plan must be held, or "".
+// safety returns why plan must be held, or "". Group deletes count toward
+// max_deletes with the users' deletes and disables; for
+// max_delete_percent each is a share of its own kind (users of the applied
+// users, groups of the applied groups), so a handful of groups is not
+// diluted by thousands of users.
 func (c *Connection) safety(tx *state.Tx, plan idsync.Plan) (string, error) {
-	n := plan.Destructive()
+	users, groups := 0, 0
+	for _, o := range plan.Ops {
+		switch {
+		case o.Kind.Destructive():
+			users++
+		case o.Kind == idsync.OpGroupDelete:
+			groups++
+		}
+	}
+	n := users + groups
 	if n == 0 {
 		return "", nil
 	}
 	p := c.Policy
 	if p.MaxDeletes > 0 && n > p.MaxDeletes {
-		return fmt.Sprintf("%d deletes and disables exceed safety.max_deletes (%d)", n, p.MaxDeletes), nil
+		if groups == 0 {
+			return fmt.Sprintf("%d deletes and disables exceed safety.max_deletes (%d)", n, p.MaxDeletes), nil
+		}
+		return fmt.Sprintf("%d deletes and disables (%d of them group deletes) exceed safety.max_deletes (%d)", n, groups, p.MaxDeletes), nil
 	}
-	if p.MaxDeletePercent > 0 {
+	if p.MaxDeletePercent > 0 && users > 0 {
 		applied, err := tx.AppliedCount(c.Name)
 		if err != nil {
 			return "", err
 		}
-		if pct := float64(n) * 100 / float64(max(applied, 1)); pct > p.MaxDeletePercent {
+		if pct := float64(users) * 100 / float64(max(applied, 1)); pct > p.MaxDeletePercent {
 			return fmt.Sprintf("%d deletes and disables are %.1f%% of %d applied users, over safety.max_delete_percent (%g%%)",
-				n, pct, applied, p.MaxDeletePercent), nil
+				users, pct, applied, p.MaxDeletePercent), nil
+		}
+	}
+	if p.MaxDeletePercent > 0 && groups > 0 {
+		applied, err := tx.AppliedGroups(c.Name)
+		if err != nil {
+			return "", err
+		}
+		if pct := float64(groups) * 100 / float64(max(len(applied), 1)); pct > p.MaxDeletePercent {
+			return fmt.Sprintf("%d group deletes are %.1f%% of %d applied groups, over safety.max_delete_percent (%g%%)",
+				groups, pct, len(applied), p.MaxDeletePercent), nil
 		}
 	}
 	return "", nil
-}
-
-// Approve releases the connection's held plan: its ops go to the outbox and
-// are applied now, whatever the safety limits say.
-func (e *Engine) Approve(ctx context.Context, c *Connection) (*Result, error) {
-	defer e.lock(c.Name)()
-	res := &Result{Connection: c.Name}
-	log := e.Log.With("connection", c.Name)
-	err := e.Store.Update(ctx, func(tx *state.Tx) error {
-		held, err := tx.Held(c.Name)
-		if err != nil {
-			return err
-		}
-		if held == nil {
-			return fmt.Errorf("%s: %w", c.Name, ErrNoHeldPlan)
-		}
-		res.Plan = held.Plan
-		if res.RunID, err = tx.StartRun(c.Name, "approve"); err != nil {
-			return err
-		}
-		if _, err := tx.Enqueue(c.Name, res.RunID, held.Plan.Ops); err != nil {
-			return err
-		}
-		return tx.DropHeld(c.Name)
-	})
-	if err != nil {
-		return res, err
-	}
-	log.Info("held plan approved", "ops", len(res.Plan.Ops))
-	res.Applied, res.Failed, err = e.drain(ctx, c, res.RunID, log)
-	e.finish(ctx, res, err, log)
-	return res, err
 }

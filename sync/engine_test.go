@@ -146,14 +146,14 @@ func TestSafetyHoldAndApprove(t *testing.T) {
 				t.Fatalf("second run: held=%q plan=%q", res.Held, ops(res.Plan))
 			}
 
-			res, err := h.engine.Approve(context.Background(), h.conn)
+			res, err := h.engine.Approve(context.Background(), h.conn, ApproveOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if res.Applied != 4 || len(h.tgt.byUserName()) != 7 {
 				t.Fatalf("approve applied %d ops, workspace has %d", res.Applied, len(h.tgt.byUserName()))
 			}
-			if _, err := h.engine.Approve(context.Background(), h.conn); !errors.Is(err, ErrNoHeldPlan) {
+			if _, err := h.engine.Approve(context.Background(), h.conn, ApproveOptions{}); !errors.Is(err, ErrNoHeldPlan) {
 				t.Fatalf("second approve: %v", err)
 			}
 			if res := h.run(Options{}); len(res.Plan.Ops) != 0 || res.Held != "" {

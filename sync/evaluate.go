@@ -20,6 +20,11 @@ type evaluation struct {
 	// it covered everyone.
 	dirtyUsers, dirtyGroups []string
 	all                     bool
+	// policy is the policy fingerprint to record with this evaluation's
+	// plan when the policy changed since the last one, or none was
+	// recorded ("" otherwise); policyChanged says a recorded one differed.
+	policy        string
+	policyChanged bool
 }
 
 // directory is the snapshot side of what an evaluation reads: the SQLite
@@ -56,18 +61,28 @@ func pointers(us []idsync.User) []*idsync.User {
 	return out
 }
 
-// evaluate loads what a plan needs: everyone (full) or only users marked
-// dirty and users below dirty groups, so an incremental run costs O(changes)
-// plus O(groups), never O(users).
+// evaluate loads what a plan needs: everyone (full, or the policy changed
+// since the last plan) or only users marked dirty and users below dirty
+// groups, so an incremental run costs O(changes) plus O(groups), never
+// O(users).
 func (c *Connection) evaluate(tx *state.Tx, full bool) (*evaluation, error) {
+	fp, changed, recorded, err := c.policyChanged(tx)
+	if err != nil {
+		return nil, err
+	}
 	g, err := c.loadGraph(snapshotDir{tx})
 	if err != nil {
 		return nil, err
 	}
-	if full {
+	if full || changed {
+		// A policy change can move anyone (a new role rule, a wider scope):
+		// everyone is evaluated from the snapshot, without a re-read.
 		ev, err := c.evaluateIDs(tx, snapshotDir{tx}, g, nil)
 		if ev != nil {
 			ev.all = true
+			if changed {
+				ev.policy, ev.policyChanged = fp, recorded
+			}
 		}
 		return ev, err
 	}
@@ -189,14 +204,27 @@ func (c *Connection) evaluateIDs(tx *state.Tx, dir directory, g *graph, ids []st
 	return ev, nil
 }
 
-// checkRefs reports scope and rule groups that match no group of a
-// non-empty snapshot: a typo there would put everyone out of scope.
+// checkRefs reports scope, role-rule and included groups that match no
+// group of a non-empty snapshot: a typo in scope would put everyone out of
+// scope, in a role rule would downgrade its members to the default role, in
+// groups.include would delete the group from the workspace.
 func (c *Connection) checkRefs(g *graph) error {
 	if len(g.names) == 0 {
 		return nil
 	}
+	const how = "names are matched case-insensitively, ids exactly"
 	if bad := g.unresolved(c.Policy.Scope.Groups); len(bad) > 0 {
-		return fmt.Errorf("scope.groups: no group named %q in %s (names are matched case-insensitively, ids exactly)", bad, c.idpName())
+		return fmt.Errorf("scope.groups: no group named %q in %s (%s)", bad, c.idpName(), how)
+	}
+	for i, r := range c.Policy.Rules {
+		if r.Group != "" && len(g.unresolved([]string{r.Group})) > 0 {
+			return fmt.Errorf("roles.rules[%d].group: no group named %q in %s (%s); fix the rule or remove it", i, r.Group, c.idpName(), how)
+		}
+	}
+	if c.Policy.GroupSync {
+		if bad := g.unresolved(c.Policy.GroupInclude); len(bad) > 0 {
+			return fmt.Errorf("groups.include: no group named %q in %s (%s)", bad, c.idpName(), how)
+		}
 	}
 	return nil
 }

@@ -61,6 +61,11 @@ type Connection struct {
 	Source     sources.Source
 	Target     targets.Target
 	Policy     Policy
+	// PolicyKey is whatever else in the connection's config shapes the
+	// accounts it plans (the target's type, preset and role attribute, as
+	// written), never a secret. It goes into the policy fingerprint: a
+	// change to it makes the next run evaluate every user.
+	PolicyKey string
 }
 
 // idpName is how plans name the connection's IdP.

@@ -192,7 +192,8 @@ func connection(ctx context.Context, cc config.Connection) (*sync.Connection, er
 	for _, r := range cc.Roles.Rules {
 		p.Rules = append(p.Rules, sync.RoleRule{Group: r.Group, AppRole: r.AppRole, Role: r.Role})
 	}
-	return &sync.Connection{Name: cc.Name, SourceType: cc.Source.Type, Source: src, Target: tgt, Policy: p}, nil
+	return &sync.Connection{Name: cc.Name, SourceType: cc.Source.Type, Source: src, Target: tgt, Policy: p,
+		PolicyKey: targetPolicyKey(cc.Target)}, nil
 }
 
 // pick returns the named connections (all when names is empty), or an error

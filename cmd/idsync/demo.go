@@ -97,7 +97,7 @@ func demo(cmd *cobra.Command, g *globals, dir string, keep bool) error {
 	if err := step("4. Sync: 3 of 11 accounts would lose access, over the 10% safety limit, so the plan is held", "sync"); err != nil {
 		return err
 	}
-	if err := step("5. An admin reviewed the plan and releases it", "approve", "contoso"); err != nil {
+	if err := step("5. An admin reviewed the plan and releases it", "approve", "contoso", "--yes"); err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "── 6. The workspace now")

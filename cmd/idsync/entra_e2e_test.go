@@ -222,6 +222,9 @@ func TestEntraKilledMidApplyResumes(t *testing.T) {
 	t.Cleanup(e.tenant.Close)
 	e.tenant.Generate(users, 20)
 	scope := e.tenant.AddGroup("Whale Users", "everyone")
+	// The demo config's role rules name these: a rule group that matches nothing is a run error.
+	e.tenant.AddGroup("Whale Admins", "")
+	e.tenant.AddGroup("Whale Writers", "")
 	for g := range 20 {
 		id, _ := e.tenant.GroupID(fmtGroup(g))
 		e.tenant.AddMember(scope, id)

@@ -172,7 +172,8 @@ func TestOktaGroupScopeInitialAndEveryIncrementalChange(t *testing.T) {
 
 	users, admins := e.sample.Groups["Whale Users"], e.sample.Groups["Whale Admins"]
 	var quinn string
-	e.runSteps(maps.Clone(oktaGroupWorkspace), []oktaStep{
+	want := maps.Clone(oktaGroupWorkspace)
+	e.runSteps(want, []oktaStep{
 		{name: "profile update", change: func() { e.org.UpdateUser(e.uid("bob"), func(u *oktatest.User) { u.LastName = "Bakker" }) },
 			plan: []string{"~ update   bob@globex.test", `name.familyName: "Baker" → "Bakker"`}},
 		{name: "suspend", change: func() { e.org.Suspend(e.uid("bob")) },
@@ -197,7 +198,20 @@ func TestOktaGroupScopeInitialAndEveryIncrementalChange(t *testing.T) {
 			plan: []string{"0 to create, 0 to update"}},
 		{name: "staged member activated", change: func() { e.org.Activate(e.uid("frank")) },
 			plan: []string{"+ create   frank@globex.test"}, want: map[string]string{"frank@globex.test": "active=true role=reader"}},
-		{name: "group deleted", change: func() { e.org.DeleteGroup(admins) },
+	})
+	// A role-rule group deleted in the IdP is a run error, not a silent
+	// downgrade of its members; once the rule is removed from the config,
+	// the next sync applies that to everyone.
+	e.org.DeleteGroup(admins)
+	if r := e.idsync("sync"); r.code != exitError || !strings.Contains(r.stderr, `roles.rules[0].group: no group named "Whale Admins"`) {
+		t.Fatalf("rule group deleted: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got := e.workspace(); !maps.Equal(got, want) {
+		t.Fatalf("a failed run changed the workspace:\n got %v\nwant %v", got, want)
+	}
+	e.editConfig("        - {group: \"Whale Admins\", role: admin}\n", "")
+	e.runSteps(want, []oktaStep{
+		{name: "rule removed", change: func() {},
 			plan: []string{"~ role     alice@globex.test", "admin → reader"}, want: map[string]string{"alice@globex.test": "active=true role=reader"}},
 		{name: "new hire", change: func() {
 			quinn = e.org.CreateUser(oktatest.User{Login: "quinn@globex.test", FirstName: "Quinn", LastName: "Quade"}).ID

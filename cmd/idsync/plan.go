@@ -13,25 +13,29 @@ import (
 // syncResult is one connection's outcome as `sync --output json` prints it.
 // Field names are a stable interface for scripts.
 type syncResult struct {
-	Connection string        `json:"connection"`
-	Source     string        `json:"source"`
-	DryRun     bool          `json:"dry_run"`
-	Full       bool          `json:"full"`
-	RunID      int64         `json:"run_id,omitempty"`
-	Counts     idsync.Counts `json:"counts"`
-	Ops        []idsync.Op   `json:"ops"`
-	Held       string        `json:"held,omitempty"`
-	Resumed    int           `json:"resumed"`
-	Pending    int           `json:"pending"`
-	Applied    int           `json:"applied"`
-	Failed     int           `json:"failed"`
-	Error      string        `json:"error,omitempty"`
+	Connection    string        `json:"connection"`
+	Source        string        `json:"source"`
+	DryRun        bool          `json:"dry_run"`
+	Full          bool          `json:"full"`
+	RunID         int64         `json:"run_id,omitempty"`
+	Counts        idsync.Counts `json:"counts"`
+	Ops           []idsync.Op   `json:"ops"`
+	Held          string        `json:"held,omitempty"`
+	PlanID        string        `json:"plan_id,omitempty"`        // the held plan's id; for approve, the approved one's
+	Unapproved    []idsync.Op   `json:"unapproved,omitempty"`     // approve: destructive ops the approved plan did not have
+	PolicyChanged bool          `json:"policy_changed,omitempty"` // the policy changed since the last plan: everyone was evaluated
+	Resumed       int           `json:"resumed"`
+	Pending       int           `json:"pending"`
+	Applied       int           `json:"applied"`
+	Failed        int           `json:"failed"`
+	Error         string        `json:"error,omitempty"`
 }
 
 func toResult(c *sync.Connection, res *sync.Result, err error) syncResult {
 	r := syncResult{Connection: c.Name, Source: c.SourceType, Counts: idsync.Counts{}, Ops: []idsync.Op{}}
 	if res != nil {
 		r.DryRun, r.Full, r.RunID, r.Held = res.DryRun, res.Full, res.RunID, res.Held
+		r.PlanID, r.Unapproved, r.PolicyChanged = res.PlanID, res.Unapproved, res.PolicyChanged
 		r.Resumed, r.Pending, r.Applied, r.Failed = res.Resumed, res.Pending, res.Applied, res.Failed
 		r.Counts = res.Plan.Counts()
 		if res.Plan.Ops != nil {
@@ -55,6 +59,33 @@ func writeJSON(w io.Writer, v any) error {
 //	acme (entra) — 3 to create, 1 to update, 1 role change, 1 to disable, 0 to delete
 //	  + create   alice@acme.test   role=writer
 func printPlan(w io.Writer, r syncResult) {
+	printOps(w, r)
+	switch {
+	case r.Error != "":
+		fmt.Fprintf(w, "  ! failed: %s\n", r.Error)
+	case r.Held != "" && r.DryRun:
+		fmt.Fprintf(w, "  ! held: %s\n    (dry run: a real run would hold this plan as %s; nothing was applied)\n", r.Held, r.PlanID)
+	case r.Held != "":
+		fmt.Fprintf(w, "  ! held: %s\n    nothing was applied; this is plan %s. Review it, then run: idsync approve %s --plan %s\n",
+			r.Held, r.PlanID, r.Connection, r.PlanID)
+	case r.DryRun:
+		if r.Pending > 0 {
+			fmt.Fprintf(w, "  %d ops from an interrupted run wait in the outbox and will be applied first\n", r.Pending)
+		}
+	default:
+		line := fmt.Sprintf("  applied %d, failed %d", r.Applied, r.Failed)
+		if r.Resumed > 0 {
+			line += fmt.Sprintf(" (%d resumed from an interrupted run)", r.Resumed)
+		}
+		if r.Failed > 0 {
+			line += fmt.Sprintf(" — failed ops are retried on the next run; see: idsync log --connection %s", r.Connection)
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+// printOps prints the plan's head line and one line per op.
+func printOps(w io.Writer, r syncResult) {
 	c := r.Counts
 	head := fmt.Sprintf("%s (%s) — %d to create, %d to update, %s, %d to disable, %d to delete",
 		r.Connection, r.Source, c[idsync.OpCreate], c[idsync.OpUpdate], plural(c[idsync.OpSetRole], "role change"),
@@ -71,31 +102,12 @@ func printPlan(w io.Writer, r syncResult) {
 		_, word, _ := describeOp(op)
 		nameWidth, wordWidth = max(nameWidth, len(op.Name())+2), max(wordWidth, len(word))
 	}
+	if r.PolicyChanged {
+		fmt.Fprintln(w, "  (the connection's policy changed since its last plan: every user was evaluated)")
+	}
 	for _, op := range r.Ops {
 		sign, word, detail := describeOp(op)
 		fmt.Fprintf(w, "  %s %-*s %-*s %s\n", sign, wordWidth, word, nameWidth, op.Name(), detail)
-	}
-	switch {
-	case r.Error != "":
-		fmt.Fprintf(w, "  ! failed: %s\n", r.Error)
-	case r.Held != "":
-		fmt.Fprintf(w, "  ! held: %s\n    nothing was applied; review the plan, then run: idsync approve %s\n", r.Held, r.Connection)
-		if r.DryRun {
-			fmt.Fprintf(w, "    (dry run: a real run would be held)\n")
-		}
-	case r.DryRun:
-		if r.Pending > 0 {
-			fmt.Fprintf(w, "  %d ops from an interrupted run wait in the outbox and will be applied first\n", r.Pending)
-		}
-	default:
-		line := fmt.Sprintf("  applied %d, failed %d", r.Applied, r.Failed)
-		if r.Resumed > 0 {
-			line += fmt.Sprintf(" (%d resumed from an interrupted run)", r.Resumed)
-		}
-		if r.Failed > 0 {
-			line += fmt.Sprintf(" — failed ops are retried on the next run; see: idsync log --connection %s", r.Connection)
-		}
-		fmt.Fprintln(w, line)
 	}
 }
 

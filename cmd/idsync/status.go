@@ -23,6 +23,7 @@ type connStatus struct {
 }
 
 type heldPlan struct {
+	PlanID string    `json:"plan_id"` // what `idsync approve --plan` names
 	At     time.Time `json:"at"`
 	Reason string    `json:"reason"`
 	Ops    int       `json:"ops"`
@@ -67,7 +68,7 @@ func statusCmd(g *globals) *cobra.Command {
 						return err
 					}
 					if h != nil {
-						s.Held = &heldPlan{At: h.HeldAt, Reason: h.Reason, Ops: len(h.Plan.Ops)}
+						s.Held = &heldPlan{PlanID: h.ID, At: h.HeldAt, Reason: h.Reason, Ops: len(h.Plan.Ops)}
 					}
 					out = append(out, s)
 				}
@@ -99,8 +100,9 @@ func statusCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(g.stdout, "  applied     %d users\n", s.Applied)
 				fmt.Fprintf(g.stdout, "  outbox      %d ops pending\n", s.Pending)
 				if s.Held != nil {
-					fmt.Fprintf(g.stdout, "  HELD        %d ops since %s: %s\n              review: idsync sync --dry-run %s; release: idsync approve %s\n",
-						s.Held.Ops, s.Held.At.Local().Format(time.DateTime), s.Held.Reason, s.Connection, s.Connection)
+					fmt.Fprintf(g.stdout, "  HELD        %d ops since %s: %s\n", s.Held.Ops, s.Held.At.Local().Format(time.DateTime), s.Held.Reason)
+					fmt.Fprintf(g.stdout, "              plan %s; review and release it: idsync approve %s (shows it and asks), or idsync approve %s --plan %s\n",
+						s.Held.PlanID, s.Connection, s.Connection, s.Held.PlanID)
 				}
 			}
 			return nil
