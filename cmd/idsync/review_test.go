@@ -7,7 +7,10 @@ package main
 
 import (
 	"maps"
+	"strings"
 	"testing"
+
+	"github.com/idsync/idsync/sources/entra/entratest"
 )
 
 // REVIEW: fails today. An admin deletes erin by mistake and restores her a
@@ -50,5 +53,52 @@ func TestReviewDeleteAndRestoreDuringFullReadDeletesLiveUser(t *testing.T) {
 	}
 	if got := e.workspace(); !maps.Equal(got, sampleWorkspace) {
 		t.Fatalf("erin is live in Entra, yet the full read changed the workspace:\n got %v\nwant %v\nstdout:\n%s", got, sampleWorkspace, r.stdout)
+	}
+}
+
+// REVIEW: fails today. The same userName reuse as
+// TestUserNameReuseNeverTakesOverAnAccount, on a workspace that does not
+// keep externalId (many SCIM apps drop attributes they do not use; here
+// A's account simply lost it). A is renamed and disabled in Entra, new hire
+// B gets A's old userName. B's create finds A's account by userName, sees no
+// externalId, and adopts it: PATCHes A's account with B's name, B's
+// externalId and active=true. Only then does the engine record it, hit the
+// unique target id (A's applied row) and call B's op "failed" — but the
+// workspace write is done: A's account, with A's data, now carries B's
+// identity, and the next run adopts it for B by externalId. The unique
+// constraint in state/applied.go is checked after the target's write
+// (sync/apply.go record); the adoption in targets/scim/user.go createUser
+// must be refused before any write when the applied state records that
+// workspace id for another user.
+func TestReviewAdoptionTakesOverAccountWhenWorkspaceDropsExternalID(t *testing.T) {
+	e := newE2E(t, noLimits)
+	e.must([]string{"sync"})
+	const name = "alice.archer@contoso.test"
+	a := e.user("alice.archer")
+	x, ok := e.ws.UserByName(name)
+	if !ok || x.ExternalID != a {
+		t.Fatalf("A's account %+v", x)
+	}
+	// The workspace does not keep externalId.
+	if !e.ws.EditUser(x.ID, func(raw map[string]any) { delete(raw, "externalId") }) {
+		t.Fatal("no such workspace user")
+	}
+	if err := e.tenant.UpdateUser(a, func(u *entratest.User) {
+		u.UserPrincipalName, u.Mail, u.AccountEnabled = "alice.old@contoso.test", "alice.old@contoso.test", false
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.tenant.AddUser(entratest.User{UserPrincipalName: name, Mail: name, GivenName: "Alicia", Surname: "Archer", AccountEnabled: true})
+	if err := e.tenant.AddMember(e.sample.Groups["Engineering"], b); err != nil {
+		t.Fatal(err)
+	}
+	r := e.idsync("sync")
+	if u, _ := e.ws.User(x.ID); u.ExternalID == b || u.GivenName != "Alice" {
+		t.Fatalf("A's account was handed to B (B's op reported: exit %d, %q): %+v", r.code, strings.TrimSpace(r.stdout), u)
+	}
+	// And it stays A's on the next runs.
+	e.idsync("sync")
+	if u, _ := e.ws.User(x.ID); u.ExternalID == b || u.Active || u.GivenName != "Alice" {
+		t.Fatalf("A's account after a second run: %+v, want A's, disabled", u)
 	}
 }
