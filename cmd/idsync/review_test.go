@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"maps"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -142,5 +143,37 @@ func TestReviewDaemonStopHangsOnAClientThatDoesNotRead(t *testing.T) {
 	case <-d.done:
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the daemon did not stop within 30s of SIGTERM while a control client did not read; log:\n%.2000s", d.log.String())
+	}
+}
+
+// REVIEW: fails today. The operator edits the config (here: the default
+// role) and runs `idsync sync` to apply the change now — or passes
+// --config with another file on the same state. The daemon holds the lock,
+// so the command is forwarded, and the daemon runs it on the configuration
+// it loaded at start (writer.go openWriter returns g.daemon, whatever
+// --config says): exit 0, "0 role changes", and nothing says the edited
+// config was not used. The same for a connection only the CLI's config has
+// (`idsync sync` of all connections silently skips it). Suggested fix: the
+// CLI sends a digest of the config it loaded (and its path); the daemon
+// refuses with "the daemon runs <path> as loaded at <time>; yours differs:
+// reload it (SIGHUP) or stop the daemon" when they differ.
+func TestReviewForwardedSyncSilentlyIgnoresTheCLIsConfig(t *testing.T) {
+	e := newE2E(t, "    schedule: \"@every 1h\"\n")
+	e.startDaemon()
+	waitFor(t, "the daemon's first run", func() bool { return len(e.ws.Users()) == 11 })
+	b, err := os.ReadFile(e.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(b), "default: reader", "default: writer", 1)
+	if edited == string(b) {
+		t.Fatal("config has no default role to edit")
+	}
+	if err := os.WriteFile(e.config, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := e.idsync("sync", "--detailed-exitcode")
+	if r.code == exitOK && !strings.Contains(r.stdout+r.stderr, "config") {
+		t.Fatalf("the edited config was silently not used (exit 0):\nstdout:\n%s\nstderr:\n%s\nworkspace: %v", r.stdout, r.stderr, e.workspace())
 	}
 }
