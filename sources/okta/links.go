@@ -155,6 +155,10 @@ func (g *linkGuard) relative(raw string) (string, error) {
 		// would name another host.
 		return "", fmt.Errorf("it is neither an https URL on org_url nor a path starting with /")
 	}
+	if strings.HasPrefix(u.Path, "//") {
+		// As a relative link, "//x/..." names host x.
+		return "", fmt.Errorf("its path starts with //")
+	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
 		return "", fmt.Errorf("its query is malformed (%s)", clip(err.Error()))
@@ -162,6 +166,10 @@ func (g *linkGuard) relative(raw string) (string, error) {
 	ref := u.EscapedPath()
 	if len(q) > 0 {
 		ref += "?" + q.Encode()
+	}
+	if len(ref) > maxLinkLen {
+		// (escaping can make it longer than it came)
+		return "", fmt.Errorf("it is %d bytes long escaped, more than %d", len(ref), maxLinkLen)
 	}
 	// Whatever the checks above let through, what the SDK will request
 	// must be on the origin.

@@ -142,6 +142,7 @@ func TestPullRefusesHostileLinkHeaders(t *testing.T) {
 		{"downgrade to http", `<http://ORG/api/v1/users?after=x>; rel="next"`, "it uses http, not https"},
 		{"user and password in the link", `<https://u:pw@ORG/api/v1/users?after=x>; rel="next"`, "it carries a user name (user@host)"},
 		{"host glued onto org_url", `<.evil.example/api/v1/users?after=x>; rel="next"`, "nor a path starting with /"},
+		{"double slash path", `<https://ORG//OTHER/api/v1/users?after=x>; rel="next"`, "its path starts with //"},
 		{"scheme-relative link", `<//OTHER/api/v1/users?after=x>; rel="next"`, "it names a host without a scheme"},
 		{"other port on the same host", `<https://ORGHOST:1/api/v1/users?after=x>; rel="next"`, "it points to ORGHOST:1, not ORG"},
 		{"no angle brackets", `https://ORG/api/v1/users?after=x; rel="next"`, "malformed Link header from ORG: a link must start with <"},
