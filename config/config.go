@@ -183,6 +183,11 @@ func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, Problems{p.syntaxProblem(err, data)}
 	}
+	// Every walk below follows aliases: a self-containing or exploding one
+	// must stop here, before any of them runs.
+	if !p.checkAliases(&root) {
+		return nil, p.probs.err()
+	}
 	cfg := p.parse(&root)
 	return cfg, p.probs.err()
 }

@@ -192,7 +192,7 @@ func TestDemo(t *testing.T) {
 func TestDaemonReloadAndStop(t *testing.T) {
 	e := newE2E(t, "    schedule: \"@every 1s\"\n")
 	cmd := exec.Command(binary, "--config", e.config, "--verbose", "run")
-	var stderr strings.Builder
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -115,7 +115,7 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 			return nil
 		case <-hup:
 			notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", time.Now().UnixMicro()))
-			next, err := reload(ctx, g, cur.Load())
+			next, err := safeReload(ctx, g, cur.Load())
 			if err != nil {
 				log.Error("reload failed; keeping the running configuration", "error", err)
 				notify("READY=1")

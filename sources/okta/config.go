@@ -257,6 +257,7 @@ type Source struct {
 	cfg    Config
 	client *okta.Client
 	pacer  *pacer
+	links  *linkGuard
 }
 
 var _ sources.Source = (*Source)(nil)
@@ -278,7 +279,11 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	// The timeout applies to each attempt inside the pacer: a client-wide
 	// timeout would also count the waits for a rate-limit window to reset.
 	p := newPacer(base, cfg.RateHeadroom, timeout, cfg.Now, cfg.Sleep)
-	hc := &http.Client{Transport: p}
+	guard, err := newLinkGuard(p, cfg.OrgURL)
+	if err != nil {
+		return nil, fmt.Errorf("okta: %w", err)
+	}
+	hc := &http.Client{Transport: guard}
 	opts := []okta.ConfigSetter{
 		okta.WithOrgUrl(cfg.OrgURL),
 		// The SDK's response cache (on by default, 300 s) would answer
@@ -305,7 +310,7 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 		// The SDK's messages name the org URL at most, never the token.
 		return nil, fmt.Errorf("okta: client: %w", err)
 	}
-	return &Source{cfg: cfg, client: client, pacer: p}, nil
+	return &Source{cfg: cfg, client: client, pacer: p, links: guard}, nil
 }
 
 // Stats reports how many HTTP requests the source has sent and how long

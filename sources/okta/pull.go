@@ -35,7 +35,8 @@ type emitFunc = func(page []idsync.Change) error
 // reads users and groups changed since the cursor's watermarks (minus Lag)
 // and the System Log since its next link for hard deletes, group deletes and
 // app assignment changes.
-func (s *Source) Pull(ctx context.Context, cur string, emit func(page []idsync.Change) error) (string, bool, error) {
+func (s *Source) Pull(ctx context.Context, cur string, emit func(page []idsync.Change) error) (_ string, _ bool, err error) {
+	defer recoverPull(&err)
 	if cur == "" {
 		c, err := s.full(ctx, emit)
 		if err != nil {
@@ -389,6 +390,9 @@ func (s *Source) log(ctx context.Context, c *cursor, emit emitFunc) error {
 			query.WithSince(c.LogSince.UTC().Format(okTimeFormat)), query.WithFilter(s.logFilter()),
 			query.WithSortOrder("ASCENDING"), query.WithLimit(logPage)))
 	} else {
+		if link, err = s.links.checkStored(link, "/api/v1/logs"); err != nil {
+			return fmt.Errorf("okta: system log: refused the stored System Log link: %w; it is not one Okta gave, so the state database may have been edited: check it, then run a full read (idsync sync <connection> --full)", err)
+		}
 		events, resp, err = s.getLogs(ctx, link)
 	}
 	if err != nil {
@@ -549,6 +553,11 @@ func (s *Source) serverTime(resp *okta.Response) time.Time {
 func (s *Source) fail(ctx context.Context, what string, resp *okta.Response, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("okta: %s: %w", what, ctx.Err())
+	}
+	var le *linkError
+	if errors.As(err, &le) {
+		// (without the *url.Error around it, which quotes the URL)
+		return fmt.Errorf("okta: %s: %w", what, le)
 	}
 	var oe *okta.Error
 	errors.As(err, &oe)

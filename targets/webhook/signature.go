@@ -28,6 +28,9 @@ var (
 	// ErrTimestampOutOfRange: the signed timestamp is too old or in the
 	// future (a replayed or delayed request).
 	ErrTimestampOutOfRange = errors.New("webhook: signature timestamp outside tolerance")
+	// ErrNoSecret: Verify was called with an empty secret, which anyone can
+	// sign with (typically the receiver's secret variable is unset).
+	ErrNoSecret = errors.New("webhook: empty secret: configure the receiver with the secret shared with idsync (16 characters or more)")
 )
 
 // Sign returns the Idsync-Signature header value for body sent at t.
@@ -47,12 +50,16 @@ func mac(secret []byte, ts string, body []byte) string {
 // Verify checks header (the Idsync-Signature value) against body and
 // secret, and that its timestamp is within tolerance of now (0 means
 // DefaultTolerance). Several v1 values are accepted so senders can rotate
-// secrets. Receivers call it on the raw body before parsing it.
+// secrets. Receivers call it on the raw body before parsing it. An empty
+// secret is refused (ErrNoSecret) whatever the header says.
 func Verify(secret []byte, header string, body []byte, tolerance time.Duration) error {
 	return verifyAt(secret, header, body, tolerance, time.Now())
 }
 
 func verifyAt(secret []byte, header string, body []byte, tolerance time.Duration, now time.Time) error {
+	if len(secret) == 0 {
+		return ErrNoSecret
+	}
 	if tolerance <= 0 {
 		tolerance = DefaultTolerance
 	}

@@ -264,6 +264,18 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+// A receiver whose secret variable is unset calls Verify with an empty
+// secret: anyone can sign with that, so a forged request used to pass.
+func TestVerifyEmptySecretRefusesForgedSignature(t *testing.T) {
+	body := []byte(`{"id":"op-1","type":"user.deleted"}`)
+	forged := webhook.Sign(nil, time.Now(), body)
+	for _, empty := range [][]byte{nil, {}} {
+		if err := webhook.Verify(empty, forged, body, 0); !errors.Is(err, webhook.ErrNoSecret) {
+			t.Fatalf("Verify(%q) = %v, want ErrNoSecret", empty, err)
+		}
+	}
+}
+
 // The README tells receivers without Go to check signatures with openssl;
 // this runs exactly that recipe.
 func TestSignatureMatchesOpenSSL(t *testing.T) {
