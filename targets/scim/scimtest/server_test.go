@@ -295,10 +295,10 @@ func TestStrictPresets(t *testing.T) {
 		g := srv.AddGroup(scimtest.Group{DisplayName: "Ops", ExternalID: "g0"})
 		for body, want := range map[string]int{
 			`{"displayName":"Sales","externalId":"g1","description":"d","members":[{"value":"` + u.ID + `"}]}`: 201,
-			`{"displayName":"Legal","externalId":"g2","members":[{"value":"` + g.ID + `","type":"Group"}]}`: 400,
-			`{"displayName":"Legal","externalId":"g3","members":[{"value":"` + g.ID + `"}]}`:                400,
-			`{"displayName":"Legal","externalId":"g4","owner":"x"}`:                                         400,
-			`{"displayName":"Legal"}`:                                                                       400,
+			`{"displayName":"Legal","externalId":"g2","members":[{"value":"` + g.ID + `","type":"Group"}]}`:    400,
+			`{"displayName":"Legal","externalId":"g3","members":[{"value":"` + g.ID + `"}]}`:                   400,
+			`{"displayName":"Legal","externalId":"g4","owner":"x"}`:                                            400,
+			`{"displayName":"Legal"}`: 400,
 		} {
 			if r := call(t, srv, "POST", "/Groups", body); r.status != want {
 				t.Errorf("POST /Groups %s: %d, want %d (%v)", body, r.status, want, r.body)
