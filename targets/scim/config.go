@@ -17,8 +17,8 @@ import (
 //
 //	target:
 //	  type: scim
-//	  url: https://whale.example.com/scim/v2
-//	  token: ${WHALE_SCIM_TOKEN}      # or token_file
+//	  url: https://whale.example.com/scim/v2   # as the vendor prints it: ?aadOptscim062020 is dropped, other query parameters go with every request
+//	  token: ${WHALE_SCIM_TOKEN}      # or token_file; a pasted "Bearer " prefix is accepted
 //	  preset: whale                   # generic | whale | whimsical | whistleblower | officernd
 //	  role_attribute: roles           # or a schema URN path, e.g. urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department
 //	  rate_limit: 25                  # requests/s (0 = unlimited)
