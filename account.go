@@ -72,8 +72,10 @@ func DiffAttributes(old, new Account) []FieldChange {
 
 // GroupAccount is a group as idsync wants the workspace to hold it (when
 // group sync is on). Members are the ExternalIDs of member accounts.
+// Description is set only for workspaces that take it (OfficeRnD teams).
 type GroupAccount struct {
 	ExternalID  string   `json:"externalId"`
 	DisplayName string   `json:"displayName"`
+	Description string   `json:"description,omitempty"`
 	Members     []string `json:"members,omitempty"`
 }

@@ -67,6 +67,11 @@ type Op struct {
 	Group     *GroupAccount `json:"group,omitempty"` // group ops: the group after the op
 	PrevGroup *GroupAccount `json:"prevGroup,omitempty"`
 	Members   []Member      `json:"members,omitempty"` // member-add / member-remove
+	// Round orders member-adds where the order a user joins groups means
+	// something (OfficeRnD's primary team): each user is in at most one
+	// member-add of a round, and a round is applied only after the one
+	// before it. 0 for every other op.
+	Round int `json:"round,omitempty"`
 
 	Reason string `json:"reason,omitempty"` // why, for people: "account disabled in Entra"
 }
@@ -100,23 +105,26 @@ type Plan struct {
 	Ops        []Op   `json:"ops"`
 }
 
-// Sort puts the ops in apply order: by kind (see order), then by name and id,
-// so the same state always gives the same plan. A plan holds one op per kind
-// and object, so the order is total. Keys are computed once and indices
+// Sort puts the ops in apply order: by kind (see order), round, then by name
+// and id, so the same state always gives the same plan. A plan holds one op
+// per kind, round and object, so the order is total. Keys are computed once and indices
 // sorted: a first sync's plan has an op per user, and Op is large to move.
 func (p *Plan) Sort() {
 	type key struct {
-		rank     int
-		name, id string
+		rank, round int
+		name, id    string
 	}
 	keys := make([]key, len(p.Ops))
 	idx := make([]int, len(p.Ops))
 	for i, o := range p.Ops {
-		keys[i], idx[i] = key{order[o.Kind], o.Name(), o.ObjectID}, i
+		keys[i], idx[i] = key{order[o.Kind], o.Round, o.Name(), o.ObjectID}, i
 	}
 	slices.SortFunc(idx, func(a, b int) int {
 		ka, kb := &keys[a], &keys[b]
 		if c := cmp.Compare(ka.rank, kb.rank); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(ka.round, kb.round); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(ka.name, kb.name); c != 0 {

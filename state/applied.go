@@ -1,9 +1,12 @@
 package state
 
 import (
+	"cmp"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/idsync/idsync"
 )
@@ -130,17 +133,18 @@ func (tx *Tx) DeleteAppliedUser(conn, id string) error {
 	return nil
 }
 
-// AppliedGroup is a group as idsync last applied it.
+// AppliedGroup is a group as idsync last applied it. Description is kept
+// only for workspaces that take one.
 type AppliedGroup struct {
-	ID, TargetID, Name string
+	ID, TargetID, Name, Description string
 }
 
 // AppliedGroups returns every applied group, keyed by IdP id.
 func (tx *Tx) AppliedGroups(conn string) (map[string]AppliedGroup, error) {
 	gs, err := queryAll(tx, func(r *sql.Rows) (AppliedGroup, error) {
 		var g AppliedGroup
-		return g, r.Scan(&g.ID, &g.TargetID, &g.Name)
-	}, `SELECT id, target_id, name FROM applied_groups WHERE connection = ?`, conn)
+		return g, r.Scan(&g.ID, &g.TargetID, &g.Name, &g.Description)
+	}, `SELECT id, target_id, name, description FROM applied_groups WHERE connection = ?`, conn)
 	if err != nil {
 		return nil, fmt.Errorf("state: read applied groups: %w", err)
 	}
@@ -161,9 +165,9 @@ func (tx *Tx) SetAppliedGroup(conn string, g AppliedGroup) error {
 	if owner != "" {
 		return &TargetTakenError{Kind: "group", TargetID: g.TargetID, Owner: owner, Newcomer: g.Name + " (" + g.ID + ")"}
 	}
-	if _, err := tx.exec(`INSERT INTO applied_groups (connection, id, target_id, name) VALUES (?, ?, ?, ?)
-		ON CONFLICT (connection, id) DO UPDATE SET target_id = excluded.target_id, name = excluded.name`,
-		conn, g.ID, g.TargetID, g.Name); err != nil {
+	if _, err := tx.exec(`INSERT INTO applied_groups (connection, id, target_id, name, description) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (connection, id) DO UPDATE SET target_id = excluded.target_id, name = excluded.name, description = excluded.description`,
+		conn, g.ID, g.TargetID, g.Name, g.Description); err != nil {
 		return fmt.Errorf("state: record applied group: %w", err)
 	}
 	return nil
@@ -191,15 +195,64 @@ func (tx *Tx) AppliedMemberships(conn string, users []string) (map[string][]stri
 }
 
 // SetAppliedMembers adds (add=true) or removes users from an applied group.
+// Added memberships are numbered in the order they are recorded (see
+// MemberOrder); one already recorded keeps its number.
 func (tx *Tx) SetAppliedMembers(conn, group string, users []string, add bool) error {
-	q := `DELETE FROM applied_members WHERE connection = ? AND group_id = ? AND user_id = ?`
-	if add {
-		q = `INSERT INTO applied_members (connection, group_id, user_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
+	if !add {
+		for _, u := range users {
+			if _, err := tx.exec(`DELETE FROM applied_members WHERE connection = ? AND group_id = ? AND user_id = ?`, conn, group, u); err != nil {
+				return fmt.Errorf("state: record group members: %w", err)
+			}
+		}
+		return nil
+	}
+	var seq int64
+	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM applied_members WHERE connection = ?`, conn).Scan(&seq); err != nil {
+		return fmt.Errorf("state: record group members: %w", err)
 	}
 	for _, u := range users {
-		if _, err := tx.exec(q, conn, group, u); err != nil {
+		if _, err := tx.exec(`INSERT INTO applied_members (connection, group_id, user_id, seq) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			conn, group, u, seq); err != nil {
 			return fmt.Errorf("state: record group members: %w", err)
 		}
 	}
 	return nil
+}
+
+// MemberOrder returns, for each given user (nil: every user), the groups
+// idsync has put them in, in the order each membership was first applied
+// (OfficeRnD: the first is the primary team). Memberships recorded before
+// the order was kept come first, by group id.
+func (tx *Tx) MemberOrder(conn string, users []string) (map[string][]string, error) {
+	type row struct {
+		user, group string
+		seq         int64
+	}
+	var rows []row
+	scan := func(r *sql.Rows) (row, error) {
+		var x row
+		return x, r.Scan(&x.user, &x.group, &x.seq)
+	}
+	const q = `SELECT user_id, group_id, seq FROM applied_members WHERE connection = ?`
+	var err error
+	if users == nil {
+		rows, err = queryAll(tx, scan, q, conn)
+	} else {
+		err = inChunks(users, func(ph string, args []any) error {
+			rs, err := queryAll(tx, scan, q+` AND user_id IN (`+ph+`)`, append([]any{conn}, args...)...)
+			rows = append(rows, rs...)
+			return err
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state: read membership order: %w", err)
+	}
+	slices.SortFunc(rows, func(a, b row) int {
+		return cmp.Or(cmp.Compare(a.seq, b.seq), strings.Compare(a.group, b.group))
+	})
+	out := map[string][]string{}
+	for _, r := range rows {
+		out[r.user] = append(out[r.user], r.group)
+	}
+	return out, nil
 }

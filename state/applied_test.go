@@ -98,7 +98,7 @@ func TestMigrationForgetsSharedTargetIDs(t *testing.T) {
 				return err
 			}
 		}
-		for _, g := range []AppliedGroup{{"g1", "G", "Sales"}, {"g2", "G", "Sales EU"}, {"g3", "H", "Support"}} {
+		for _, g := range []AppliedGroup{{ID: "g1", TargetID: "G", Name: "Sales"}, {ID: "g2", TargetID: "G", Name: "Sales EU"}, {ID: "g3", TargetID: "H", Name: "Support"}} {
 			if _, err := tx.exec(`INSERT INTO applied_groups (connection, id, target_id, name) VALUES ('acme', ?, ?, ?)`, g.ID, g.TargetID, g.Name); err != nil {
 				return err
 			}

@@ -50,15 +50,15 @@ func (tx *Tx) pairMap(query, all, keyCol, conn string, ids []string) (map[string
 
 // GroupRow is a snapshot group.
 type GroupRow struct {
-	ID, Name string
+	ID, Name, Description string
 }
 
 // Groups returns every group of the connection.
 func (tx *Tx) Groups(conn string) ([]GroupRow, error) {
 	out, err := queryAll(tx, func(r *sql.Rows) (GroupRow, error) {
 		var g GroupRow
-		return g, r.Scan(&g.ID, &g.Name)
-	}, `SELECT id, name FROM source_groups WHERE connection = ? ORDER BY id`, conn)
+		return g, r.Scan(&g.ID, &g.Name, &g.Description)
+	}, `SELECT id, name, description FROM source_groups WHERE connection = ? ORDER BY id`, conn)
 	if err != nil {
 		return nil, fmt.Errorf("state: read groups: %w", err)
 	}

@@ -17,7 +17,8 @@ import (
 const defaultConcurrency = 4
 
 // drain applies every op in the connection's outbox. Ops run in plan order
-// by phase (all creates before any member add, and so on). Within a phase
+// by phase (all creates before any member add, and so on; each round of
+// ordered member-adds is a phase of its own). Within a phase
 // the ops of one object (a user, or a group with its members) form a chain
 // applied one at a time in plan order by one worker, so two changes to one
 // account never race; chains of different objects run concurrently, at most
@@ -43,7 +44,7 @@ func (e *Engine) drain(ctx context.Context, c *Connection, runID int64, log *slo
 	}
 	for len(pending) > 0 {
 		n := 1
-		for n < len(pending) && phase(pending[n].Op.Kind) == phase(pending[0].Op.Kind) {
+		for n < len(pending) && phaseOf(pending[n].Op) == phaseOf(pending[0].Op) {
 			n++
 		}
 		a, f, err := e.applyPhase(ctx, c, runID, chains(pending[:n]), workers, log)
@@ -69,6 +70,13 @@ func phase(k idsync.OpKind) int {
 		return 2
 	}
 	return 1
+}
+
+// phaseOf is phase, with each round of member-adds (idsync.Op.Round) a
+// phase of its own: a user's k-th new group is joined only after the
+// (k-1)-th, where the workspace cares which came first.
+func phaseOf(op idsync.Op) [2]int {
+	return [2]int{phase(op.Kind), op.Round}
 }
 
 // objectKey names the workspace object an op changes: member ops change
@@ -338,7 +346,7 @@ func recordApplied(tx *state.Tx, conn string, op idsync.Op, out idsync.Applied) 
 	case idsync.OpDelete:
 		return tx.DeleteAppliedUser(conn, op.ObjectID)
 	case idsync.OpGroupCreate, idsync.OpGroupUpdate:
-		return tx.SetAppliedGroup(conn, state.AppliedGroup{ID: op.ObjectID, TargetID: targetID, Name: op.Group.DisplayName})
+		return tx.SetAppliedGroup(conn, state.AppliedGroup{ID: op.ObjectID, TargetID: targetID, Name: op.Group.DisplayName, Description: op.Group.Description})
 	case idsync.OpGroupDelete:
 		return tx.DeleteAppliedGroup(conn, op.ObjectID)
 	case idsync.OpMemberAdd, idsync.OpMemberRemove:

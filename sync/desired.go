@@ -36,7 +36,10 @@ type facts struct {
 	user        *idsync.User // nil: not in the snapshot
 	directGroup []string
 	roles       []string // app roles, directly and through direct groups
-	assigned    bool     // has any app assignment
+	assigned    bool     // has an app assignment that puts the user in scope
+	// defaultAccessOnly: assigned only with Entra's Default Access, which
+	// the workspace excludes from provisioning (targets.Traits).
+	defaultAccessOnly bool
 }
 
 // decide applies the policy to one user.
@@ -101,6 +104,9 @@ func (c *Connection) scoped(g *graph, f facts) (bool, string) {
 		}
 	}
 	if s.AppID != "" && !f.assigned {
+		if f.defaultAccessOnly {
+			return false, "assigned to app " + s.AppID + " only with the Default Access role, which this workspace excludes from provisioning (assign a role)"
+		}
 		return false, "not assigned to app " + s.AppID
 	}
 	if s.All() {

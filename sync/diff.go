@@ -2,18 +2,26 @@ package sync
 
 import (
 	"cmp"
-	"github.com/idsync/idsync/state"
 	"slices"
 	"strings"
 
 	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/state"
+	"github.com/idsync/idsync/targets"
 )
+
+// memberRound is one group's member-adds of one round (see idsync.Op.Round).
+type memberRound struct {
+	group string
+	round int
+}
 
 // plan diffs the evaluated users' desired state against the applied state.
 func (c *Connection) plan(ev *evaluation) idsync.Plan {
 	// A first sync plans an op per user: size for it once (Op is large).
 	p := idsync.Plan{Connection: c.Name, Source: c.SourceType, Ops: make([]idsync.Op, 0, len(ev.users))}
-	adds := map[string][]idsync.Member{}
+	traits := targets.TraitsOf(c.Target)
+	adds := map[memberRound][]idsync.Member{}
 	removes := map[string][]idsync.Member{}
 	// One allocation for every account the ops point to, not one per op.
 	accounts := make([]idsync.Account, 0, len(ev.users))
@@ -44,10 +52,26 @@ func (c *Connection) plan(ev *evaluation) idsync.Plan {
 			}
 			have := ev.members[id]
 			m := idsync.Member{ExternalID: id, TargetID: a.TargetID}
+			var joins []string
 			for _, gid := range want {
 				if !slices.Contains(have, gid) {
-					adds[gid] = append(adds[gid], m)
+					joins = append(joins, gid)
 				}
+			}
+			if traits.OrderedMembers {
+				// The k-th group a user joins in this run is applied in
+				// round k, in groups.include order: the first one joined
+				// (OfficeRnD's primary team) is the operator's first pick,
+				// never a race between concurrent member-adds.
+				rank := ev.graph.rank
+				slices.SortFunc(joins, func(a, b string) int { return cmp.Or(cmp.Compare(rank[a], rank[b]), strings.Compare(a, b)) })
+			}
+			for k, gid := range joins {
+				r := memberRound{group: gid}
+				if traits.OrderedMembers {
+					r.round = k
+				}
+				adds[r] = append(adds[r], m)
 			}
 			for _, gid := range have {
 				if !slices.Contains(want, gid) {
@@ -57,7 +81,7 @@ func (c *Connection) plan(ev *evaluation) idsync.Plan {
 		}
 	}
 	if c.Policy.GroupSync {
-		p.Ops = append(p.Ops, c.groupOps(ev, adds, removes)...)
+		p.Ops = append(p.Ops, c.groupOps(ev, traits, adds, removes)...)
 	}
 	p.Sort()
 	return p
@@ -116,19 +140,22 @@ func (c *Connection) appendUserOps(ops []idsync.Op, accounts []idsync.Account, i
 }
 
 // groupOps creates, renames and deletes pushed groups and batches the member
-// changes per group.
-func (c *Connection) groupOps(ev *evaluation, adds, removes map[string][]idsync.Member) []idsync.Op {
+// changes per group (and round).
+func (c *Connection) groupOps(ev *evaluation, traits targets.Traits, adds map[memberRound][]idsync.Member, removes map[string][]idsync.Member) []idsync.Op {
 	var ops []idsync.Op
 	g := ev.graph
 	for id := range g.pushed {
 		want := &idsync.GroupAccount{ExternalID: id, DisplayName: g.names[id]}
+		if traits.GroupDescriptions {
+			want.Description = g.descs[id]
+		}
 		have, ok := ev.groups[id]
 		switch {
 		case !ok:
 			ops = append(ops, idsync.Op{Connection: c.Name, Kind: idsync.OpGroupCreate, ObjectID: id, Group: want})
-		case have.Name != want.DisplayName:
+		case have.Name != want.DisplayName || traits.GroupDescriptions && have.Description != want.Description:
 			ops = append(ops, idsync.Op{Connection: c.Name, Kind: idsync.OpGroupUpdate, ObjectID: id, TargetID: have.TargetID,
-				Group: want, PrevGroup: &idsync.GroupAccount{ExternalID: id, DisplayName: have.Name}})
+				Group: want, PrevGroup: &idsync.GroupAccount{ExternalID: id, DisplayName: have.Name, Description: have.Description}})
 		}
 	}
 	for id, have := range ev.groups {
@@ -138,12 +165,16 @@ func (c *Connection) groupOps(ev *evaluation, adds, removes map[string][]idsync.
 			delete(removes, id) // deleting the group drops its members
 		}
 	}
-	for kind, batch := range map[idsync.OpKind]map[string][]idsync.Member{idsync.OpMemberAdd: adds, idsync.OpMemberRemove: removes} {
-		for gid, ms := range batch {
-			slices.SortFunc(ms, func(a, b idsync.Member) int { return strings.Compare(a.ExternalID, b.ExternalID) })
-			ops = append(ops, idsync.Op{Connection: c.Name, Kind: kind, ObjectID: gid, TargetID: ev.groups[gid].TargetID,
-				Group: &idsync.GroupAccount{ExternalID: gid, DisplayName: g.names[gid]}, Members: ms})
-		}
+	memberOp := func(kind idsync.OpKind, gid string, round int, ms []idsync.Member) idsync.Op {
+		slices.SortFunc(ms, func(a, b idsync.Member) int { return strings.Compare(a.ExternalID, b.ExternalID) })
+		return idsync.Op{Connection: c.Name, Kind: kind, ObjectID: gid, TargetID: ev.groups[gid].TargetID,
+			Group: &idsync.GroupAccount{ExternalID: gid, DisplayName: g.names[gid]}, Members: ms, Round: round}
+	}
+	for r, ms := range adds {
+		ops = append(ops, memberOp(idsync.OpMemberAdd, r.group, r.round, ms))
+	}
+	for gid, ms := range removes {
+		ops = append(ops, memberOp(idsync.OpMemberRemove, gid, 0, ms))
 	}
 	return ops
 }

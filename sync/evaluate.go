@@ -6,6 +6,7 @@ import (
 
 	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/state"
+	"github.com/idsync/idsync/targets"
 )
 
 // evaluation is a set of users with what the snapshot and the applied state
@@ -178,19 +179,31 @@ func (c *Connection) evaluateIDs(tx *state.Tx, dir directory, g *graph, ids []st
 	if err != nil {
 		return nil, err
 	}
+	// Some workspaces (Whimsical, per Microsoft's tutorial) exclude Entra
+	// assignments with the Default Access role (role "") from provisioning.
+	roleRequired := c.SourceType == "entra" && targets.TraitsOf(c.Target).AssignedRoleRequired
+	grants := func(rs []string) bool {
+		return !roleRequired || slices.ContainsFunc(rs, func(r string) bool { return r != "" })
+	}
 	ev.users = make([]facts, 0, len(users)+len(ev.applied))
 	seen := make(map[string]bool, len(users))
 	for _, u := range users {
 		f := facts{id: u.ID, user: u, directGroup: direct[u.ID]}
 		rs, ok := roles[u.ID]
-		f.assigned = ok
+		f.assigned = ok && grants(rs)
+		f.defaultAccessOnly = ok && !f.assigned
 		f.roles = append(f.roles, rs...)
 		for _, gid := range f.directGroup {
 			if grs, ok := roles[gid]; ok {
-				f.assigned = true
+				if grants(grs) {
+					f.assigned = true
+				} else {
+					f.defaultAccessOnly = true
+				}
 				f.roles = append(f.roles, grs...)
 			}
 		}
+		f.defaultAccessOnly = f.defaultAccessOnly && !f.assigned
 		ev.users = append(ev.users, f)
 		seen[u.ID] = true
 	}

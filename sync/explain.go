@@ -1,21 +1,27 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
 
 	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/state"
+	"github.com/idsync/idsync/targets"
 )
 
 // Explanation says why a user gets (or loses) what they get.
 type Explanation struct {
-	User     *idsync.User    `json:"user,omitempty"`
-	InScope  bool            `json:"in_scope"`
-	Scope    string          `json:"scope"`
-	Groups   []string        `json:"groups"` // direct groups, by name
-	AppRoles []string        `json:"app_roles,omitempty"`
+	User     *idsync.User `json:"user,omitempty"`
+	InScope  bool         `json:"in_scope"`
+	Scope    string       `json:"scope"`
+	Groups   []string     `json:"groups"` // direct groups, by name
+	AppRoles []string     `json:"app_roles,omitempty"`
+	// Teams are the pushed groups idsync put the user in, in the order each
+	// membership was first applied, where the workspace cares (OfficeRnD:
+	// the first is the primary team).
+	Teams    []string        `json:"teams,omitempty"`
 	Rule     string          `json:"rule"` // the role rule that matched, or "default"
 	Decision string          `json:"decision"`
 	Desired  *idsync.Account `json:"desired,omitempty"`
@@ -78,6 +84,15 @@ func (e *Engine) Explain(ctx context.Context, c *Connection, who string) (*Expla
 		for _, op := range c.plan(one).Ops {
 			if op.ObjectID == id {
 				x.Pending = append(x.Pending, op)
+			}
+		}
+		if targets.TraitsOf(c.Target).OrderedMembers {
+			order, err := tx.MemberOrder(c.Name, []string{id})
+			if err != nil {
+				return err
+			}
+			for _, gid := range order[id] {
+				x.Teams = append(x.Teams, cmp.Or(one.graph.names[gid], gid))
 			}
 		}
 		x.Events, err = tx.Events(state.Filter{Connection: c.Name, User: id, Limit: 10})

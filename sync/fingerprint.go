@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 
 	"github.com/idsync/idsync/state"
+	"github.com/idsync/idsync/targets"
 )
 
 // policyFingerprint is a digest of everything that decides what c's
-// workspace should hold: scope, roles, deprovision, groups and PolicyKey.
+// workspace should hold: scope, roles, deprovision, groups, PolicyKey and
+// the target's traits (left out when it has none, so the fingerprints of
+// plain targets are what they were before traits existed).
 // Safety limits and schedules are left out: they decide whether and when a
 // plan is applied, not what it is.
 func (c *Connection) policyFingerprint() string {
@@ -25,6 +28,10 @@ func (c *Connection) policyFingerprint() string {
 	if len(p.Rules) > 0 {
 		rules = p.Rules
 	}
+	var traits *targets.Traits
+	if t := targets.TraitsOf(c.Target); t != (targets.Traits{}) {
+		traits = &t
+	}
 	b, _ := json.Marshal(struct { // strings, bools and lists of them: cannot fail
 		ScopeGroups  []string
 		ScopeApp     string
@@ -34,7 +41,8 @@ func (c *Connection) policyFingerprint() string {
 		GroupSync    bool
 		GroupInclude []string
 		Key          string
-	}{orNil(p.Scope.Groups), p.Scope.AppID, p.DefaultRole, rules, p.Deprovision, p.GroupSync, orNil(p.GroupInclude), c.PolicyKey})
+		Traits       *targets.Traits `json:",omitempty"`
+	}{orNil(p.Scope.Groups), p.Scope.AppID, p.DefaultRole, rules, p.Deprovision, p.GroupSync, orNil(p.GroupInclude), c.PolicyKey, traits})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

@@ -13,12 +13,17 @@ import (
 // costs the number of groups it is directly in.
 type graph struct {
 	names    map[string]string   // group id → name
+	descs    map[string]string   // group id → description
 	parents  map[string][]string // group id → groups it is directly in
 	children map[string][]string // group id → groups directly in it
 
 	scope   map[string]bool // groups named by scope.groups
 	ruleIdx []map[string]bool
 	pushed  map[string]bool // groups pushed to the target
+	// rank is each pushed group's place in groups.include (else
+	// scope.groups): a user joining several in one run joins them in this
+	// order where the order matters (targets.Traits.OrderedMembers).
+	rank map[string]int
 
 	inScopeMemo map[string]bool
 	ruleMemo    map[string]int
@@ -28,6 +33,7 @@ type graph struct {
 func newGraph(groups []state.GroupRow, edges [][2]string, p Policy) *graph {
 	g := &graph{
 		names:       make(map[string]string, len(groups)),
+		descs:       map[string]string{},
 		parents:     map[string][]string{},
 		children:    map[string][]string{},
 		inScopeMemo: map[string]bool{},
@@ -36,6 +42,9 @@ func newGraph(groups []state.GroupRow, edges [][2]string, p Policy) *graph {
 	}
 	for _, gr := range groups {
 		g.names[gr.ID] = gr.Name
+		if gr.Description != "" {
+			g.descs[gr.ID] = gr.Description
+		}
 	}
 	for _, e := range edges {
 		g.parents[e[1]] = append(g.parents[e[1]], e[0])
@@ -55,6 +64,14 @@ func newGraph(groups []state.GroupRow, edges [][2]string, p Policy) *graph {
 			include = p.Scope.Groups
 		}
 		g.pushed = g.resolve(include)
+		g.rank = map[string]int{}
+		for i, ref := range include {
+			for id := range g.resolve([]string{ref}) {
+				if _, ok := g.rank[id]; !ok {
+					g.rank[id] = i
+				}
+			}
+		}
 	}
 	return g
 }

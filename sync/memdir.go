@@ -18,6 +18,7 @@ type memDirectory struct {
 	users    []*idsync.User             // in the order first seen (pointers: growing a slice of large structs is costly)
 	index    map[string]int             // user id → position in users
 	groups   map[string]string          // id → name
+	descs    map[string]string          // id → description
 	byUser   map[string][]string        // user → groups it is directly in
 	nested   map[string]map[string]bool // group → groups directly in it
 	assigned map[string]map[string]bool // principal → roles
@@ -26,7 +27,7 @@ type memDirectory struct {
 var _ directory = (*memDirectory)(nil)
 
 func newMemDirectory() *memDirectory {
-	return &memDirectory{index: map[string]int{}, groups: map[string]string{}, byUser: map[string][]string{},
+	return &memDirectory{index: map[string]int{}, groups: map[string]string{}, descs: map[string]string{}, byUser: map[string][]string{},
 		nested: map[string]map[string]bool{}, assigned: map[string]map[string]bool{}}
 }
 
@@ -63,8 +64,10 @@ func (m *memDirectory) applyOne(c idsync.Change) error {
 			return errors.New("group change without a group id")
 		}
 		m.groups[c.Group.ID] = c.Group.Name
+		m.descs[c.Group.ID] = c.Group.Description
 	case idsync.ChangeGroupRemoved:
 		delete(m.groups, c.ID)
+		delete(m.descs, c.ID)
 		delete(m.nested, c.ID)
 		delete(m.assigned, c.ID)
 		for _, children := range m.nested {
@@ -126,7 +129,7 @@ func (m *memDirectory) unlink(group, user string) {
 func (m *memDirectory) Groups(string) ([]state.GroupRow, error) {
 	out := make([]state.GroupRow, 0, len(m.groups))
 	for id, name := range m.groups {
-		out = append(out, state.GroupRow{ID: id, Name: name})
+		out = append(out, state.GroupRow{ID: id, Name: name, Description: m.descs[id]})
 	}
 	return out, nil
 }

@@ -115,6 +115,11 @@ func (a *app) wire(ctx context.Context, cfg *config.Config) error {
 			}
 			return fmt.Errorf("%s: %w", cc.Name, err)
 		}
+		if n, ok := c.Target.(interface{ Notes() []string }); ok {
+			for _, note := range n.Notes() {
+				a.log.Debug(note, "connection", c.Name)
+			}
+		}
 		conns = append(conns, c)
 		sched[c.Name] = sync.Schedule{Incremental: cc.Schedule, Full: cc.FullResync}
 	}
@@ -159,21 +164,32 @@ func connection(ctx context.Context, cc config.Connection) (*sync.Connection, er
 	if len(probs) > 0 {
 		return nil, probs
 	}
-	// Role values the target's app does not accept are found now, not at
-	// the first create.
+	// What the target's app does not take (role values, groups, deletes;
+	// each with its vendor guide's reason) is found now, not at the first
+	// op.
+	conn := strings.TrimSuffix(cc.Source.Path, ".source")
+	check := func(key string, err error) {
+		if err != nil {
+			probs = append(probs, config.Problem{Path: conn + "." + key, Msg: err.Error()})
+		}
+	}
 	if v, ok := tgt.(interface{ ValidRole(string) error }); ok {
-		prefix := strings.TrimSuffix(cc.Source.Path, ".source") + ".roles"
-		if err := v.ValidRole(cc.Roles.Default); err != nil {
-			probs = append(probs, config.Problem{Path: prefix + ".default", Msg: err.Error()})
-		}
+		check("roles.default", v.ValidRole(cc.Roles.Default))
 		for i, r := range cc.Roles.Rules {
-			if err := v.ValidRole(r.Role); err != nil {
-				probs = append(probs, config.Problem{Path: fmt.Sprintf("%s.rules[%d].role", prefix, i), Msg: err.Error()})
-			}
+			check(fmt.Sprintf("roles.rules[%d].role", i), v.ValidRole(r.Role))
 		}
-		if len(probs) > 0 {
-			return nil, probs
+	}
+	if v, ok := tgt.(interface{ ValidGroupSync() error }); ok && cc.Groups.Sync {
+		check("groups.sync", v.ValidGroupSync())
+	}
+	if v, ok := tgt.(interface{ ValidDeprovision(string) error }); ok {
+		d := cc.Deprovision
+		for key, action := range map[string]string{"disabled": d.Disabled, "out_of_scope": d.OutOfScope, "soft_deleted": d.SoftDeleted, "deleted": d.Deleted} {
+			check("deprovision."+key, v.ValidDeprovision(action))
 		}
+	}
+	if len(probs) > 0 {
+		return nil, probs
 	}
 	p := sync.Policy{
 		Scope:       cc.Scope,

@@ -49,6 +49,10 @@ the userName or the email.`,
 			if len(x.AppRoles) > 0 {
 				fmt.Fprintf(w, "app roles %s\n", strings.Join(x.AppRoles, ", "))
 			}
+			if len(x.Teams) > 0 {
+				// In the order first applied: the first is the primary team.
+				fmt.Fprintf(w, "teams     %s (primary)%s\n", x.Teams[0], strings.TrimPrefix(strings.Join(x.Teams, ", "), x.Teams[0]))
+			}
 			fmt.Fprintf(w, "role      %s\n", x.Rule)
 			fmt.Fprintf(w, "decision  %s\n", x.Decision)
 			if x.Applied != nil {

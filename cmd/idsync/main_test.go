@@ -55,7 +55,7 @@ func newE2E(t *testing.T, extra string) *e2e {
 	e := &e2e{t: t, tenant: entratest.NewServer(), dir: t.TempDir()}
 	t.Cleanup(e.tenant.Close)
 	e.sample = e.tenant.LoadSample()
-	e.ws = scimtest.NewServer(scimtest.Options{Token: demoToken, Preset: "whale", Strict: true, TLS: true})
+	e.ws = scimtest.NewServer(scimtest.Options{Token: demoToken, Preset: "generic", Strict: true, TLS: true})
 	t.Cleanup(e.ws.Close)
 	path, err := writeDemoConfig(e.dir, e.tenant, e.ws, "")
 	if err != nil {

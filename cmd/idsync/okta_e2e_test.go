@@ -43,7 +43,7 @@ const oktaScopeApp = `      scope: {app_id: %q}
 `
 
 // newOktaE2E starts an org (with the sample directory unless bare) and a
-// Whale workspace. scope is the source's scope block followed by the roles
+// generic SCIM workspace (the sample's Whale roles: Whale itself takes none). scope is the source's scope block followed by the roles
 // block (oktaScopeGroups, oktaScopeApp); extra is appended to the
 // connection block.
 func newOktaE2E(t *testing.T, bare bool, scope func(oktatest.Sample) string, extra string) *oktaE2E {
@@ -53,7 +53,7 @@ func newOktaE2E(t *testing.T, bare bool, scope func(oktatest.Sample) string, ext
 	if !bare {
 		e.sample = e.org.LoadSample()
 	}
-	e.ws = scimtest.NewServer(scimtest.Options{Token: demoToken, Preset: "whale", Strict: true, TLS: true})
+	e.ws = scimtest.NewServer(scimtest.Options{Token: demoToken, Preset: "generic", Strict: true, TLS: true})
 	t.Cleanup(e.ws.Close)
 	e.writeConfig(e.org.Token, scope(e.sample)+extra)
 	return e
@@ -78,7 +78,7 @@ connections:
       type: scim
       url: %q
       token_file: %q
-      preset: whale
+      preset: generic
       ca_file: %q
       rate_limit: 0
     source:

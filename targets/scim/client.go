@@ -28,6 +28,8 @@ import (
 // Client is a SCIM workspace. It is safe for concurrent use.
 type Client struct {
 	base        string
+	query       string // the tenant URL's query, on every request
+	notes       []string
 	token       string
 	presetName  string
 	preset      preset
@@ -64,6 +66,8 @@ func New(cfg Config) (*Client, error) {
 	}
 	return &Client{
 		base:        cfg.URL,
+		query:       cfg.query,
+		notes:       cfg.notes,
 		token:       cfg.Token,
 		presetName:  cfg.Preset,
 		preset:      presets[cfg.Preset],
@@ -139,7 +143,7 @@ func (c *Client) doHeader(ctx context.Context, method, path string, hdr http.Hea
 	if raw != nil {
 		body = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequestWithContext(rctx, method, c.base+path, body)
+	req, err := http.NewRequestWithContext(rctx, method, c.endpoint(path), body)
 	if err != nil {
 		return nil, err
 	}

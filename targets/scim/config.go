@@ -17,8 +17,8 @@ import (
 //
 //	target:
 //	  type: scim
-//	  url: https://whale.example.com/scim/v2
-//	  token: ${WHALE_SCIM_TOKEN}      # or token_file
+//	  url: https://whale.example.com/scim/v2   # as the vendor prints it: ?aadOptscim062020 is dropped, other query parameters go with every request
+//	  token: ${WHALE_SCIM_TOKEN}      # or token_file; a pasted "Bearer " prefix is accepted
 //	  preset: whale                   # generic | whale | whimsical | whistleblower | officernd
 //	  role_attribute: roles           # or a schema URN path, e.g. urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department
 //	  rate_limit: 25                  # requests/s (0 = unlimited)
@@ -42,6 +42,11 @@ type Config struct {
 	Timeout      time.Duration `yaml:"timeout"`
 	// HTTPClient replaces the client built from CAFile (tests, proxies).
 	HTTPClient *http.Client `yaml:"-"`
+
+	// query is URL's query without Entra's flag, sent with every request;
+	// notes are what validate changed that the operator may want to know.
+	query string
+	notes []string
 }
 
 // Defaults.
@@ -79,7 +84,17 @@ func (c *Config) validate() error {
 	default:
 		errs = append(errs, errors.New("url: must be https (or http://127.0.0.1 for a local test server)"))
 	}
+	if err == nil && u.Host != "" {
+		var dropped bool
+		c.query, dropped = tenantQuery(u.RawQuery)
+		if dropped {
+			c.notes = append(c.notes, "target url: ignoring ?"+entraFlag+" (an instruction to Entra's provisioning service, not to the workspace)")
+		}
+		u.RawQuery, u.ForceQuery, u.Fragment = "", false, ""
+		c.URL = u.String()
+	}
 	c.URL = strings.TrimRight(c.URL, "/")
+	c.Token = bearerToken(c.Token)
 	if c.Token == "" {
 		errs = append(errs, errors.New("token: required (or token_file)"))
 	}
@@ -89,6 +104,9 @@ func (c *Config) validate() error {
 	p, ok := presets[c.Preset]
 	if !ok {
 		errs = append(errs, fmt.Errorf("preset: unknown %q (one of %s)", c.Preset, strings.Join(presetNames(), ", ")))
+	}
+	if ok && p.roles != nil && len(p.roles) == 0 && c.RoleAttribute != "" && c.RoleAttribute != DefaultRoleAttribute {
+		errs = append(errs, fmt.Errorf("role_attribute: %s (preset %s) takes no roles over SCIM: %s", p.app, c.Preset, p.noRoles))
 	}
 	if c.RoleAttribute == "" {
 		c.RoleAttribute = DefaultRoleAttribute

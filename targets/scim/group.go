@@ -51,6 +51,9 @@ func (c *Client) createGroup(ctx context.Context, op idsync.Op) (idsync.Applied,
 	}
 	if g == nil {
 		body := map[string]any{"schemas": []any{schemaGroup}, "displayName": name, "externalId": ext}
+		if desc := c.groupDescription(op); desc != "" {
+			body["description"] = desc
+		}
 		var created map[string]any
 		err = c.do(ctx, http.MethodPost, "/Groups", body, &created)
 		switch {
@@ -74,6 +77,9 @@ func (c *Client) createGroup(ctx context.Context, op idsync.Op) (idsync.Applied,
 	}
 	if str(g["externalId"]) != ext {
 		ops = append(ops, patchOp{Op: "replace", Path: "externalId", Value: ext})
+	}
+	if desc := c.groupDescription(op); c.preset.traits.GroupDescriptions && str(g["description"]) != desc {
+		ops = append(ops, descriptionOp(desc))
 	}
 	if len(ops) > 0 {
 		if err := c.do(ctx, http.MethodPatch, "/Groups/"+url.PathEscape(id), newPatch(ops), nil); err != nil {
@@ -106,6 +112,9 @@ func (c *Client) updateGroup(ctx context.Context, op idsync.Op) (idsync.Applied,
 	}
 	if op.Group != nil {
 		ops := []patchOp{{Op: "replace", Path: "displayName", Value: op.Group.DisplayName}}
+		if desc := c.groupDescription(op); c.preset.traits.GroupDescriptions && (op.PrevGroup == nil || op.PrevGroup.Description != desc) {
+			ops = append(ops, descriptionOp(desc))
+		}
 		err = c.do(ctx, http.MethodPatch, "/Groups/"+url.PathEscape(id), newPatch(ops), nil)
 		if statusOf(err) == http.StatusNotFound {
 			return c.createGroup(ctx, op)
@@ -115,6 +124,23 @@ func (c *Client) updateGroup(ctx context.Context, op idsync.Op) (idsync.Applied,
 		}
 	}
 	return idsync.Applied{TargetID: id, Group: op.Group}, nil
+}
+
+// groupDescription is the description op's group should carry: "" unless
+// the workspace takes descriptions (OfficeRnD teams: "Create a new
+// attribute 'description'").
+func (c *Client) groupDescription(op idsync.Op) string {
+	if !c.preset.traits.GroupDescriptions || op.Group == nil {
+		return ""
+	}
+	return op.Group.Description
+}
+
+func descriptionOp(desc string) patchOp {
+	if desc == "" {
+		return patchOp{Op: "remove", Path: "description"}
+	}
+	return patchOp{Op: "replace", Path: "description", Value: desc}
 }
 
 func (c *Client) deleteGroup(ctx context.Context, op idsync.Op) (idsync.Applied, error) {

@@ -61,12 +61,12 @@ func TestMergedOpsAreOneRequest(t *testing.T) {
 // A role the preset refuses fails the merged request before anything is
 // sent, permanently: the engine then applies the ops one at a time.
 func TestMergedInvalidRoleIsPermanent(t *testing.T) {
-	srv := newServer(t, scimtest.Options{Preset: "whale", Strict: true})
-	c := newClient(t, srv, func(c *scim.Config) { c.Preset = "whale" })
+	srv := newServer(t, scimtest.Options{Preset: "whimsical", Strict: true})
+	c := newClient(t, srv, func(c *scim.Config) { c.Preset = "whimsical" })
 	prev := account("u1", "rae@example.com")
-	prev.Role = "reader"
+	prev.Role = "viewer"
 	id := apply(t, c, createOp(prev)).TargetID
-	ops := changeOps(id, prev) // role "admin" is fine for whale; make it unknown
+	ops := changeOps(id, prev) // role "admin" is not a Whimsical role either
 	bad := *ops[1].Account
 	bad.Role = "owner"
 	ops[1].Account = &bad

@@ -92,12 +92,13 @@ func newPatch(ops []patchOp) patchRequest {
 }
 
 // attrOps are the PATCH operations that set fields of a (shaped) to their
-// values; empty values are removed.
-func (c *Client) attrOps(a idsync.Account, fields []string) []patchOp {
+// values; empty values are removed. Attributes the person owns after
+// creation (Whimsical's names) are sent only with create.
+func (c *Client) attrOps(a idsync.Account, fields []string, create bool) []patchOp {
 	var ops []patchOp
 	for _, f := range fields {
 		path, ok := attrPath(f)
-		if !ok || !c.preset.accepts(f) || c.role.covers(f) {
+		if !ok || !c.preset.accepts(f) || c.role.covers(f) || !create && !c.preset.updatable(f) {
 			continue
 		}
 		v := attr(a, f)
@@ -136,7 +137,7 @@ func (c *Client) userResource(a idsync.Account) map[string]any {
 	if a.ExternalID != "" {
 		res["externalId"] = a.ExternalID
 	}
-	for _, o := range c.attrOps(a, allAttrs) {
+	for _, o := range c.attrOps(a, allAttrs, true) {
 		if o.Op == "replace" {
 			setLocal(res, o.Path, o.Value)
 		}

@@ -117,7 +117,7 @@ func (c *Client) adopt(ctx context.Context, have userJSON, want idsync.Account) 
 	for _, f := range idsync.DiffAttributes(cur, want) {
 		fields = append(fields, f.Field)
 	}
-	ops := c.attrOps(want, fields)
+	ops := c.attrOps(want, fields, false)
 	if cur.ExternalID != want.ExternalID {
 		ops = append(ops, patchOp{Op: "replace", Path: "externalId", Value: want.ExternalID})
 	}
@@ -155,7 +155,7 @@ func (c *Client) userPatch(op idsync.Op) ([]patchOp, error) {
 		if len(fields) == 0 {
 			fields = allAttrs
 		}
-		return c.attrOps(want, fields), nil
+		return c.attrOps(want, fields, false), nil
 	case idsync.OpSetRole:
 		return c.roleOps(want.Role), nil
 	case idsync.OpEnable:

@@ -16,17 +16,19 @@ import (
 func TestUserLifecycleEveryPreset(t *testing.T) {
 	tests := []struct {
 		preset       string
-		role1, role2 string
-		emails       bool // the preset sends emails
-		enterprise   bool // the preset sends the enterprise extension
+		role1, role2 string // "": the preset takes no roles
+		names        bool   // the preset sends name.givenName/familyName
+		namesUpdated bool   // ... also after creation
+		emails       bool   // the preset sends emails
+		enterprise   bool   // the preset sends the enterprise extension
 		lower        bool
 		keepsDeleted bool
 	}{
-		{preset: "generic", role1: "member", role2: "owner", emails: true, enterprise: true},
-		{preset: "whale", role1: "reader", role2: "admin"},
-		{preset: "whimsical", role1: "viewer", role2: "editor", emails: true, lower: true},
-		{preset: "whistleblower", role1: "analyst", role2: "reviewer", emails: true, enterprise: true},
-		{preset: "officernd", role1: "member", role2: "admin", emails: true, keepsDeleted: true},
+		{preset: "generic", role1: "member", role2: "owner", names: true, namesUpdated: true, emails: true, enterprise: true},
+		{preset: "whale", names: true, namesUpdated: true},
+		{preset: "whimsical", role1: "viewer", role2: "editor", names: true, emails: true, lower: true},
+		{preset: "whistleblower", names: true, namesUpdated: true, emails: true, enterprise: true},
+		{preset: "officernd", keepsDeleted: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.preset, func(t *testing.T) {
@@ -35,9 +37,6 @@ func TestUserLifecycleEveryPreset(t *testing.T) {
 
 			a := account("u1", "Alice.Smith@Example.com")
 			a.Role = tt.role1
-			if tt.preset == "officernd" {
-				a.Role = "" // OfficeRnD has no roles over SCIM
-			}
 			got := apply(t, c, createOp(a))
 			if got.TargetID == "" {
 				t.Fatal("create returned no TargetID")
@@ -47,8 +46,11 @@ func TestUserLifecycleEveryPreset(t *testing.T) {
 			if tt.lower {
 				wantName = strings.ToLower(wantName)
 			}
-			if u.UserName != wantName || u.ExternalID != "u1" || !u.Active || u.GivenName != a.GivenName || u.FamilyName != a.FamilyName {
+			if u.UserName != wantName || u.ExternalID != "u1" || !u.Active {
 				t.Fatalf("created user = %+v", u)
+			}
+			if (u.GivenName == a.GivenName && u.FamilyName == a.FamilyName) != tt.names {
+				t.Errorf("name = %q %q, preset sends names: %v", u.GivenName, u.FamilyName, tt.names)
 			}
 			if (u.Email != "") != tt.emails {
 				t.Errorf("email = %q, preset sends emails: %v", u.Email, tt.emails)
@@ -66,14 +68,14 @@ func TestUserLifecycleEveryPreset(t *testing.T) {
 			apply(t, c, idsync.Op{Kind: idsync.OpUpdate, ObjectID: "u1", TargetID: got.TargetID, Account: &b, Prev: a,
 				Changes: idsync.DiffAttributes(*a, b)})
 			u = mustUser(t, srv, got.TargetID)
-			if u.FamilyName != "Smyth" {
-				t.Errorf("after update familyName = %q", u.FamilyName)
+			if (u.FamilyName == "Smyth") != tt.namesUpdated {
+				t.Errorf("after update familyName = %q, preset updates names: %v", u.FamilyName, tt.namesUpdated)
 			}
 			if tt.emails && u.Email != "alice.smyth@example.com" {
 				t.Errorf("after update email = %q", u.Email)
 			}
 
-			if tt.preset != "officernd" {
+			if tt.role2 != "" {
 				r := b
 				r.Role = tt.role2
 				apply(t, c, idsync.Op{Kind: idsync.OpSetRole, ObjectID: "u1", TargetID: got.TargetID, Account: &r, Prev: &b})
@@ -115,8 +117,9 @@ func TestRoleValues(t *testing.T) {
 		preset, role string
 		ok           bool
 	}{
-		{"whale", "writer", true},
-		{"whale", "editor", false},
+		{"whale", "writer", false},
+		{"whale", "", true},
+		{"whistleblower", "administrator", false},
 		{"whimsical", "editor", true},
 		{"whimsical", "admin", false},
 		{"whimsical", "", true},
@@ -151,15 +154,15 @@ func TestRoleValues(t *testing.T) {
 
 // A role the preset does not know never blocks taking access away.
 func TestInvalidRoleDoesNotBlockDisable(t *testing.T) {
-	srv := newServer(t, scimtest.Options{Preset: "whale", Strict: true})
-	c := newClient(t, srv, func(c *scim.Config) { c.Preset = "whale" })
+	srv := newServer(t, scimtest.Options{Preset: "whimsical", Strict: true})
+	c := newClient(t, srv, func(c *scim.Config) { c.Preset = "whimsical" })
 	a := account("u1", "jo@example.com")
-	a.Role = "reader"
+	a.Role = "editor"
 	id := apply(t, c, createOp(a)).TargetID
 	b := *a
 	b.Role, b.Active = "superuser", false
 	apply(t, c, idsync.Op{Kind: idsync.OpDisable, TargetID: id, Account: &b, Prev: a})
-	if u := mustUser(t, srv, id); u.Active || u.Role() != "reader" {
+	if u := mustUser(t, srv, id); u.Active || u.Role() != "editor" {
 		t.Errorf("after disable: active %v role %q", u.Active, u.Role())
 	}
 }

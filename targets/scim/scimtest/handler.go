@@ -153,7 +153,12 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte) {
 	case "ResourceTypes", "Schemas":
 		writeJSON(w, http.StatusOK, map[string]any{"schemas": []string{schemaList}, "totalResults": 0, "Resources": []any{}})
 		return
-	case "Users", "Groups":
+	case "Groups":
+		if s.opts.Strict && s.preset.noGroups != "" {
+			writeError(w, &scimError{status: http.StatusNotFound, detail: "no such endpoint: " + s.preset.noGroups})
+			return
+		}
+	case "Users":
 	default:
 		writeError(w, &scimError{status: http.StatusNotFound, detail: "no such endpoint"})
 		return
@@ -285,6 +290,11 @@ func (s *Server) list(kind string, r *http.Request) (any, *scimError) {
 		if err != nil {
 			return nil, badRequest("invalidFilter", "cannot parse filter "+strconv.Quote(fs))
 		}
+		if s.opts.Strict {
+			if err := s.preset.checkFilter(f); err != nil {
+				return nil, badRequest("invalidFilter", err.Error())
+			}
+		}
 		match = s.indexed(kind, f)
 		if match == nil {
 			match = []string{}
@@ -350,6 +360,9 @@ func (s *Server) create(kind string, doc map[string]any) (any, *scimError) {
 		if err := s.groupUnique(doc, ""); err != nil {
 			return nil, err
 		}
+		if err := s.checkGroup(doc); err != nil {
+			return nil, err
+		}
 		id := s.store.newID()
 		s.store.putGroup(id, doc)
 		return s.render(kind, id, s.store.groups[id], s.URL), nil
@@ -376,6 +389,9 @@ func (s *Server) put(kind, id string, doc map[string]any) (any, *scimError) {
 	}
 	if kind == "Groups" {
 		if err := s.groupUnique(doc, id); err != nil {
+			return nil, err
+		}
+		if err := s.checkGroup(doc); err != nil {
 			return nil, err
 		}
 		s.store.putGroup(id, doc)
@@ -421,6 +437,9 @@ func (s *Server) patch(kind, id string, doc map[string]any) (any, *scimError) {
 		if err := s.groupUnique(data, id); err != nil {
 			return nil, err
 		}
+		if err := s.checkGroup(data); err != nil {
+			return nil, err
+		}
 		s.store.putGroup(id, data)
 		return s.render(kind, id, s.store.groups[id], s.URL), nil
 	}
@@ -454,7 +473,13 @@ func (s *Server) checkUser(doc map[string]any, old *resource) *scimError {
 		return badRequest("invalidValue", "userName is required")
 	}
 	if s.opts.Strict {
-		if err := s.preset.checkUser(doc); err != nil {
+		var err error
+		if old == nil {
+			err = s.preset.checkNew(doc)
+		} else {
+			err = s.preset.checkReplace(doc, old.data)
+		}
+		if err != nil {
 			return badRequest("invalidValue", err.Error())
 		}
 	}
@@ -463,6 +488,17 @@ func (s *Server) checkUser(doc map[string]any, old *resource) *scimError {
 		self = str(old.data["id"])
 	}
 	return s.userUnique(doc, self)
+}
+
+// checkGroup applies the preset's group rules in strict mode.
+func (s *Server) checkGroup(doc map[string]any) *scimError {
+	if !s.opts.Strict {
+		return nil
+	}
+	if err := s.preset.checkGroup(doc, func(id string) bool { return s.store.users[id] != nil }); err != nil {
+		return badRequest("invalidValue", err.Error())
+	}
+	return nil
 }
 
 func (s *Server) userUnique(doc map[string]any, self string) *scimError {

@@ -31,8 +31,12 @@ type Options struct {
 	// Preset shapes the workspace like an app idsync has a preset for:
 	// generic (default), whale, whimsical, whistleblower, officernd.
 	Preset string
-	// Strict makes the server reject (400) attributes and role values the
-	// preset's app does not accept, and upper-case userNames for whimsical.
+	// Strict makes the server enforce what the preset's vendor guide says:
+	// attributes, role values and filters the app does not take are refused
+	// (400), as are upper-case userNames and emails (whimsical), a change
+	// to a name the user owns (whimsical), a user without externalId (whale,
+	// officernd), a DELETE of a person (officernd: 405) and team members
+	// that are not users (officernd); apps without groups have no /Groups.
 	Strict bool
 	// TLS serves HTTPS with a self-signed certificate (see CAFile, Client).
 	TLS bool

@@ -209,13 +209,22 @@ func TestStrictPresets(t *testing.T) {
 		preset, body string
 		status       int
 	}{
-		{"whale", `{"userName":"a","name":{"givenName":"A"},"roles":[{"value":"writer","primary":true}]}`, 201},
-		{"whale", `{"userName":"a","emails":[{"value":"a@x"}]}`, 400},
-		{"whale", `{"userName":"a","title":"x"}`, 400},
-		{"whale", `{"userName":"a","roles":[{"value":"editor"}]}`, 400},
+		{"whale", `{"userName":"a","externalId":"x","active":true,"name":{"givenName":"A","familyName":"B"}}`, 201},
+		{"whale", `{"userName":"a","name":{"givenName":"A"}}`, 400}, // no externalId
+		{"whale", `{"userName":"a","externalId":"x","roles":[{"value":"writer","primary":true}]}`, 400},
+		{"whale", `{"userName":"a","externalId":"x","emails":[{"value":"a@x"}]}`, 400},
+		{"whale", `{"userName":"a","externalId":"x","displayName":"A"}`, 400},
+		{"whale", `{"userName":"a","externalId":"x","title":"x"}`, 400},
 		{"whimsical", `{"userName":"a@x.test","emails":[{"value":"a@x.test"}],"roles":[{"value":"editor"}]}`, 201},
 		{"whimsical", `{"userName":"A@x.test"}`, 400},
 		{"whimsical", `{"userName":"a@x.test","emails":[{"value":"A@x.test"}]}`, 400},
+		{"whimsical", `{"userName":"a@x.test","roles":[{"value":"admin"}]}`, 400},
+		{"whistleblower", `{"userName":"a","title":"x","name":{"givenName":"A"}}`, 201},
+		{"whistleblower", `{"userName":"a","roles":[{"value":"Administrator"}]}`, 400},
+		{"officernd", `{"userName":"a@x","externalId":"x","active":true,"displayName":"A B"}`, 201},
+		{"officernd", `{"userName":"a@x","externalId":"x","name":{"givenName":"A"}}`, 400},
+		{"officernd", `{"userName":"a@x","externalId":"x","emails":[{"value":"a@x"}]}`, 400},
+		{"officernd", `{"userName":"a@x","externalId":"x","roles":[{"value":"member"}]}`, 400},
 		{"generic", `{"userName":"a","title":"x","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"d"}}`, 201},
 	}
 	for _, tt := range tests {
@@ -232,6 +241,72 @@ func TestStrictPresets(t *testing.T) {
 		r := call(t, srv, "PATCH", "/Users/"+u.ID, `{"Operations":[{"op":"replace","path":"emails[type eq \"work\"].value","value":"a@x"}]}`)
 		if r.status != 400 {
 			t.Fatalf("status %d", r.status)
+		}
+	})
+	t.Run("whimsical names belong to the user after creation", func(t *testing.T) {
+		srv := newSrv(t, scimtest.Options{Preset: "whimsical", Strict: true})
+		r := call(t, srv, "POST", "/Users", `{"userName":"a@x.test","name":{"givenName":"A","familyName":"B"}}`)
+		if r.status != 201 {
+			t.Fatalf("create: %d %v", r.status, r.body)
+		}
+		id := r.body["id"].(string)
+		for _, ops := range []string{
+			`[{"op":"replace","path":"name.givenName","value":"Z"}]`,
+			`[{"op":"replace","path":"name","value":{"familyName":"Z"}}]`,
+			`[{"op":"replace","value":{"name":{"givenName":"Z"}}}]`,
+			`[{"op":"remove","path":"name.familyName"}]`,
+		} {
+			if r := call(t, srv, "PATCH", "/Users/"+id, `{"Operations":`+ops+`}`); r.status != 400 {
+				t.Errorf("PATCH %s: %d, want 400", ops, r.status)
+			}
+		}
+		if r := call(t, srv, "PATCH", "/Users/"+id, `{"Operations":[{"op":"replace","path":"displayName","value":"Z"}]}`); r.status != 200 {
+			t.Errorf("PATCH displayName: %d %v", r.status, r.body)
+		}
+		if r := call(t, srv, "PUT", "/Users/"+id, `{"userName":"a@x.test","name":{"givenName":"A","familyName":"Z"}}`); r.status != 400 {
+			t.Errorf("PUT with a changed familyName: %d, want 400", r.status)
+		}
+		if r := call(t, srv, "PUT", "/Users/"+id, `{"userName":"a@x.test","active":false,"name":{"givenName":"A","familyName":"B"}}`); r.status != 200 {
+			t.Errorf("PUT with the names unchanged: %d %v", r.status, r.body)
+		}
+	})
+	t.Run("whimsical filters only on what Microsoft's tutorial lists", func(t *testing.T) {
+		srv := newSrv(t, scimtest.Options{Preset: "whimsical", Strict: true})
+		for f, want := range map[string]int{
+			`userName eq "a@x.test"`: 200, `externalId eq "1"`: 200, `active eq true`: 200, `displayName eq "A"`: 200,
+			`emails.value eq "a@x.test"`: 400, `name.givenName eq "A"`: 400, `userName eq "a" or title eq "b"`: 400,
+		} {
+			if r := call(t, srv, "GET", "/Users?filter="+url.QueryEscape(f), ""); r.status != want {
+				t.Errorf("filter %s: %d, want %d", f, r.status, want)
+			}
+		}
+	})
+	t.Run("apps without groups have no /Groups", func(t *testing.T) {
+		for _, p := range []string{"whale", "whimsical", "whistleblower"} {
+			srv := newSrv(t, scimtest.Options{Preset: p, Strict: true})
+			if r := call(t, srv, "POST", "/Groups", `{"displayName":"Sales","externalId":"g"}`); r.status != 404 {
+				t.Errorf("%s: POST /Groups %d, want 404", p, r.status)
+			}
+		}
+	})
+	t.Run("officernd teams", func(t *testing.T) {
+		srv := newSrv(t, scimtest.Options{Preset: "officernd", Strict: true})
+		u := srv.AddUser(scimtest.User{UserName: "a@x", ExternalID: "x", Active: true})
+		g := srv.AddGroup(scimtest.Group{DisplayName: "Ops", ExternalID: "g0"})
+		for body, want := range map[string]int{
+			`{"displayName":"Sales","externalId":"g1","description":"d","members":[{"value":"` + u.ID + `"}]}`: 201,
+			`{"displayName":"Legal","externalId":"g2","members":[{"value":"` + g.ID + `","type":"Group"}]}`:    400,
+			`{"displayName":"Legal","externalId":"g3","members":[{"value":"` + g.ID + `"}]}`:                   400,
+			`{"displayName":"Legal","externalId":"g4","owner":"x"}`:                                            400,
+			`{"displayName":"Legal"}`: 400,
+		} {
+			if r := call(t, srv, "POST", "/Groups", body); r.status != want {
+				t.Errorf("POST /Groups %s: %d, want %d (%v)", body, r.status, want, r.body)
+			}
+		}
+		r := call(t, srv, "PATCH", "/Groups/"+g.ID, `{"Operations":[{"op":"add","path":"members","value":[{"value":"`+g.ID+`"}]}]}`)
+		if r.status != 400 {
+			t.Errorf("PATCH adding a group as a member: %d, want 400", r.status)
 		}
 	})
 	t.Run("officernd never deletes people", func(t *testing.T) {

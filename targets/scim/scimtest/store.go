@@ -48,6 +48,7 @@ type Group struct {
 	ID          string
 	ExternalID  string
 	DisplayName string
+	Description string
 	Members     []string // user ids
 }
 
@@ -398,7 +399,7 @@ func (st *store) userSnapshot(id string) User {
 
 func (st *store) groupSnapshot(id string) Group {
 	d := st.groups[id].data
-	return Group{ID: id, ExternalID: str(d["externalId"]), DisplayName: str(d["displayName"]), Members: memberIDs(d)}
+	return Group{ID: id, ExternalID: str(d["externalId"]), DisplayName: str(d["displayName"]), Description: str(d["description"]), Members: memberIDs(d)}
 }
 
 // primaryValue is the value of the primary (else first) element of a
