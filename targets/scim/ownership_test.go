@@ -8,18 +8,13 @@ import (
 	"github.com/idsync/idsync/targets/scim/scimtest"
 )
 
-// REVIEW: fails today. A delete re-checks that the recorded workspace id
-// still names this user's account (deleteUser GETs it and compares
-// externalId), but a disable, an update or a role change sent with the
-// same recorded id does not (modifyUser → resolveUser returns op.TargetID
-// as is): the account that now carries another person's externalId —
-// handed over by an admin, an app that uses the email as its SCIM id and
-// gave it to the new holder of that address, or an op left in the outbox
-// across migration 0003, which forgets shared target ids in applied_users
-// but not in the outbox — is disabled, renamed or has its role changed.
-// Suggested fix: modifyUser checks ownership of a given TargetID the way
-// deleteUser does (a GET before PATCH; in put mode the GET is already
-// there), and falls back to resolveUser by identity when it is not ours.
+// A delete re-checks that the recorded workspace id still names this user's
+// account; a disable, an update or a role change sent with that id must do
+// the same (one GET before a PATCH; PUT reads the account anyway): the
+// account may carry another person's externalId by now — handed over by an
+// admin, or an app that uses the email as its SCIM id and gave it to the
+// new holder of that address. Nothing is written to it; the user's own
+// account is found by identity (here there is none).
 func TestReviewModifyByRecordedIDTouchesAnotherPersonsAccount(t *testing.T) {
 	mine := &idsync.Account{ExternalID: "aaa-111", UserName: "jsmith@x.test", Active: true, Title: "mine"}
 	off := *mine
@@ -59,14 +54,10 @@ func TestReviewModifyByRecordedIDTouchesAnotherPersonsAccount(t *testing.T) {
 	}
 }
 
-// REVIEW: fails today. A user delete by its recorded id re-checks the
-// account's externalId first; a group delete does not (group.go
-// deleteGroup → resolveGroup returns op.TargetID as is): a workspace group
-// that now carries another IdP group's externalId — the same hand-over
-// cases as for users, or migration 0003's forgotten shared group ids with
-// an op left in the outbox — is deleted, and everyone in it loses what the
-// group grants. Suggested fix: deleteGroup GETs the recorded id and
-// checks owned() like deleteUser, falling back to lookupGroup.
+// A group delete, like a user delete, checks that the recorded id still
+// names a group carrying this IdP group's externalId (or none) before
+// deleting it: everyone in another IdP group's group would lose what it
+// grants.
 func TestReviewGroupDeleteByRecordedIDDeletesAnotherGroup(t *testing.T) {
 	srv := newServer(t, scimtest.Options{})
 	theirs := srv.AddGroup(scimtest.Group{DisplayName: "Sales", ExternalID: "g-other"})
