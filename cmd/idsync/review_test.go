@@ -70,8 +70,8 @@ func TestReviewDeleteAndRestoreDuringFullReadDeletesLiveUser(t *testing.T) {
 // it must not adopt it, because idsync's applied state records that account
 // for A (targets.OwnerOf, asked before any write: the unique target id in
 // state/applied.go alone fires only after the workspace write). B's op fails
-// as a conflict, A is renamed and disabled, and B gets its own account on
-// the next run.
+// as a conflict naming both, on each run until someone renames one of them
+// in the workspace; A's account stays A's and is disabled.
 func TestReviewAdoptionTakesOverAccountWhenWorkspaceDropsExternalID(t *testing.T) {
 	e := newE2E(t, noLimits)
 	e.must([]string{"sync"})
