@@ -33,6 +33,11 @@ var order = map[OpKind]int{
 // Destructive reports whether the op takes access away (counted by safety limits).
 func (k OpKind) Destructive() bool { return k == OpDisable || k == OpDelete }
 
+// TakesAway reports whether the op takes something away from people: a
+// user disable or delete, or a group delete (its members lose what the
+// group grants). These are what approving a held plan approves (Plan.ID).
+func (k OpKind) TakesAway() bool { return k.Destructive() || k == OpGroupDelete }
+
 // IsGroup reports whether the op acts on a group rather than a user.
 func (k OpKind) IsGroup() bool {
 	return k == OpGroupCreate || k == OpGroupUpdate || k == OpGroupDelete || k == OpMemberAdd || k == OpMemberRemove

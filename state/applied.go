@@ -99,6 +99,42 @@ func (tx *Tx) targetOwner(table, nameCol, conn, id, targetID string) (string, er
 	return owners[0], nil
 }
 
+// TargetUser returns the IdP id of the applied user recorded with
+// workspace id targetID, or "" when none is.
+func (tx *Tx) TargetUser(conn, targetID string) (string, error) {
+	id, err := tx.recordedFor("applied_users", conn, targetID)
+	if err != nil {
+		return "", fmt.Errorf("state: read applied user by workspace id: %w", err)
+	}
+	return id, nil
+}
+
+// TargetGroup returns the IdP id of the applied group recorded with
+// workspace id targetID, or "" when none is.
+func (tx *Tx) TargetGroup(conn, targetID string) (string, error) {
+	id, err := tx.recordedFor("applied_groups", conn, targetID)
+	if err != nil {
+		return "", fmt.Errorf("state: read applied group by workspace id: %w", err)
+	}
+	return id, nil
+}
+
+// recordedFor is the id of table's row holding targetID (the unique index
+// allows one; the empty-id condition lets the query use that partial index).
+func (tx *Tx) recordedFor(table, conn, targetID string) (string, error) {
+	if targetID == "" {
+		return "", nil
+	}
+	ids, err := queryAll(tx, func(r *sql.Rows) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	}, `SELECT id FROM `+table+` WHERE connection = ? AND target_id = ? AND target_id <> ''`, conn, targetID)
+	if err != nil || len(ids) == 0 {
+		return "", err
+	}
+	return ids[0], nil
+}
+
 // SetAppliedUser records a as applied under the target's id. A target id
 // recorded for another user is a *TargetTakenError and nothing is written.
 func (tx *Tx) SetAppliedUser(conn, targetID string, a idsync.Account) error {
@@ -153,6 +189,21 @@ func (tx *Tx) AppliedGroups(conn string) (map[string]AppliedGroup, error) {
 		out[g.ID] = g
 	}
 	return out, nil
+}
+
+// AppliedGroup returns the applied state of group id (zero when none).
+func (tx *Tx) AppliedGroup(conn, id string) (AppliedGroup, error) {
+	gs, err := queryAll(tx, func(r *sql.Rows) (AppliedGroup, error) {
+		var g AppliedGroup
+		return g, r.Scan(&g.ID, &g.TargetID, &g.Name)
+	}, `SELECT id, target_id, name FROM applied_groups WHERE connection = ? AND id = ?`, conn, id)
+	if err != nil {
+		return AppliedGroup{}, fmt.Errorf("state: read applied group: %w", err)
+	}
+	if len(gs) == 0 {
+		return AppliedGroup{}, nil
+	}
+	return gs[0], nil
 }
 
 // SetAppliedGroup records a group as applied. A target id recorded for

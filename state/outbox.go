@@ -16,8 +16,29 @@ type Pending struct {
 	Op    idsync.Op
 }
 
-// Enqueue writes ops to the outbox in order and returns them with their
-// stable ids set.
+// The outbox keeps no workspace ids. Whoever sends a pending op takes its
+// target id (and its members') from the applied state at that moment
+// (sync's resolveTargetIDs): an object created earlier in the run has one
+// by then, and an id the state has forgotten since the op was planned
+// (migration 0003 forgets one recorded for two objects) is never sent, so
+// the target finds the object by identity instead. Ops written by older
+// versions carry ids; Outbox drops them on read.
+
+// withoutTargetIDs is op as the outbox keeps it.
+func withoutTargetIDs(op idsync.Op) idsync.Op {
+	op.TargetID = ""
+	if len(op.Members) > 0 {
+		ms := make([]idsync.Member, len(op.Members))
+		for i, m := range op.Members {
+			ms[i] = idsync.Member{ExternalID: m.ExternalID}
+		}
+		op.Members = ms
+	}
+	return op
+}
+
+// Enqueue writes ops to the outbox in order, without workspace ids, and
+// returns them with their stable ids set.
 func (tx *Tx) Enqueue(conn string, runID int64, ops []idsync.Op) ([]idsync.Op, error) {
 	var seq int64
 	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT COALESCE(MAX(seq), 0) FROM outbox WHERE connection = ?`, conn).Scan(&seq); err != nil {
@@ -27,7 +48,7 @@ func (tx *Tx) Enqueue(conn string, runID int64, ops []idsync.Op) ([]idsync.Op, e
 	for i, op := range ops {
 		seq++
 		op.ID = fmt.Sprintf("%s-%d-%d", conn, runID, seq)
-		data, err := json.Marshal(op)
+		data, err := json.Marshal(withoutTargetIDs(op))
 		if err != nil {
 			return nil, err
 		}
@@ -39,7 +60,8 @@ func (tx *Tx) Enqueue(conn string, runID int64, ops []idsync.Op) ([]idsync.Op, e
 	return out, nil
 }
 
-// Outbox returns the connection's pending ops in order.
+// Outbox returns the connection's pending ops in order, without workspace
+// ids.
 func (tx *Tx) Outbox(conn string) ([]Pending, error) {
 	out, err := queryAll(tx, func(r *sql.Rows) (Pending, error) {
 		var p Pending
@@ -47,7 +69,9 @@ func (tx *Tx) Outbox(conn string) ([]Pending, error) {
 		if err := r.Scan(&p.Seq, &p.RunID, &data); err != nil {
 			return p, err
 		}
-		return p, json.Unmarshal([]byte(data), &p.Op)
+		err := json.Unmarshal([]byte(data), &p.Op)
+		p.Op = withoutTargetIDs(p.Op)
+		return p, err
 	}, `SELECT seq, run_id, op FROM outbox WHERE connection = ? ORDER BY seq`, conn)
 	if err != nil {
 		return nil, fmt.Errorf("state: read outbox: %w", err)

@@ -50,16 +50,14 @@ func TestReviewLockThroughASymlinkIsTheSameLock(t *testing.T) {
 	}
 }
 
-// REVIEW: fails today. Migration 0003 forgets a target id recorded for two
-// users ("nobody acts on the shared account by id meanwhile"), but ops
-// already in the outbox keep that id in their JSON. An upgrade is a daemon
-// stop (SIGTERM leaves unsent ops in the outbox by design) then a start:
-// the first thing the new daemon does is drain them, so a disable of
-// aaa-111 planned with TargetID X is sent to X — bbb-222's account since
-// the old adoption bug — and its success re-records aaa-111 → X, undoing the
-// migration. Suggested fix: the migration also clears target ids of pending
-// outbox ops of the forgotten users and groups (or drops those ops; their
-// objects are marked dirty and re-planned anyway).
+// Migration 0003 forgets a target id recorded for two users ("nobody acts
+// on the shared account by id meanwhile"), and ops already in the outbox
+// (an upgrade is a daemon stop, which leaves unsent ops there, then a
+// start that drains them first) must not bring it back: a disable of
+// aaa-111 planned with TargetID X would be sent to X — bbb-222's account
+// since the old adoption bug — and its success would re-record aaa-111 → X.
+// The outbox keeps no workspace ids (ops an older version wrote lose them
+// on read); the applier takes them from the applied state.
 func TestReviewMigrationLeavesSharedTargetIDInOutbox(t *testing.T) {
 	path := t.TempDir() + "/idsync.db"
 	s := open(t, path)

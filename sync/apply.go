@@ -175,7 +175,7 @@ func (e *Engine) applyPhase(ctx context.Context, c *Connection, runID int64, cha
 func (e *Engine) applyOne(stop context.Context, c *Connection, runID int64, p state.Pending, log *slog.Logger) (applied, failed int, err error) {
 	// An op in flight finishes even if the run is being stopped: its result
 	// must be recorded, or a crash-free shutdown would apply it twice.
-	opCtx := context.WithoutCancel(stop)
+	opCtx := e.opContext(stop, c)
 	op := p.Op
 	if err := e.Store.View(opCtx, func(tx *state.Tx) error { return resolveTargetIDs(tx, c.Name, &op) }); err != nil {
 		return 0, 0, err
@@ -194,7 +194,7 @@ func (e *Engine) applyOne(stop context.Context, c *Connection, runID int64, p st
 // On a permanent failure it applies them one at a time instead, so the
 // failure is recorded against the op that causes it and the others land.
 func (e *Engine) applyMerged(stop context.Context, c *Connection, runID int64, m targets.Merger, ps []state.Pending, log *slog.Logger) (applied, failed int, err error) {
-	opCtx := context.WithoutCancel(stop)
+	opCtx := e.opContext(stop, c)
 	resolved := make([]state.Pending, len(ps))
 	ops := make([]idsync.Op, len(ps))
 	if err := e.Store.View(opCtx, func(tx *state.Tx) error {
@@ -292,16 +292,40 @@ func (e *Engine) record(stop context.Context, c *Connection, runID int64, ps []s
 	})
 }
 
-// resolveTargetIDs fills in workspace ids that were unknown when the op was
-// planned (objects created earlier in the same run).
+// opContext is the context an op is sent in: not cancelled with the run
+// (an op in flight finishes and is recorded), and carrying the applied
+// state's owner of each workspace id (targets.WithOwner), so a target never
+// adopts an account idsync manages for someone else, even on a workspace
+// that does not keep externalId.
+func (e *Engine) opContext(stop context.Context, c *Connection) context.Context {
+	return targets.WithOwner(context.WithoutCancel(stop), func(ctx context.Context, kind targets.Kind, targetID string) (owner string, err error) {
+		err = e.Store.View(ctx, func(tx *state.Tx) error {
+			if kind == targets.Group {
+				owner, err = tx.TargetGroup(c.Name, targetID)
+			} else {
+				owner, err = tx.TargetUser(c.Name, targetID)
+			}
+			return err
+		})
+		return owner, err
+	})
+}
+
+// resolveTargetIDs sets the workspace ids of op and its members from the
+// applied state as it is now, never from the plan: an object created
+// earlier in the run has one by now, and one whose id the state has
+// forgotten since (migration 0003, a refused record) has none, so the
+// target finds it by identity rather than writing to whatever that id
+// names today.
 func resolveTargetIDs(tx *state.Tx, conn string, op *idsync.Op) error {
 	if op.Kind.IsGroup() {
-		if op.TargetID == "" && op.Kind != idsync.OpGroupCreate {
-			gs, err := tx.AppliedGroups(conn)
+		op.TargetID = ""
+		if op.Kind != idsync.OpGroupCreate {
+			g, err := tx.AppliedGroup(conn, op.ObjectID)
 			if err != nil {
 				return err
 			}
-			op.TargetID = gs[op.ObjectID].TargetID
+			op.TargetID = g.TargetID
 		}
 		if len(op.Members) == 0 {
 			return nil
@@ -324,7 +348,8 @@ func resolveTargetIDs(tx *state.Tx, conn string, op *idsync.Op) error {
 		op.Members = members
 		return nil
 	}
-	if op.TargetID == "" && op.Kind != idsync.OpCreate {
+	op.TargetID = ""
+	if op.Kind != idsync.OpCreate {
 		applied, err := tx.AppliedUsers(conn, []string{op.ObjectID})
 		if err != nil {
 			return err

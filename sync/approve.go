@@ -72,8 +72,8 @@ type opKey struct {
 }
 
 // destructive reports whether an op of kind k takes something away: what
-// an approval must have seen.
-func destructive(k idsync.OpKind) bool { return k.Destructive() || k == idsync.OpGroupDelete }
+// an approval must have seen, and all the plan id covers.
+func destructive(k idsync.OpKind) bool { return k.TakesAway() }
 
 func newApproval(h *state.HeldPlan) *approval {
 	a := &approval{id: h.ID, destructive: map[opKey]bool{}}

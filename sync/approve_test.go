@@ -65,6 +65,29 @@ func TestApproveIsBoundToTheReviewedPlan(t *testing.T) {
 		}
 	})
 
+	t.Run("new hires and profile changes between runs keep the plan id", func(t *testing.T) {
+		h, first := heldHarness(t)
+		// Churn while the plan waits for a person: a hire every scheduled
+		// run, a title change. The held plan grows, but what it takes away
+		// does not change, so the reviewed id still approves it.
+		for i := range 3 {
+			h.src.user(fmt.Sprintf("n%d", i), fmt.Sprintf("hire%d", i))
+			h.src.user("u5", "user5", func(u *idsync.User) { u.Title = fmt.Sprintf("Title %d", i) })
+			res := h.run(Options{})
+			if res.Held == "" || res.PlanID != first.PlanID {
+				t.Fatalf("run %d under churn: held %q, plan %s (reviewed %s): %q", i, res.Held, res.PlanID, first.PlanID, ops(res.Plan))
+			}
+		}
+		res, err := h.engine.Approve(context.Background(), h.conn, ApproveOptions{PlanID: first.PlanID})
+		if err != nil || res.Held != "" {
+			t.Fatalf("approve of the reviewed id under churn: %v, held %q", err, res.Held)
+		}
+		ws := h.tgt.byUserName()
+		if _, ok := ws["hire2@acme.test"]; !ok || len(ws) != 10 || ws["user5@acme.test"].Title != "Title 2" {
+			t.Fatalf("workspace after approve: %d accounts (want 7 + 3 hires), user5 %+v", len(ws), ws["user5@acme.test"])
+		}
+	})
+
 	t.Run("users restored in the IdP after the hold are neither deleted nor disabled", func(t *testing.T) {
 		h, held := heldHarness(t)
 		for i := range 3 {

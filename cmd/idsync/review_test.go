@@ -62,20 +62,16 @@ func TestReviewDeleteAndRestoreDuringFullReadDeletesLiveUser(t *testing.T) {
 	}
 }
 
-// REVIEW: fails today. The same userName reuse as
-// TestUserNameReuseNeverTakesOverAnAccount, on a workspace that does not
-// keep externalId (many SCIM apps drop attributes they do not use; here
-// A's account simply lost it). A is renamed and disabled in Entra, new hire
-// B gets A's old userName. B's create finds A's account by userName, sees no
-// externalId, and adopts it: PATCHes A's account with B's name, B's
-// externalId and active=true. Only then does the engine record it, hit the
-// unique target id (A's applied row) and call B's op "failed" — but the
-// workspace write is done: A's account, with A's data, now carries B's
-// identity, and the next run adopts it for B by externalId. The unique
-// constraint in state/applied.go is checked after the target's write
-// (sync/apply.go record); the adoption in targets/scim/user.go createUser
-// must be refused before any write when the applied state records that
-// workspace id for another user.
+// The same userName reuse as TestUserNameReuseNeverTakesOverAnAccount, on a
+// workspace that does not keep externalId (many SCIM apps drop attributes
+// they do not use; here A's account simply lost it). A is renamed and
+// disabled in Entra, new hire B gets A's old userName. B's create (run
+// before A's rename) finds A's account by userName without an externalId;
+// it must not adopt it, because idsync's applied state records that account
+// for A (targets.OwnerOf, asked before any write: the unique target id in
+// state/applied.go alone fires only after the workspace write). B's op fails
+// as a conflict naming both, on each run until someone renames one of them
+// in the workspace; A's account stays A's and is disabled.
 func TestReviewAdoptionTakesOverAccountWhenWorkspaceDropsExternalID(t *testing.T) {
 	e := newE2E(t, noLimits)
 	e.must([]string{"sync"})

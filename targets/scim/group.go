@@ -103,7 +103,7 @@ func (c *Client) createGroup(ctx context.Context, op idsync.Op) (idsync.Applied,
 
 func (c *Client) updateGroup(ctx context.Context, op idsync.Op) (idsync.Applied, error) {
 	name := groupName(op)
-	id, err := c.resolveGroup(ctx, op)
+	id, err := c.ownGroup(ctx, op, true)
 	if errors.Is(err, errGone) {
 		return c.createGroup(ctx, op)
 	}
@@ -145,7 +145,8 @@ func descriptionOp(desc string) patchOp {
 
 func (c *Client) deleteGroup(ctx context.Context, op idsync.Op) (idsync.Applied, error) {
 	name := groupName(op)
-	id, err := c.resolveGroup(ctx, op)
+	// Like a user delete: a recorded group that is gone is deleted already.
+	id, err := c.ownGroup(ctx, op, false)
 	if errors.Is(err, errGone) || errors.Is(err, targets.ErrIdentityConflict) {
 		return idsync.Applied{}, nil // none of ours left; another IdP group's group is not deleted
 	}
@@ -164,7 +165,7 @@ func (c *Client) members(ctx context.Context, op idsync.Op) (idsync.Applied, err
 	if !add {
 		verb = "remove members from"
 	}
-	id, err := c.resolveGroup(ctx, op)
+	id, err := c.ownGroup(ctx, op, true)
 	if err == nil {
 		err = c.patchMembers(ctx, id, op.Members, add)
 	}
@@ -217,6 +218,33 @@ func (c *Client) patchMembers(ctx context.Context, groupID string, members []ids
 		return fmt.Errorf("%d member(s) not in the workspace yet (externalId %s)", len(missing), strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// ownGroup is the workspace id of op's group for a write. A recorded
+// TargetID is used only after a GET shows that group still carries op's
+// externalId, or none: an admin may have handed it to another IdP group (or
+// the workspace reuses ids), and a group delete or member change cannot be
+// undone for the people in it. Otherwise the group is found by identity
+// (resolveGroup); so is one whose recorded id is gone (404), unless
+// lookAfterGone is false (a delete: then errGone).
+func (c *Client) ownGroup(ctx context.Context, op idsync.Op, lookAfterGone bool) (string, error) {
+	if op.TargetID != "" {
+		var g map[string]any
+		q := url.Values{"excludedAttributes": {"members"}}
+		err := c.do(ctx, http.MethodGet, "/Groups/"+url.PathEscape(op.TargetID)+"?"+q.Encode(), nil, &g)
+		switch {
+		case statusOf(err) == http.StatusNotFound:
+			if !lookAfterGone {
+				return "", errGone
+			}
+		case err != nil:
+			return "", err
+		case owned(str(g["externalId"]), groupExt(op)):
+			return op.TargetID, nil
+		}
+		op.TargetID = ""
+	}
+	return c.resolveGroup(ctx, op)
 }
 
 // resolveGroup is the workspace id of op's group: its TargetID, else the

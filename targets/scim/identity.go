@@ -13,19 +13,31 @@ import (
 // is idsync's for a user (group) when it carries that externalId; one found
 // by userName (displayName) is adopted only when it carries no externalId
 // or the same one. Anything else belongs to another IdP object and is never
-// changed for this one.
+// changed for this one. Some workspaces do not keep externalId, so an
+// object found by identity is also checked against idsync's own record
+// (targets.OwnerOf) before any write: one the applied state records for
+// another IdP object is not ours either.
 
 // ConflictError is a workspace object found by name that carries another
-// IdP object's externalId. It wraps targets.ErrIdentityConflict.
+// IdP object's externalId, or one found by identity that idsync's applied
+// state records for another IdP object. It wraps
+// targets.ErrIdentityConflict.
 type ConflictError struct {
 	Kind     string // "user" or "group"
 	Key      string // how it was found: `userName "jsmith@x"`, `displayName "Sales"`
 	TargetID string // the workspace's id of the object
 	Holder   string // the externalId it carries
 	Want     string // the externalId idsync wanted to give it
+	// RecordedFor is the IdP object idsync's applied state records the
+	// workspace object for, when that is what makes it another's.
+	RecordedFor string
 }
 
 func (e *ConflictError) Error() string {
+	if e.RecordedFor != "" {
+		return fmt.Sprintf("%s belongs to workspace %s %s, which idsync manages for IdP %s %q; idsync will not take it over for %q: rename or remove one of them in the workspace",
+			e.Key, e.Kind, e.TargetID, e.Kind, e.RecordedFor, e.Want)
+	}
 	return fmt.Sprintf("%s belongs to workspace %s %s with externalId %q (another IdP %s); idsync will not take it over for %q: rename or remove one of them in the workspace",
 		e.Key, e.Kind, e.TargetID, e.Holder, e.Kind, e.Want)
 }
@@ -35,6 +47,23 @@ func (e *ConflictError) Unwrap() error { return targets.ErrIdentityConflict }
 // owned reports whether a workspace object carrying externalId have may be
 // used for the IdP object ext.
 func owned(have, ext string) bool { return have == "" || have == ext }
+
+// claimed is a *ConflictError when the applied state records the workspace
+// object id (found by key, carrying externalId holder) for another IdP
+// object than want; nil when it records it for want or for none.
+func claimed(ctx context.Context, kind targets.Kind, key, id, holder, want string) error {
+	owner, err := targets.OwnerOf(ctx, kind, id)
+	if err != nil {
+		return fmt.Errorf("check which IdP %s idsync manages workspace %s %s for: %w", kind, kind, id, err)
+	}
+	if owner != "" && owner != want {
+		return &ConflictError{Kind: string(kind), Key: key, TargetID: id, Holder: holder, Want: want, RecordedFor: owner}
+	}
+	return nil
+}
+
+// lookupKey is how a conflict names the lookup that found an object.
+func lookupKey(attr, value string) string { return fmt.Sprintf("%s %q", attr, value) }
 
 // userByExt returns the account carrying externalId ext, or nil. A workspace
 // that refuses an externalId filter (400) is answered "none": the userName
@@ -66,19 +95,30 @@ func (c *Client) userByName(ctx context.Context, name string) (userJSON, error) 
 
 // lookupUser finds the account a create for (ext, userName) may adopt: the
 // one carrying ext, else the one named userName if it carries no externalId
-// or ext. One named userName that carries another externalId is a
-// *ConflictError. nil when there is none.
+// or ext. One named userName that carries another externalId, or either one
+// when the applied state records it for another user, is a *ConflictError.
+// nil when there is none.
 func (c *Client) lookupUser(ctx context.Context, ext, userName string) (userJSON, error) {
 	u, err := c.userByExt(ctx, ext)
-	if u != nil || err != nil {
-		return u, err
+	if err != nil {
+		return nil, err
+	}
+	if u != nil {
+		if err := claimed(ctx, targets.User, lookupKey("externalId", ext), u.id(), ext, ext); err != nil {
+			return nil, err
+		}
+		return u, nil
 	}
 	u, err = c.userByName(ctx, userName)
 	if u == nil || err != nil {
 		return nil, err
 	}
-	if have := str(u["externalId"]); !owned(have, ext) {
-		return nil, &ConflictError{Kind: "user", Key: fmt.Sprintf("userName %q", userName), TargetID: u.id(), Holder: have, Want: ext}
+	key, have := lookupKey("userName", userName), str(u["externalId"])
+	if !owned(have, ext) {
+		return nil, &ConflictError{Kind: "user", Key: key, TargetID: u.id(), Holder: have, Want: ext}
+	}
+	if err := claimed(ctx, targets.User, key, u.id(), have, ext); err != nil {
+		return nil, err
 	}
 	return u, nil
 }
@@ -89,8 +129,14 @@ func (c *Client) lookupGroup(ctx context.Context, ext, name string) (map[string]
 		g, err := c.findOne(ctx, "/Groups", filterEq("externalId", ext), func(g map[string]any) bool {
 			return str(g["externalId"]) == ext
 		})
-		if g != nil || (err != nil && statusOf(err) != http.StatusBadRequest) {
-			return g, err
+		if err != nil && statusOf(err) != http.StatusBadRequest {
+			return nil, err
+		}
+		if g != nil {
+			if err := claimed(ctx, targets.Group, lookupKey("externalId", ext), str(g["id"]), ext, ext); err != nil {
+				return nil, err
+			}
+			return g, nil
 		}
 	}
 	if name == "" {
@@ -102,8 +148,12 @@ func (c *Client) lookupGroup(ctx context.Context, ext, name string) (map[string]
 	if g == nil || err != nil {
 		return nil, err
 	}
-	if have := str(g["externalId"]); !owned(have, ext) {
-		return nil, &ConflictError{Kind: "group", Key: fmt.Sprintf("displayName %q", name), TargetID: str(g["id"]), Holder: have, Want: ext}
+	key, have := lookupKey("displayName", name), str(g["externalId"])
+	if !owned(have, ext) {
+		return nil, &ConflictError{Kind: "group", Key: key, TargetID: str(g["id"]), Holder: have, Want: ext}
+	}
+	if err := claimed(ctx, targets.Group, key, str(g["id"]), have, ext); err != nil {
+		return nil, err
 	}
 	return g, nil
 }

@@ -129,7 +129,7 @@ func (c *Client) adopt(ctx context.Context, have userJSON, want idsync.Account) 
 	if cur.Active != want.Active {
 		ops = append(ops, activeOp(want.Active))
 	}
-	return c.modify(ctx, have.id(), ops)
+	return c.modify(ctx, have.id(), ops, nil)
 }
 
 var verbs = map[idsync.OpKind]string{idsync.OpUpdate: "update", idsync.OpSetRole: "set role of", idsync.OpEnable: "enable", idsync.OpDisable: "disable"}
@@ -194,14 +194,22 @@ func (c *Client) modifyUser(ctx context.Context, ops []idsync.Op) (idsync.Applie
 	fail := func(err error) (idsync.Applied, error) {
 		return idsync.Applied{}, fmt.Errorf("scim: %s user %q: %w", verb, name, err)
 	}
+	// A recorded id is checked before the write (one GET; PUT reads the
+	// account anyway): it may name another person's account by now. An
+	// account found by identity was checked by the lookup.
+	var check func(userJSON) error
+	if who.TargetID != "" {
+		check = mine(userExt(who))
+	}
 	id, err := c.resolveUser(ctx, who)
 	if err == nil {
-		err = c.modify(ctx, id, patch)
-		if statusOf(err) == http.StatusNotFound {
-			// Deleted (or re-created) in the workspace behind idsync's back.
+		err = c.modify(ctx, id, patch, check)
+		if statusOf(err) == http.StatusNotFound || errors.Is(err, errNotMine) {
+			// Deleted (or re-created, or handed to someone else) in the
+			// workspace behind idsync's back: find the user's own account.
 			who.TargetID = ""
 			if id, err = c.resolveUser(ctx, who); err == nil {
-				err = c.modify(ctx, id, patch)
+				err = c.modify(ctx, id, patch, nil)
 			}
 		}
 	}
@@ -245,7 +253,7 @@ func (c *Client) deleteUser(ctx context.Context, op idsync.Op) (idsync.Applied, 
 	}
 	if c.preset.neverDelete {
 		// OfficeRnD keeps people as "former" members.
-		err = c.modify(ctx, id, []patchOp{activeOp(false)})
+		err = c.modify(ctx, id, []patchOp{activeOp(false)}, nil)
 		if err != nil && statusOf(err) != http.StatusNotFound {
 			return idsync.Applied{}, fmt.Errorf("scim: delete user %q (made former): %w", name, err)
 		}
@@ -269,16 +277,29 @@ const maxPrecondition = 3
 // modify sends ops to the user: one PATCH, or GET + PUT with
 // update_method: put. No ops, no request.
 //
+// With check, the account is read first (PATCH: one more GET; PUT: the GET
+// it does anyway) and nothing is written when check fails: the error is
+// check's.
+//
 // A PUT replaces the whole account with what the GET returned plus ops, so
 // a change made in between would be lost: when the GET returned an ETag
 // (or meta.version, RFC 7644 §3.14) the PUT carries it in If-Match, and a
 // 412 Precondition Failed starts over from a fresh GET.
-func (c *Client) modify(ctx context.Context, id string, ops []patchOp) error {
+func (c *Client) modify(ctx context.Context, id string, ops []patchOp, check func(userJSON) error) error {
 	if len(ops) == 0 {
 		return nil
 	}
 	path := "/Users/" + url.PathEscape(id)
 	if !c.put {
+		if check != nil {
+			var res userJSON
+			if err := c.do(ctx, http.MethodGet, path, nil, &res); err != nil {
+				return err
+			}
+			if err := check(res); err != nil {
+				return err
+			}
+		}
 		return c.do(ctx, http.MethodPatch, path, newPatch(ops), nil)
 	}
 	for attempt := 1; ; attempt++ {
@@ -286,6 +307,11 @@ func (c *Client) modify(ctx context.Context, id string, ops []patchOp) error {
 		hdr, err := c.doHeader(ctx, http.MethodGet, path, nil, nil, &res)
 		if err != nil {
 			return err
+		}
+		if check != nil {
+			if err := check(res); err != nil {
+				return err
+			}
 		}
 		var ifMatch http.Header
 		if tag := etag(hdr, res); tag != "" {
@@ -327,11 +353,14 @@ func userExt(op idsync.Op) string {
 	return ""
 }
 
-// resolveUser is the workspace id of op's user: its TargetID, else the
-// account carrying its externalId, else one found by userName (the desired
-// one, then the last applied one, for renames) that carries no externalId or
-// the same one. errGone when the workspace has no such account; an account
-// of another IdP user is never returned.
+// resolveUser is the workspace id of op's user: its TargetID as recorded
+// (callers that write check it, see mine), else the account carrying its
+// externalId, else one found by userName (the desired one, then the last
+// applied one, for renames) that carries no externalId or the same one.
+// errGone when the workspace has no such account; an account of another IdP
+// user (by externalId, or by idsync's record of it) is never returned: one
+// carrying this user's externalId but recorded for another user is a
+// *ConflictError.
 func (c *Client) resolveUser(ctx context.Context, op idsync.Op) (string, error) {
 	if op.TargetID != "" {
 		return op.TargetID, nil
@@ -342,6 +371,9 @@ func (c *Client) resolveUser(ctx context.Context, op idsync.Op) (string, error) 
 		return "", err
 	}
 	if u != nil {
+		if err := claimed(ctx, targets.User, lookupKey("externalId", ext), u.id(), ext, ext); err != nil {
+			return "", err
+		}
 		return u.id(), nil
 	}
 	var names []string
@@ -358,11 +390,34 @@ func (c *Client) resolveUser(ctx context.Context, op idsync.Op) (string, error) 
 		if err != nil {
 			return "", err
 		}
-		if u != nil && owned(str(u["externalId"]), ext) {
+		if u == nil || !owned(str(u["externalId"]), ext) {
+			continue
+		}
+		owner, err := targets.OwnerOf(ctx, targets.User, u.id())
+		if err != nil {
+			return "", fmt.Errorf("check which IdP user idsync manages workspace user %s for: %w", u.id(), err)
+		}
+		if owner == "" || owner == ext {
 			return u.id(), nil
 		}
 	}
 	return "", errGone
+}
+
+// errNotMine marks a recorded workspace id whose account now carries
+// another IdP user's externalId: an admin handed it over, or the workspace
+// reuses ids. Nothing is written to it; the user is looked up by identity.
+var errNotMine = errors.New("the recorded account carries another externalId")
+
+// mine checks an account read by its recorded id before a write: it must
+// carry ext, or no externalId.
+func mine(ext string) func(userJSON) error {
+	return func(u userJSON) error {
+		if !owned(str(u["externalId"]), ext) {
+			return errNotMine
+		}
+		return nil
+	}
 }
 
 type listResponse struct {
