@@ -19,7 +19,7 @@ import (
 	"github.com/idsync/idsync/sources/entra/entratest"
 )
 
-// REVIEW: fails today. An admin deletes erin by mistake and restores her a
+// REVIEW (fixed: sources.Confirmer, sync/confirm.go). An admin deletes erin by mistake and restores her a
 // few minutes later (the everyday "oops, restore"). A full read of a large
 // tenant takes long enough for that to land inside it: the delete after the
 // first recycle bin listing, the users round without erin, the restore
