@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	stdsync "sync"
 	"testing"
@@ -63,12 +64,14 @@ func TestForwardedCommandsMatchInProcess(t *testing.T) {
 		}, []string{"sync", "--output", "json", "--full"}, exitOK},
 	}
 	// The daemon has its own run numbers, and each workspace numbers its
-	// accounts in the order concurrent creates reached it.
+	// accounts in the order concurrent creates reached it, and a plan's id
+	// covers the workspace ids its ops are sent to.
+	planID := regexp.MustCompile(`plan [0-9a-f]{12}`)
 	runID := func(s string) string {
 		var out []string
 		for _, l := range strings.Split(s, "\n") {
-			if !strings.Contains(l, `"run_id"`) && !strings.Contains(l, `"targetId"`) {
-				out = append(out, l)
+			if !strings.Contains(l, `"run_id"`) && !strings.Contains(l, `"targetId"`) && !strings.Contains(l, `"plan_id"`) {
+				out = append(out, planID.ReplaceAllString(l, "plan ID"))
 			}
 		}
 		return strings.Join(out, "\n")
