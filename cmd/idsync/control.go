@@ -346,7 +346,10 @@ func (s *controlServer) handle(conn *net.UnixConn) {
 	}
 	out := &frames{conn: conn, stop: s.stop}
 	code := s.run(conn, out, argv, cfg, pid)
-	out.write(frameExit, []byte(strconv.Itoa(code)))
+	if err := out.write(frameExit, []byte(strconv.Itoa(code))); err != nil {
+		s.log.Info("control socket: the CLI did not take the command's output (gone, stopped, or the daemon is stopping); the command ran without it",
+			"command", commandLine(argv), "pid", pid, "exit", code, "error", err)
+	}
 }
 
 // readRequest reads the CLI's configuration (nil when the client sends
