@@ -49,8 +49,9 @@ func (e *InUseError) Error() string {
 		e.State, e.Holder.Command, e.Holder.PID, e.Holder.Since.Local().Format(time.DateTime))
 }
 
-// LockPath is the lock file of the state database at path.
-func LockPath(path string) string { return path + ".lock" }
+// LockPath is the lock file of the state database at path: beside the
+// database's real file (RealPath), whatever name path gives it.
+func LockPath(path string) string { return RealPath(path) + ".lock" }
 
 // TryLock takes the write lock of the state database at path for h without
 // waiting. When another process holds it the error is an *InUseError naming

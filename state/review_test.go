@@ -10,7 +10,7 @@ import (
 	"github.com/idsync/idsync"
 )
 
-// REVIEW: fails today. The lock is taken on "<path>.lock" by the path as
+// REVIEW (fixed: LockPath and the control socket use RealPath). The lock was taken on "<path>.lock" by the path as
 // the config spells it, not on the database file: a config that names the
 // state through a symlink (/etc/idsync/idsync.db -> /var/lib/idsync/idsync.db,
 // or a second config written by hand) gets another lock file for the same

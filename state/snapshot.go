@@ -512,6 +512,19 @@ func (tx *Tx) removeAssignments(conn, where string, args ...any) error {
 	return nil
 }
 
+// UnseenUsers are the users a completed full read of generation gen did not
+// mention and the snapshot does not hold as deleted for good: the ones
+// Sweep would mark permanently removed. The engine has a source that can
+// look users up confirm each of them first (sources.Confirmer).
+func (tx *Tx) UnseenUsers(conn string, gen int64) ([]string, error) {
+	ids, err := queryAll(tx, scanString, `SELECT id FROM source_users WHERE connection = ? AND generation < ? AND removed <> ? ORDER BY id`,
+		conn, gen, string(idsync.RemovalHard))
+	if err != nil {
+		return nil, fmt.Errorf("state: users the full read did not mention: %w", err)
+	}
+	return ids, nil
+}
+
 // Sweep ends a completed full read of generation gen: users it did not
 // mention are marked permanently removed, groups, memberships and
 // assignments it did not see are dropped. Everything affected is marked
@@ -520,10 +533,11 @@ func (tx *Tx) removeAssignments(conn, where string, args ...any) error {
 // A full read reports every user the IdP still holds, live or restorable
 // (sources.Source: Entra's recycle bin comes as soft removals), so a user it
 // did not mention at all is proof of a permanent delete, whether the row was
-// live or soft-deleted (a recycle bin empties itself after 30 days).
+// live or soft-deleted (a recycle bin empties itself after 30 days). Where a
+// user can leave a listing and come back while it runs, the source confirms
+// the UnseenUsers by id before the sweep, which then finds none of them.
 func (tx *Tx) Sweep(conn string, gen int64) error {
-	ids, err := queryAll(tx, scanString, `SELECT id FROM source_users WHERE connection = ? AND generation < ? AND removed <> ?`,
-		conn, gen, string(idsync.RemovalHard))
+	ids, err := tx.UnseenUsers(conn, gen)
 	if err != nil {
 		return fmt.Errorf("state: sweep users: %w", err)
 	}

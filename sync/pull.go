@@ -15,8 +15,9 @@ import (
 // pull reads the source into the snapshot. inTx runs a function in the
 // transaction a page goes to: its own per page for a real run, the one
 // rolled-back transaction for a dry run. The cursor is saved, and a full
-// read swept, only once the source has delivered everything; a pull that
-// fails leaves the previous cursor in place and sweeps nothing.
+// read swept, only once the source has delivered everything (and confirmed
+// what it did not mention, confirmUnseen); a pull that fails leaves the
+// previous cursor in place and sweeps nothing.
 func (e *Engine) pull(ctx context.Context, c *Connection, forceFull bool, inTx func(func(*state.Tx) error) error, log *slog.Logger) (full bool, err error) {
 	var cursor string
 	var gen int64
@@ -63,6 +64,11 @@ func (e *Engine) pull(ctx context.Context, c *Connection, forceFull bool, inTx f
 	}
 	if err != nil {
 		return false, fmt.Errorf("pull from %s failed after %d pages; nothing planned, cursor kept: %w", c.idpName(), pages, err)
+	}
+	if full {
+		if err := confirmUnseen(ctx, c, gen, inTx, log); err != nil {
+			return false, fmt.Errorf("pull from %s: the full read is complete, but the users it did not mention could not be confirmed; nothing swept or planned, cursor kept: %w", c.idpName(), err)
+		}
 	}
 	err = inTx(func(tx *state.Tx) error {
 		if full {

@@ -31,6 +31,9 @@ type app struct {
 	// borrowed: the daemon's app lent to a command sent to its control
 	// socket; close leaves it open.
 	borrowed bool
+	// file is the configuration the daemon loaded (its start or last
+	// reload); a forwarded command must come with the same one.
+	file configFile
 }
 
 // configPath is --config, else IDSYNC_CONFIG, else ./idsync.yaml.

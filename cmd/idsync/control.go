@@ -18,21 +18,37 @@ import (
 
 // The control socket: while the daemon runs it holds the state's lock, so
 // `idsync sync` and `idsync approve` are carried out by the daemon. The CLI
-// connects to "<state>.sock" (owner-only), sends its command line, and the
-// daemon runs the same command on its own engine and connections (one
-// connection's runs never overlap: the engine's per-connection lock),
-// streaming the command's stdout and stderr back, then its exit status.
-// Closing the connection (Ctrl-C) cancels the run.
+// connects to "<state>.sock" (owner-only; controlPath), sends the
+// configuration it loaded and its command line, and the daemon runs the same
+// command on its own engine and connections (one connection's runs never
+// overlap: the engine's per-connection lock), streaming the command's stdout
+// and stderr back, then its exit status. A command whose configuration is
+// not the daemon's is refused (configFile.refusal). Closing the connection
+// (Ctrl-C) cancels the run.
 //
 // Every message is a frame: one byte of kind, four bytes of big-endian
 // length, the payload.
 const (
+	frameConfig = 'c' // CLI → daemon, before the command line: the configFile it loaded, JSON
 	frameArgv   = 'a' // CLI → daemon: the command line, a JSON array of strings
 	frameStdout = 'o' // daemon → CLI: bytes the command wrote to stdout
 	frameStderr = 'e' // daemon → CLI: bytes the command wrote to stderr
 	frameExit   = 'x' // daemon → CLI: the exit status in decimal; the last frame
 
 	maxFrame = 1 << 20
+)
+
+// The daemon writes to a CLI with a deadline: a CLI that takes none of its
+// output for writeTimeout (stopped with Ctrl-Z, frozen, its terminal gone)
+// gets no more of it; the command runs on to its end, as it would have
+// without anyone watching. The CLI reads as fast as the daemon writes
+// (forward queues what its own stdout has not taken yet), so a pager does
+// not count as a client that does not read. When the daemon stops, a CLI
+// gets stopWriteTimeout to take each frame: the daemon does not wait
+// longer for it.
+const (
+	writeTimeout     = 30 * time.Second
+	stopWriteTimeout = 2 * time.Second
 )
 
 // forwardable are the commands the daemon carries out for the CLI: the
@@ -66,16 +82,32 @@ func readFrame(r io.Reader) (byte, []byte, error) {
 	return hdr[0], p, err
 }
 
-// frames writes frames to one connection from several writers.
+// frames writes frames to one connection from several writers, each with
+// a deadline. The first failed write ends them all: the stream is cut
+// mid-frame, and the CLI is gone or does not read.
 type frames struct {
-	mu stdsync.Mutex
-	w  io.Writer
+	mu   stdsync.Mutex
+	conn net.Conn
+	stop <-chan struct{} // closed when the daemon stops
+	err  error
 }
 
 func (f *frames) write(kind byte, p []byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return writeFrame(f.w, kind, p)
+	if f.err != nil {
+		return f.err
+	}
+	f.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	// After the deadline is set: controlServer.close closes stop, then
+	// shortens every connection's deadline, so one of the two is seen.
+	select {
+	case <-f.stop:
+		f.conn.SetWriteDeadline(time.Now().Add(stopWriteTimeout))
+	default:
+	}
+	f.err = writeFrame(f.conn, kind, p)
+	return f.err
 }
 
 // stream is an io.Writer sending its bytes as frames of one kind.
@@ -95,11 +127,12 @@ func (s stream) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// forward sends g.argv to the daemon on the control socket at path, copies
-// what the command writes to g's streams and returns its exit status. The
-// error wraps errNoDaemon when nothing answers on the socket (the command
-// was not sent).
-func forward(ctx context.Context, path string, g *globals) (int, error) {
+// forward sends cfg (the configuration this process loaded; nil: none) and
+// g.argv to the daemon on the control socket at path, copies what the
+// command writes to g's streams and returns its exit status. The error
+// wraps errNoDaemon when nothing answers on the socket (the command was not
+// sent).
+func forward(ctx context.Context, path string, g *globals, cfg *configFile) (int, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", path)
 	switch {
@@ -113,6 +146,15 @@ func forward(ctx context.Context, path string, g *globals) (int, error) {
 	defer conn.Close()
 	// Ctrl-C closes the connection; the daemon then cancels the run.
 	defer context.AfterFunc(ctx, func() { conn.Close() })()
+	if cfg != nil {
+		b, err := json.Marshal(cfg)
+		if err != nil {
+			return 0, err
+		}
+		if err := writeFrame(conn, frameConfig, b); err != nil {
+			return 0, fmt.Errorf("send the command to the daemon on %s: %w", path, err)
+		}
+	}
 	argv, err := json.Marshal(g.argv)
 	if err != nil {
 		return 0, err
@@ -120,8 +162,9 @@ func forward(ctx context.Context, path string, g *globals) (int, error) {
 	if err := writeFrame(conn, frameArgv, argv); err != nil {
 		return 0, fmt.Errorf("send the command to the daemon on %s: %w", path, err)
 	}
+	in := readFrames(conn)
 	for {
-		kind, p, err := readFrame(conn)
+		kind, p, err := in.next()
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return 0, fmt.Errorf("interrupted: the daemon stops the run after the ops in flight ('idsync status' shows how it ended): %w", ctx.Err())
@@ -145,6 +188,60 @@ func forward(ctx context.Context, path string, g *globals) (int, error) {
 	}
 }
 
+// inbox holds the frames read from the daemon until forward copies them
+// out: the CLI keeps reading while its stdout is slow (a pager), so the
+// daemon's write deadline only catches a CLI that is not running.
+type inbox struct {
+	mu     stdsync.Mutex
+	frames []inFrame
+	ready  chan struct{}
+}
+
+type inFrame struct {
+	kind byte
+	p    []byte
+	err  error // the last one: the connection's end
+}
+
+// readFrames reads conn to its end (or close) on its own goroutine.
+func readFrames(conn net.Conn) *inbox {
+	in := &inbox{ready: make(chan struct{}, 1)}
+	go func() {
+		for {
+			kind, p, err := readFrame(conn)
+			in.mu.Lock()
+			in.frames = append(in.frames, inFrame{kind, p, err})
+			in.mu.Unlock()
+			select {
+			case in.ready <- struct{}{}:
+			default:
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return in
+}
+
+// next returns the next frame, waiting for it; after the connection's end
+// it returns that error again.
+func (in *inbox) next() (byte, []byte, error) {
+	for {
+		in.mu.Lock()
+		if len(in.frames) > 0 {
+			f := in.frames[0]
+			if f.err == nil {
+				in.frames = in.frames[1:]
+			}
+			in.mu.Unlock()
+			return f.kind, f.p, f.err
+		}
+		in.mu.Unlock()
+		<-in.ready
+	}
+}
+
 // controlServer is the daemon's side of the control socket.
 type controlServer struct {
 	ctx  context.Context // the daemon's: cancelled when it stops
@@ -153,12 +250,19 @@ type controlServer struct {
 	app  func() *app // the daemon's current app (a reload replaces it)
 	runs stdsync.WaitGroup
 	once stdsync.Once
+	stop chan struct{} // closed by close
+
+	mu    stdsync.Mutex
+	conns map[net.Conn]bool // accepted, not yet done
 }
 
 // listenControl listens on the control socket at path. The caller holds the
 // state's lock, so a socket file already there was left by a daemon that
 // died: it is replaced.
 func listenControl(ctx context.Context, path string, log *slog.Logger, current func() *app) (*controlServer, error) {
+	if err := checkControlPath(path); err != nil {
+		return nil, err
+	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("control socket: remove the one a stopped daemon left: %w", err)
 	}
@@ -172,18 +276,26 @@ func listenControl(ctx context.Context, path string, log *slog.Logger, current f
 		ln.Close()
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	s := &controlServer{ctx: ctx, ln: ln, log: log, app: current}
+	s := &controlServer{ctx: ctx, ln: ln, log: log, app: current, stop: make(chan struct{}), conns: map[net.Conn]bool{}}
 	s.runs.Go(s.serve)
 	return s, nil
 }
 
 // close stops accepting, removes the socket file and waits for the
 // commands being carried out (the daemon's context, when cancelled, stops
-// them after their ops in flight). A CLI that comes later finds no socket
+// them after their ops in flight). Their CLIs get stopWriteTimeout per
+// frame from now on: one that does not read cannot hold the daemon (and
+// the state's lock) past its stop. A CLI that comes later finds no socket
 // and waits for the lock. It may be called more than once.
 func (s *controlServer) close() {
 	s.once.Do(func() {
 		s.ln.Close()
+		close(s.stop)
+		s.mu.Lock()
+		for conn := range s.conns {
+			conn.SetWriteDeadline(time.Now().Add(stopWriteTimeout))
+		}
+		s.mu.Unlock()
 		s.runs.Wait()
 	})
 }
@@ -203,7 +315,17 @@ func (s *controlServer) serve() {
 			}
 			continue
 		}
-		s.runs.Go(func() { s.handle(conn) })
+		s.mu.Lock()
+		s.conns[conn] = true
+		s.mu.Unlock()
+		s.runs.Go(func() {
+			defer func() {
+				s.mu.Lock()
+				delete(s.conns, conn)
+				s.mu.Unlock()
+			}()
+			s.handle(conn)
+		})
 	}
 }
 
@@ -216,30 +338,58 @@ func (s *controlServer) handle(conn *net.UnixConn) {
 		return
 	}
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	kind, p, err := readFrame(conn)
+	argv, cfg, err := readRequest(conn)
 	conn.SetReadDeadline(time.Time{})
-	var argv []string
-	if err == nil && kind != frameArgv {
-		err = fmt.Errorf("first frame of kind %q, want the command line", kind)
-	}
-	if err == nil {
-		err = json.Unmarshal(p, &argv)
-	}
 	if err != nil {
 		s.log.Warn("control socket: unreadable request", "pid", pid, "error", err)
 		return
 	}
-	out := &frames{w: conn}
-	code := s.run(conn, out, argv, pid)
-	out.write(frameExit, []byte(strconv.Itoa(code)))
+	out := &frames{conn: conn, stop: s.stop}
+	code := s.run(conn, out, argv, cfg, pid)
+	if err := out.write(frameExit, []byte(strconv.Itoa(code))); err != nil {
+		s.log.Info("control socket: the CLI did not take the command's output (gone, stopped, or the daemon is stopping); the command ran without it",
+			"command", commandLine(argv), "pid", pid, "exit", code, "error", err)
+	}
+}
+
+// readRequest reads the CLI's configuration (nil when the client sends
+// none) and command line.
+func readRequest(conn net.Conn) (argv []string, cfg *configFile, err error) {
+	kind, p, err := readFrame(conn)
+	if err == nil && kind == frameConfig {
+		cfg = new(configFile)
+		if err = json.Unmarshal(p, cfg); err == nil {
+			kind, p, err = readFrame(conn)
+		}
+	}
+	if err == nil && kind != frameArgv {
+		err = fmt.Errorf("frame of kind %q, want the command line", kind)
+	}
+	if err == nil {
+		err = json.Unmarshal(p, &argv)
+	}
+	return argv, cfg, err
 }
 
 // run runs argv as the daemon and returns its exit status.
-func (s *controlServer) run(conn net.Conn, out *frames, argv []string, pid int) int {
+func (s *controlServer) run(conn net.Conn, out *frames, argv []string, cfg *configFile, pid int) int {
 	stderr := stream{out, frameStderr}
 	cmd, _, err := rootCmd(&globals{stdout: io.Discard, stderr: io.Discard}).Find(argv)
 	if err != nil || cmd.Parent() == nil || !forwardable[cmd.Name()] {
 		fmt.Fprintf(stderr, "idsync: the daemon carries out only sync and approve, not %q\n", commandLine(argv))
+		return exitError
+	}
+	a := s.app()
+	line := commandLine(argv)
+	if cfg == nil {
+		// Every idsync CLI sends its configuration; a client that does not
+		// is told what the command runs on.
+		fmt.Fprintf(stderr, "idsync: note: the command did not say which configuration it loaded; the daemon runs it on %s as loaded at %s\n",
+			a.file.Path, a.file.Loaded.Local().Format(time.DateTime))
+	} else if msg := a.file.refusal(*cfg, os.Getpid()); msg != "" {
+		s.log.Warn("control socket: refused a command: its configuration is not the daemon's", "command", line, "pid", pid,
+			"config", cfg.Path, "daemon_config", a.file.Path)
+		io.WriteString(stderr, msg)
 		return exitError
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
@@ -251,9 +401,8 @@ func (s *controlServer) run(conn net.Conn, out *frames, argv []string, pid int) 
 		conn.Read(b[:])
 		cancel()
 	}()
-	line := commandLine(argv)
 	s.log.Info("carrying out a command sent to the control socket", "command", line, "pid", pid)
-	code := execute(ctx, &globals{stdout: stream{out, frameStdout}, stderr: stderr, argv: argv, daemon: s.app()})
+	code := execute(ctx, &globals{stdout: stream{out, frameStdout}, stderr: stderr, argv: argv, daemon: a})
 	s.log.Info("command done", "command", line, "pid", pid, "exit", code)
 	return code
 }

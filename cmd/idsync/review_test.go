@@ -19,7 +19,7 @@ import (
 	"github.com/idsync/idsync/sources/entra/entratest"
 )
 
-// REVIEW: fails today. An admin deletes erin by mistake and restores her a
+// REVIEW (fixed: sources.Confirmer, sync/confirm.go). An admin deletes erin by mistake and restores her a
 // few minutes later (the everyday "oops, restore"). A full read of a large
 // tenant takes long enough for that to land inside it: the delete after the
 // first recycle bin listing, the users round without erin, the restore
@@ -105,7 +105,8 @@ func TestReviewAdoptionTakesOverAccountWhenWorkspaceDropsExternalID(t *testing.T
 	}
 }
 
-// REVIEW: fails today (hangs until the deadline). A forwarded command whose
+// REVIEW (fixed: control.go writes with a deadline, shorter once the daemon
+// stops). A forwarded command whose
 // CLI does not read its output — `idsync sync -o json | less` on a big held
 // plan, a CLI stopped with Ctrl-Z, an ssh session that froze — blocks the
 // daemon's handler in conn.Write (control.go stream.Write has no deadline
@@ -142,7 +143,8 @@ func TestReviewDaemonStopHangsOnAClientThatDoesNotRead(t *testing.T) {
 	}
 }
 
-// REVIEW: fails today. The operator edits the config (here: the default
+// REVIEW (fixed: the CLI sends its configFile, the daemon refuses another
+// one, config_file.go). The operator edits the config (here: the default
 // role) and runs `idsync sync` to apply the change now — or passes
 // --config with another file on the same state. The daemon holds the lock,
 // so the command is forwarded, and the daemon runs it on the configuration

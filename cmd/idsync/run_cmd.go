@@ -139,14 +139,14 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 // reload reads the configuration again and wires it on the running store
 // and engine (a changed state path needs a restart).
 func reload(ctx context.Context, g *globals, cur *app) (*app, error) {
-	cfg, err := loadConfig(configPath(g.config))
+	cfg, file, err := loadConfigFile(configPath(g.config))
 	if err != nil {
 		return nil, err
 	}
 	if cfg.State != cur.cfg.State {
 		return nil, fmt.Errorf("state: changed from %s to %s; restart idsync to switch databases", cur.cfg.State, cfg.State)
 	}
-	next := &app{cfg: cfg, store: cur.store, engine: cur.engine, log: cur.log}
+	next := &app{cfg: cfg, store: cur.store, engine: cur.engine, log: cur.log, file: file}
 	if err := next.wire(ctx, cfg); err != nil {
 		return nil, err
 	}

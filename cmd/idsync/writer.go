@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/idsync/idsync/config"
@@ -32,7 +33,7 @@ func openWriter(ctx context.Context, g *globals) (*app, error) {
 		a.borrowed = true
 		return &a, nil
 	}
-	cfg, err := loadConfig(configPath(g.config))
+	cfg, file, err := loadConfigFile(configPath(g.config))
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +47,7 @@ func openWriter(ctx context.Context, g *globals) (*app, error) {
 		if !errors.As(err, &inUse) || inUse.Holder == nil || !inUse.Holder.Daemon {
 			return nil, err
 		}
-		code, err := forward(ctx, controlPath(cfg.State), g)
+		code, err := forward(ctx, controlPath(cfg.State), g, &file)
 		if err == nil {
 			return nil, &exitCode{code: code}
 		}
@@ -67,15 +68,23 @@ func openWriter(ctx context.Context, g *globals) (*app, error) {
 // openDaemon is the daemon's openWriter: it takes the lock as the daemon
 // (sync and approve are then sent to it), and never forwards.
 func openDaemon(ctx context.Context, g *globals) (*app, error) {
-	cfg, err := loadConfig(configPath(g.config))
+	cfg, file, err := loadConfigFile(configPath(g.config))
 	if err != nil {
+		return nil, err
+	}
+	if err := checkControlPath(controlPath(cfg.State)); err != nil {
 		return nil, err
 	}
 	lock, err := state.TryLock(cfg.State, holder(g.argv, true))
 	if err != nil {
 		return nil, err
 	}
-	return openLocked(ctx, g, cfg, lock)
+	a, err := openLocked(ctx, g, cfg, lock)
+	if err != nil {
+		return nil, err
+	}
+	a.file = file
+	return a, nil
 }
 
 // openLocked opens the app for writing under lock, which it releases on
@@ -131,5 +140,24 @@ func commandLine(argv []string) string {
 	return strings.Join(out, " ")
 }
 
-// controlPath is the daemon's control socket for the state at path.
-func controlPath(path string) string { return path + ".sock" }
+// controlPath is the daemon's control socket for the state at path: beside
+// the database's real file, like its lock (state.RealPath), so every name
+// of one database reaches the daemon that holds it.
+func controlPath(path string) string { return state.RealPath(path) + ".sock" }
+
+// maxControlPath is the longest path a unix socket may have: sun_path's
+// size less its terminating NUL (107 bytes on Linux, 103 on macOS).
+var maxControlPath = len(syscall.RawSockaddrUnix{}.Path) - 1
+
+// checkControlPath refuses a control socket path the system cannot bind.
+// The socket stays beside the database rather than in a shorter place:
+// the daemon and every CLI, whoever runs it, must find it by the state's
+// name alone, and only the state's directory is known to be the daemon's
+// and no one else's.
+func checkControlPath(path string) error {
+	if len(path) > maxControlPath {
+		return fmt.Errorf("control socket %s: %d bytes long, and a unix socket's path may have at most %d: "+
+			"give state (in the config) a shorter path, the real one counts (symlinks resolved)", path, len(path), maxControlPath)
+	}
+	return nil
+}

@@ -28,8 +28,9 @@ import (
 // The bin is listed before and after the users round: a user who moves
 // between the directory and the bin while the round runs (deleted, or
 // restored) is then seen live by the round or in the bin by one listing.
-// Only a user deleted and restored again during one full read could be
-// missed; the next incremental round reports it back.
+// A user deleted and restored again during one full read is in neither:
+// the engine asks Confirm (confirm.go) about every user a completed full
+// read did not mention before it sweeps, so such a user stays live.
 
 // binPage is the most users one recycle bin page holds ($top's maximum).
 const binPage = 999
