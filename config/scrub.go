@@ -6,22 +6,29 @@ import (
 )
 
 // scrubRun is the shortest stretch of a hidden value that scrub removes
-// from a message. Shorter ones are too common to mean anything (a value
-// "https://…" shares "https" with "must be https"), and a value shorter
-// than this is neither a usable credential nor much of a leak.
-const scrubRun = 6
+// from a message, and scrubLong the length from which any stretch is
+// removed. Between them a stretch must be at least half of its value: short
+// pieces such as "https://", ".okta.com" or " is no" are the backend's own
+// words more often than a leak, while a host, a user:password@ or a token
+// is long or most of its value. A value shorter than scrubRun is neither a
+// usable credential nor much of a leak.
+const (
+	scrubRun  = 6
+	scrubLong = 12
+)
 
 // scrubNote ends a message from which scrub removed something.
 const scrubNote = " (values from the environment or files are not shown)"
 
 // Scrub returns msg without the values this configuration holds that must
 // never be shown: secrets, and every value that came from the environment
-// (${NAME}) or a file (<secret>_file). Each stretch of scrubRun or more
-// characters that msg shares with such a value becomes "…", so a backend
-// that quotes a value, or a part of it (a host, the user:password@ of a
-// URL), in its error cannot leak it. Backend.Decode, Backend.Problemf and
-// Backend.Wrap apply it to everything they return; code that puts a
-// backend's or a target's words into a Problem itself applies it too.
+// (${NAME}) or a file (<secret>_file). Each long enough stretch of
+// characters that msg shares with such a value (scrubRun, scrubLong) becomes
+// "…", so a backend that quotes a value, or a part of it (a host, the
+// user:password@ of a URL), in its error cannot leak it. Backend.Decode,
+// Backend.Problemf and Backend.Wrap apply it to everything they return;
+// code that puts a backend's or a target's words into a Problem itself
+// applies it too.
 func (b Backend) Scrub(msg string) string {
 	if b.doc == nil {
 		return msg
@@ -47,7 +54,7 @@ func scrub(msg string, hidden []string) string {
 	cut := false
 	for i := 0; i < len(msg); {
 		n := longestShared(msg[i:], hidden)
-		if n < scrubRun {
+		if n == 0 {
 			b.WriteByte(msg[i])
 			i++
 			continue
@@ -66,14 +73,15 @@ func scrub(msg string, hidden []string) string {
 	return b.String() + scrubNote
 }
 
-// longestShared is the length of the longest prefix of s found in any of
-// values, when it is at least scrubRun long; else a smaller number.
+// longestShared is the length of the longest prefix of s that is a
+// stretch of one of values long enough to hide (scrubRun, scrubLong), or 0.
 func longestShared(s string, values []string) int {
 	if len(s) < scrubRun {
 		return 0
 	}
 	head, best := s[:scrubRun], 0
 	for _, v := range values {
+		need := max(scrubRun, min(scrubLong, (len(v)+1)/2))
 		for k := 0; k+scrubRun <= len(v); k++ {
 			j := strings.Index(v[k:], head)
 			if j < 0 {
@@ -84,7 +92,9 @@ func longestShared(s string, values []string) int {
 			for k+n < len(v) && n < len(s) && v[k+n] == s[n] {
 				n++
 			}
-			best = max(best, n)
+			if n >= need {
+				best = max(best, n)
+			}
 		}
 	}
 	return best
