@@ -69,7 +69,7 @@ func (s *Scheduler) job(c *Connection, opt Options) cron.Job {
 		now := time.Now()
 		if !since.CompareAndSwap(0, now.UnixNano()) {
 			s.engine.count(c.Name, func(n *Counters) { n.Skipped++ })
-			s.engine.Log.Warn("scheduled run skipped: the previous one is still going", "connection", c.Name, "kind", kind,
+			s.engine.Log.Info("scheduled run skipped: the previous one is still going", "connection", c.Name, "kind", kind,
 				"running_for", now.Sub(time.Unix(0, since.Load())).Round(time.Second))
 			return
 		}
