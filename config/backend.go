@@ -50,6 +50,9 @@ func (b Backend) Decode(v any) error {
 	}
 	d := newDecoder(b.doc)
 	d.decode(b.Path, b.node, rv.Elem())
+	for i := range d.probs {
+		d.probs[i].Msg = b.Scrub(d.probs[i].Msg)
+	}
 	return d.probs.err()
 }
 
@@ -63,9 +66,10 @@ func (b Backend) Line() int {
 
 // Problemf makes a Problem located at key inside the block ("" for the
 // block itself, "type" for its type, "oauth.client_id" for nested keys), for
-// errors the caller finds itself, such as an unknown type.
+// errors the caller finds itself, such as an unknown type. The message is
+// scrubbed (Scrub): it never shows a value from the environment or a file.
 func (b Backend) Problemf(key, format string, args ...any) Problem {
-	p := Problem{Path: b.Path, Line: b.Line(), Msg: fmt.Sprintf(format, args...)}
+	p := Problem{Path: b.Path, Line: b.Line(), Msg: b.Scrub(fmt.Sprintf(format, args...))}
 	if b.doc != nil {
 		p.File = b.doc.file
 	}
@@ -84,14 +88,20 @@ func (b Backend) Problemf(key, format string, args ...any) Problem {
 // "idsync.yaml:33: connections[0].target.url: must be https". Errors that are
 // already Problems pass through; others without a known key prefix are
 // placed at the block. A leading "<type>: " (the package's own prefix) is
-// looked through.
+// looked through. Messages are scrubbed (Scrub): a backend quoting a value
+// that came from the environment or a file does not show it.
 func (b Backend) Wrap(err error) error {
 	if err == nil {
 		return nil
 	}
 	var ps Problems
 	if errors.As(err, &ps) {
-		return ps
+		out := make(Problems, len(ps))
+		for i, p := range ps {
+			p.Msg = b.Scrub(p.Msg)
+			out[i] = p
+		}
+		return out
 	}
 	// A backend reporting several problems at once (errors.Join) gets each
 	// placed at its own key.

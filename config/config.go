@@ -19,6 +19,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
@@ -36,6 +37,9 @@ const (
 	DefaultFullResync       = "@weekly"
 	DefaultMaxDeletes       = 25
 	DefaultMaxDeletePercent = 10.0
+	DefaultRunTimeout       = time.Hour
+	// MinRunTimeout is the shortest run_timeout accepted.
+	MinRunTimeout = time.Second
 )
 
 // Deprovision actions.
@@ -51,6 +55,11 @@ type Config struct {
 	HTTP        HTTP
 	Log         Log
 	Connections []Connection
+	// Warnings are things that work but should be fixed: a secret or key
+	// file other users can read. Callers log them; they are not errors.
+	Warnings []Problem
+
+	inlineSecret string // path of a secret written in the file itself, if any
 }
 
 // HTTP is the optional listener (SCIM push endpoint, /metrics, /healthz).
@@ -77,6 +86,10 @@ type Connection struct {
 	Name       string // [a-z0-9-]+, unique
 	Schedule   string // robfig/cron spec; default "@every 5m"
 	FullResync string // robfig/cron spec; default "@weekly"
+	// RunTimeout is each run's deadline: a run still going after it (an
+	// IdP or workspace that stopped answering) is ended and recorded as
+	// failed, so the next scheduled run happens. Default 1h.
+	RunTimeout time.Duration
 	Source     Backend
 	// Scope is source.scope, parsed here for the engine; it stays in the
 	// Source block too, so a backend's Config may declare it.
@@ -131,15 +144,16 @@ type rawConfig struct {
 }
 
 type rawConnection struct {
-	Name        string      `yaml:"name"`
-	Schedule    string      `yaml:"schedule"`
-	FullResync  string      `yaml:"full_resync"`
-	Source      *yaml.Node  `yaml:"source"`
-	Roles       Roles       `yaml:"roles"`
-	Deprovision Deprovision `yaml:"deprovision"`
-	Safety      rawSafety   `yaml:"safety"`
-	Groups      Groups      `yaml:"groups"`
-	Target      *yaml.Node  `yaml:"target"`
+	Name        string         `yaml:"name"`
+	Schedule    string         `yaml:"schedule"`
+	FullResync  string         `yaml:"full_resync"`
+	RunTimeout  *time.Duration `yaml:"run_timeout"`
+	Source      *yaml.Node     `yaml:"source"`
+	Roles       Roles          `yaml:"roles"`
+	Deprovision Deprovision    `yaml:"deprovision"`
+	Safety      rawSafety      `yaml:"safety"`
+	Groups      Groups         `yaml:"groups"`
+	Target      *yaml.Node     `yaml:"target"`
 }
 
 type rawSafety struct {
@@ -154,7 +168,11 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(path, data, os.LookupEnv)
+	cfg, err := Parse(path, data, os.LookupEnv)
+	if cfg != nil {
+		warnIfConfigReadable(cfg, path)
+	}
+	return cfg, err
 }
 
 // Parse parses data; name is the file's name for messages, and relative
@@ -189,12 +207,16 @@ func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 		return nil, p.probs.err()
 	}
 	cfg := p.parse(&root)
+	cfg.Warnings = Problems(p.warnings).Sorted()
+	cfg.inlineSecret = p.inlineSecret
 	return cfg, p.probs.err()
 }
 
 type parser struct {
 	*decoder
-	env func(string) (string, bool)
+	env          func(string) (string, bool)
+	warnings     []Problem
+	inlineSecret string // path of the first secret written in the file itself
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -243,6 +265,17 @@ func (p *parser) parse(root *yaml.Node) *Config {
 		p.decode("", top, reflectValue(&raw))
 	}
 	return p.validate(&raw, top)
+}
+
+// reported reports whether a problem was found at path already (a value
+// that did not decode).
+func (p *parser) reported(path string) bool {
+	for _, pr := range p.probs {
+		if pr.Path == path {
+			return true
+		}
+	}
+	return false
 }
 
 // line finds the line of path or, when it is absent, of its nearest
@@ -329,6 +362,9 @@ func (p *parser) validate(raw *rawConfig, top *yaml.Node) *Config {
 				*f.v = filepath.Join(p.doc.dir, *f.v)
 			}
 		}
+		if t.KeyFile != "" {
+			p.warnIfReadable("http.tls.key_file", p.nodes["http.tls.key_file"], t.KeyFile)
+		}
 		if cfg.HTTP.Listen == "" {
 			p.at("http.listen", "required with http.tls")
 		}
@@ -364,6 +400,13 @@ func (p *parser) validate(raw *rawConfig, top *yaml.Node) *Config {
 		}
 		p.cronSpec(path+".schedule", &c.Schedule, DefaultSchedule)
 		p.cronSpec(path+".full_resync", &c.FullResync, DefaultFullResync)
+		c.RunTimeout = DefaultRunTimeout
+		if v := rc.RunTimeout; v != nil {
+			c.RunTimeout = *v
+			if *v < MinRunTimeout && !p.reported(path+".run_timeout") {
+				p.at(path+".run_timeout", "must be at least %s: it is each run's deadline, such as 1h", MinRunTimeout)
+			}
+		}
 
 		c.Source = p.backend(path+".source", rc.Source)
 		if _, scope := lookup(rc.Source, "scope"); scope != nil {

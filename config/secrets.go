@@ -13,6 +13,11 @@ import (
 // certificate_file, ...) are paths the backend opens itself.
 var secretKeys = []string{"client_secret", "token", "secret", "certificate_password"}
 
+// publicFiles are the *_file keys of backend blocks that hold nothing
+// secret; every other one (private_key_file, certificate_file, ...) holds a
+// key, and a warning says so when other users can read it.
+var publicFiles = map[string]bool{"ca_file": true}
+
 func isSecretKey(k string) bool {
 	for _, s := range secretKeys {
 		if k == s {
@@ -51,6 +56,9 @@ func (p *parser) resolveSecrets(path string, n *yaml.Node, seen map[*yaml.Node]b
 		kpath := joinKey(path, k.Value)
 		if isSecretKey(k.Value) {
 			p.markSensitive(v)
+			if sv := resolveAlias(v); p.inlineSecret == "" && sv != nil && sv.Kind == yaml.ScalarNode && sv.Value != "" && !p.doc.expanded[sv] {
+				p.inlineSecret = kpath
+			}
 			continue
 		}
 		base, isFile := strings.CutSuffix(k.Value, "_file")
@@ -62,6 +70,9 @@ func (p *parser) resolveSecrets(path string, n *yaml.Node, seen map[*yaml.Node]b
 		if !isSecretKey(base) {
 			if v.Kind == yaml.ScalarNode && v.Value != "" && !isNull(v) && !filepath.IsAbs(v.Value) {
 				n.Content[i+1] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: filepath.Join(p.doc.dir, v.Value), Line: v.Line, Column: v.Column}
+			}
+			if v.Kind == yaml.ScalarNode && v.Value != "" && !isNull(v) && !publicFiles[k.Value] {
+				p.warnIfReadable(kpath, v, n.Content[i+1].Value) // a private key or certificate with its key
 			}
 			continue
 		}
@@ -83,6 +94,7 @@ func (p *parser) resolveSecrets(path string, n *yaml.Node, seen map[*yaml.Node]b
 			p.problem(kpath, v, "%v", err)
 			continue
 		}
+		p.warnIfReadable(kpath, v, file)
 		secret := string(data)
 		if s, ok := strings.CutSuffix(secret, "\n"); ok {
 			secret = strings.TrimSuffix(s, "\r")

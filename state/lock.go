@@ -57,6 +57,9 @@ func LockPath(path string) string { return RealPath(path) + ".lock" }
 // waiting. When another process holds it the error is an *InUseError naming
 // that process.
 func TryLock(path string, h Holder) (*Lock, error) {
+	if err := makeDir(path); err != nil {
+		return nil, fmt.Errorf("state: lock %s: %w", path, err)
+	}
 	f, err := lockFile(LockPath(path))
 	if errors.Is(err, errLocked) {
 		return nil, &InUseError{State: path, Holder: readHolder(LockPath(path))}
@@ -64,6 +67,7 @@ func TryLock(path string, h Holder) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: lock %s: %w", path, err)
 	}
+	private(LockPath(path)) // one an older idsync created 0644
 	l := &Lock{f: f}
 	if err := l.write(h); err != nil {
 		l.Unlock()

@@ -43,8 +43,13 @@ var ErrReadOnly = errors.New("state: opened read-only")
 
 // Open opens (creating if needed) the database at path for writing and
 // applies any migrations it has not seen. Only the holder of the state's
-// Lock may open it so: one writer per database, across processes.
+// Lock may open it so: one writer per database, across processes. path is a
+// file name, taken literally; the file and the ones SQLite keeps beside it
+// are owner-only, in a directory created owner-only if it does not exist.
 func Open(ctx context.Context, path string) (*Store, error) {
+	if err := prepare(path); err != nil {
+		return nil, fmt.Errorf("state: open %s: %w", path, err)
+	}
 	q := url.Values{}
 	// A 32 MB page cache (SQLite's default is 2 MB): a full read writes hundreds of
 	// thousands of rows in a transaction and otherwise spills pages to disk and back.
@@ -52,7 +57,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	s, err := openDB("file:"+path+"?"+q.Encode(), path)
+	s, err := openDB(fileURI(path)+"?"+q.Encode(), path)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +91,7 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 	q := url.Values{}
 	q.Set("mode", "ro")
 	q.Add("_pragma", "busy_timeout(10000)")
-	s, err := openDB("file:"+path+"?"+q.Encode(), path)
+	s, err := openDB(fileURI(path)+"?"+q.Encode(), path)
 	if err != nil {
 		return nil, err
 	}
@@ -121,8 +126,16 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // CopyTo writes a consistent copy of the database to the file path (which
 // must not exist), from one read transaction: the writer beside it is not
-// blocked. A dry run plans on such a copy.
+// blocked. A dry run plans on such a copy. The copy is owner-only, like the
+// database.
 func (s *Store) CopyTo(ctx context.Context, path string) error {
+	// Created here, 0600 and empty (VACUUM INTO fills an empty file): SQLite
+	// would create it 0644.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+	if err != nil {
+		return fmt.Errorf("state: copy %s: %w", s.path, err)
+	}
+	f.Close()
 	// VACUUM INTO is SQLite's online copy; the PostgreSQL store will plan
 	// dry runs on a rolled-back transaction instead.
 	if _, err := s.db.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {

@@ -138,12 +138,16 @@ func (e *Engine) applyPhase(ctx context.Context, c *Connection, runID int64, cha
 						break // the rest of the chain stays in the outbox
 					}
 					var a, f int
-					var err error
-					if len(step) > 1 {
-						a, f, err = e.applyMerged(stop, c, runID, merger, step, log)
-					} else {
-						a, f, err = e.applyOne(stop, c, runID, step[0], log)
-					}
+					// A panic in the target stops the run (the op stays in
+					// the outbox) instead of the process.
+					err := protect(func() (err error) {
+						if len(step) > 1 {
+							a, f, err = e.applyMerged(stop, c, runID, merger, step, log)
+						} else {
+							a, f, err = e.applyOne(stop, c, runID, step[0], log)
+						}
+						return err
+					})
 					mu.Lock()
 					if err != nil && fatal == nil {
 						fatal = err

@@ -37,6 +37,7 @@ func (e *Engine) dryRun(ctx context.Context, c *Connection, opt Options, res *Re
 func (e *Engine) dryRunInMemory(ctx context.Context, c *Connection, res *Result, log *slog.Logger) error {
 	start := time.Now()
 	mem := newMemDirectory()
+	setPhase(ctx, "pulling from "+c.idpName())
 	w := newPageWriter(mem.apply) // records page k while the source fetches k+1
 	_, _, err := c.Source.Pull(ctx, "", func(page []idsync.Change) error { return w.put(page) })
 	if werr := w.close(); werr != nil {
@@ -51,6 +52,7 @@ func (e *Engine) dryRunInMemory(ctx context.Context, c *Connection, res *Result,
 		return err
 	}
 	pulled := time.Now()
+	setPhase(ctx, "planning")
 	// The pull is over: the read transaction is short and sees one state.
 	return e.Store.View(ctx, func(tx *state.Tx) error {
 		ev, err := c.evaluateIDs(tx, mem, g, nil)
@@ -101,6 +103,7 @@ func (e *Engine) dryRunOnCopy(ctx context.Context, c *Connection, opt Options, r
 	}
 	res.Full = full || opt.Full
 	pulled := time.Now()
+	setPhase(ctx, "planning")
 	ev, err := c.evaluate(tx, res.Full)
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	stdsync "sync"
+	"time"
 
 	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/state"
@@ -19,8 +20,12 @@ type Engine struct {
 	// Backoff retries an op whose target answered with a retryable error.
 	Backoff targets.Backoff
 
-	mu    stdsync.Mutex
-	locks map[string]*stdsync.Mutex
+	mu       stdsync.Mutex
+	locks    map[string]*stdsync.Mutex
+	counters map[string]*Counters
+	// deadline bounds a run's context (context.WithTimeoutCause when nil;
+	// tests pass the deadline by hand).
+	deadline func(context.Context, time.Duration, error) (context.Context, context.CancelFunc)
 }
 
 // New returns an engine on store.
@@ -89,25 +94,15 @@ func (e *Engine) lock(name string) func() {
 
 // Run runs connection c once: resume the outbox, pull, plan, check safety,
 // apply. The returned error says why the run failed; the Result is filled as
-// far as the run got.
+// far as the run got. The run has a deadline (c.RunTimeout): one that passes
+// it is ended and fails with a *StalledError. A panic in the run (source,
+// target or engine) is recovered and fails it with a *PanicError.
 func (e *Engine) Run(ctx context.Context, c *Connection, opt Options) (*Result, error) {
 	defer e.lock(c.Name)()
 	res := &Result{Connection: c.Name, DryRun: opt.DryRun, Plan: idsync.Plan{Connection: c.Name, Source: c.SourceType}}
 	log := e.Log.With("connection", c.Name)
 	if opt.DryRun {
-		err := e.dryRun(ctx, c, opt, res)
-		if err != nil {
-			return res, err
-		}
-		if res.Held != "" {
-			res.PlanID = res.Plan.ID()
-		}
-		// The dry run evaluated everyone if so (evaluate checks the same).
-		err = e.Store.View(ctx, func(tx *state.Tx) (err error) {
-			_, changed, recorded, err := c.policyChanged(tx)
-			res.PolicyChanged = changed && recorded
-			return err
-		})
+		err := e.guarded(ctx, c, log, func(ctx context.Context) error { return e.dryRunResult(ctx, c, opt, res) })
 		return res, err
 	}
 	kind := "incremental"
@@ -120,15 +115,32 @@ func (e *Engine) Run(ctx context.Context, c *Connection, opt Options) (*Result, 
 	}); err != nil {
 		return res, err
 	}
-	err := e.run(ctx, c, opt, res, nil, log)
+	err := e.guarded(ctx, c, log, func(ctx context.Context) error { return e.run(ctx, c, opt, res, nil, log) })
 	e.finish(ctx, res, err, log)
 	return res, err
+}
+
+// dryRunResult plans a dry run into res.
+func (e *Engine) dryRunResult(ctx context.Context, c *Connection, opt Options, res *Result) error {
+	if err := e.dryRun(ctx, c, opt, res); err != nil {
+		return err
+	}
+	if res.Held != "" {
+		res.PlanID = res.Plan.ID()
+	}
+	// The dry run evaluated everyone if so (evaluate checks the same).
+	return e.Store.View(ctx, func(tx *state.Tx) (err error) {
+		_, changed, recorded, err := c.policyChanged(tx)
+		res.PolicyChanged = changed && recorded
+		return err
+	})
 }
 
 // run resumes the outbox, pulls, plans and applies. With appr (an approve)
 // the plan is held unless its destructive ops were all approved; without,
 // unless it is within the safety limits.
 func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Result, appr *approval, log *slog.Logger) error {
+	setPhase(ctx, "resuming ops left in the outbox")
 	n, failed, err := e.drain(ctx, c, res.RunID, log)
 	res.Resumed, res.Failed = n, failed
 	if err != nil {
@@ -139,6 +151,7 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 		return err
 	}
 	res.Full = full || opt.Full
+	setPhase(ctx, "planning")
 	var ops []idsync.Op
 	err = e.Store.Update(ctx, func(tx *state.Tx) error {
 		// An approval evaluates everyone: the held plan may have come from a
@@ -191,6 +204,7 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 		return nil
 	}
 	log.Info("plan", "ops", len(ops), "full", res.Full)
+	setPhase(ctx, fmt.Sprintf("applying the plan (%d ops)", len(ops)))
 	applied, failed, err := e.drain(ctx, c, res.RunID, log)
 	res.Applied, res.Failed = res.Applied+applied, res.Failed+failed
 	return err

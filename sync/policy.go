@@ -7,6 +7,8 @@
 package sync
 
 import (
+	"time"
+
 	"github.com/idsync/idsync/sources"
 	"github.com/idsync/idsync/targets"
 )
@@ -66,6 +68,9 @@ type Connection struct {
 	// written), never a secret. It goes into the policy fingerprint: a
 	// change to it makes the next run evaluate every user.
 	PolicyKey string
+	// RunTimeout is each run's deadline (config run_timeout); 0 means
+	// DefaultRunTimeout.
+	RunTimeout time.Duration
 }
 
 // idpName is how plans name the connection's IdP.

@@ -38,6 +38,7 @@ func (e *Engine) pull(ctx context.Context, c *Connection, forceFull bool, inTx f
 	if forceFull {
 		cursor = ""
 	}
+	setPhase(ctx, "pulling from "+c.idpName())
 	pages := 0
 	// read runs one Pull; its pages are written on the writer's goroutine
 	// while the source fetches the next one.
@@ -106,7 +107,7 @@ func newPageWriter(write func([]idsync.Change) error) *pageWriter {
 			if w.err != nil {
 				continue // drain: the source stops at its next emit
 			}
-			if w.err = write(page); w.err != nil {
+			if w.err = protect(func() error { return write(page) }); w.err != nil {
 				w.failed.Store(true)
 			}
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	stdsync "sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/robfig/cron/v3"
 )
@@ -33,8 +35,10 @@ func NewScheduler(ctx context.Context, e *Engine) *Scheduler {
 }
 
 // Add schedules c. A tick that comes while the previous run of the same
-// job is still going is skipped; the engine's per-connection lock keeps an
-// incremental and a full run of one connection from overlapping.
+// job is still going is skipped, logged and counted (Counters.Skipped);
+// the engine's per-connection lock keeps an incremental and a full run of
+// one connection from overlapping. A run that stalls is ended at its
+// deadline (Connection.RunTimeout), so the ticks after it run again.
 func (s *Scheduler) Add(c *Connection, sched Schedule) error {
 	for _, j := range []struct {
 		spec string
@@ -43,32 +47,58 @@ func (s *Scheduler) Add(c *Connection, sched Schedule) error {
 		if j.spec == "" {
 			continue
 		}
-		opt := Options{Full: j.full}
-		job := cron.NewChain(cron.SkipIfStillRunning(cron.DiscardLogger)).Then(cron.FuncJob(func() {
-			if s.ctx.Err() != nil {
-				return
-			}
-			res, err := s.engine.Run(s.ctx, c, opt)
-			if s.OnResult != nil {
-				s.OnResult(res, err)
-			}
-		}))
-		if _, err := s.cron.AddJob(j.spec, job); err != nil {
+		if _, err := s.cron.AddJob(j.spec, s.job(c, Options{Full: j.full})); err != nil {
 			return fmt.Errorf("schedule %s: %q: %w", c.Name, j.spec, err)
 		}
 	}
 	return nil
 }
 
+// job is one schedule of c: a run per tick, unless the previous one is
+// still going (robfig's SkipIfStillRunning drops such ticks without a word).
+func (s *Scheduler) job(c *Connection, opt Options) cron.Job {
+	var since atomic.Int64 // start of the run going on (UnixNano), 0 when none
+	kind := "incremental"
+	if opt.Full {
+		kind = "full"
+	}
+	return cron.FuncJob(func() {
+		if s.ctx.Err() != nil {
+			return
+		}
+		now := time.Now()
+		if !since.CompareAndSwap(0, now.UnixNano()) {
+			s.engine.count(c.Name, func(n *Counters) { n.Skipped++ })
+			s.engine.Log.Info("scheduled run skipped: the previous one is still going", "connection", c.Name, "kind", kind,
+				"running_for", now.Sub(time.Unix(0, since.Load())).Round(time.Second))
+			return
+		}
+		defer since.Store(0)
+		s.run(c, opt)
+	})
+}
+
+// run runs c once and reports the result. The engine recovers a panic in
+// the run itself; this recovers one in OnResult, so that a scheduled tick
+// can never end the daemon.
+func (s *Scheduler) run(c *Connection, opt Options) {
+	defer func() {
+		if v := recover(); v != nil {
+			pe := newPanicError(v)
+			s.engine.Log.Error("recovered from a panic after a run", "connection", c.Name, "panic", pe.Value)
+			s.engine.Log.Debug("panic stack", "connection", c.Name, "stack", string(pe.Stack))
+		}
+	}()
+	res, err := s.engine.Run(s.ctx, c, opt)
+	if s.OnResult != nil {
+		s.OnResult(res, err)
+	}
+}
+
 // RunNow starts a run of c outside the schedule (at daemon start, so a
 // restart does not wait a whole interval).
 func (s *Scheduler) RunNow(c *Connection, opt Options) {
-	s.now.Go(func() {
-		res, err := s.engine.Run(s.ctx, c, opt)
-		if s.OnResult != nil {
-			s.OnResult(res, err)
-		}
-	})
+	s.now.Go(func() { s.run(c, opt) })
 }
 
 // Start starts the cron loop.

@@ -103,8 +103,13 @@ func newApp(ctx context.Context, g *globals, cfg *config.Config, wire bool) (*ap
 	return a, nil
 }
 
-// wire opens every connection's backends. All problems are collected.
+// wire opens every connection's backends. All problems are collected. The
+// configuration's warnings (secret files other users can read) are logged
+// here: every command that uses the secrets wires.
 func (a *app) wire(ctx context.Context, cfg *config.Config) error {
+	for _, w := range cfg.Warnings {
+		a.log.Warn(w.Msg, "config", location(w))
+	}
 	var probs config.Problems
 	var conns []*sync.Connection
 	sched := map[string]sync.Schedule{}
@@ -157,7 +162,7 @@ func connection(ctx context.Context, cc config.Connection) (*sync.Connection, er
 		if errors.As(err, &ps) {
 			probs = append(probs, ps...)
 		} else if err != nil {
-			probs = append(probs, config.Problem{Path: cc.Name, Msg: err.Error()})
+			probs = append(probs, config.Problem{Path: cc.Name, Msg: cc.Source.Scrub(err.Error())})
 		}
 	}
 	src, err := openSource(ctx, cc.Source)
@@ -173,7 +178,8 @@ func connection(ctx context.Context, cc config.Connection) (*sync.Connection, er
 	conn := strings.TrimSuffix(cc.Source.Path, ".source")
 	check := func(key string, err error) {
 		if err != nil {
-			probs = append(probs, config.Problem{Path: conn + "." + key, Msg: err.Error()})
+			// Scrubbed: a role or action may come from the environment.
+			probs = append(probs, config.Problem{Path: conn + "." + key, Msg: cc.Target.Scrub(err.Error())})
 		}
 	}
 	if v, ok := tgt.(interface{ ValidRole(string) error }); ok {
@@ -212,7 +218,19 @@ func connection(ctx context.Context, cc config.Connection) (*sync.Connection, er
 		p.Rules = append(p.Rules, sync.RoleRule{Group: r.Group, AppRole: r.AppRole, Role: r.Role})
 	}
 	return &sync.Connection{Name: cc.Name, SourceType: cc.Source.Type, Source: src, Target: tgt, Policy: p,
-		PolicyKey: targetPolicyKey(cc.Target)}, nil
+		PolicyKey: targetPolicyKey(cc.Target), RunTimeout: cc.RunTimeout}, nil
+}
+
+// location is where a config problem or warning is: "idsync.yaml:12 connections[0].target.token_file".
+func location(p config.Problem) string {
+	at := p.File
+	if p.Line > 0 {
+		at = fmt.Sprintf("%s:%d", at, p.Line)
+	}
+	if p.Path != "" {
+		at += " " + p.Path
+	}
+	return at
 }
 
 // pick returns the named connections (all when names is empty), or an error

@@ -37,6 +37,11 @@ func configCmd(g *globals) *cobra.Command {
 					}
 				}
 			}
+			if cfg != nil {
+				for _, w := range cfg.Warnings {
+					fmt.Fprintf(g.stderr, "idsync: warning: %s\n", w)
+				}
+			}
 			if len(probs) > 0 {
 				return probs.Sorted()
 			}

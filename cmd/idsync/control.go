@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"strconv"
 	stdsync "sync"
 	"syscall"
@@ -402,7 +403,23 @@ func (s *controlServer) run(conn net.Conn, out *frames, argv []string, cfg *conf
 		cancel()
 	}()
 	s.log.Info("carrying out a command sent to the control socket", "command", line, "pid", pid)
-	code := execute(ctx, &globals{stdout: stream{out, frameStdout}, stderr: stderr, argv: argv, daemon: a})
+	code := s.execute(ctx, &globals{stdout: stream{out, frameStdout}, stderr: stderr, argv: argv, daemon: a}, line)
 	s.log.Info("command done", "command", line, "pid", pid, "exit", code)
 	return code
+}
+
+// execute runs a command for the CLI. A panic in it fails the command
+// (exit 1, "panic: ..." on the CLI's stderr, the stack in the debug log),
+// not the daemon, which goes on with its schedule.
+func (s *controlServer) execute(ctx context.Context, g *globals, line string) (code int) {
+	defer func() {
+		if v := recover(); v != nil {
+			msg := fmt.Sprint(v)
+			s.log.Error("recovered from a panic in a command sent to the control socket", "command", line, "panic", msg)
+			s.log.Debug("panic stack", "command", line, "stack", string(debug.Stack()))
+			fmt.Fprintf(g.stderr, "idsync: panic: %s (the daemon recovered and goes on; its log has the details)\n", msg)
+			code = exitError
+		}
+	}()
+	return execute(ctx, g)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -170,7 +169,8 @@ func listen(ctx context.Context, a *app, ready <-chan struct{}) (*http.Server, e
 	if err != nil {
 		return nil, fmt.Errorf("http.listen: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	warnPlainBind(a.log, ln.Addr(), a.cfg.HTTP.TLS != nil)
+	srv := newHTTPServer(mux, a.log)
 	go func() {
 		var err error
 		if t := a.cfg.HTTP.TLS; t != nil {

@@ -104,7 +104,12 @@ func (c *Config) validate() error {
 		if err != nil || u.Host == "" || u.Scheme != "https" || u.RawQuery != "" || u.User != nil {
 			// Tokens go to both; azidentity and the Graph auth provider
 			// refuse plain http anyway, so say it here with the field name.
-			return fmt.Errorf("%s: must be an https URL without query, got %q", f.name, f.v)
+			// A password written in the URL is not repeated.
+			shown := f.v
+			if err == nil {
+				shown = u.Redacted()
+			}
+			return fmt.Errorf("%s: must be an https URL without query or user:password@, got %q", f.name, shown)
 		}
 	}
 	if c.HTTPClient != nil && c.HTTPClient.Transport != nil && c.CAFile != "" {

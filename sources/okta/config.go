@@ -118,7 +118,11 @@ func (c *Config) validate() (signer jose.Signer, err error) {
 	case c.OrgURL == "":
 		return nil, errors.New("org_url: required (https://<your-org>.okta.com)")
 	case err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "":
-		return nil, fmt.Errorf("org_url: must be https://<your-org>.okta.com without a path, not %q", c.OrgURL)
+		shown := c.OrgURL
+		if err == nil {
+			shown = u.Redacted() // never a password written in the URL
+		}
+		return nil, fmt.Errorf("org_url: must be https://<your-org>.okta.com without a path, not %q", shown)
 	case strings.Contains(u.Host, "-admin."):
 		return nil, fmt.Errorf("org_url: use the org domain, not the admin domain (%s)", u.Host)
 	}

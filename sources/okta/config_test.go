@@ -152,3 +152,12 @@ func writeKey(t *testing.T, k any, format string) string {
 	}
 	return path
 }
+
+// TestOrgURLPasswordNotRepeated: a password written in org_url is not
+// repeated by the error that rejects the URL.
+func TestOrgURLPasswordNotRepeated(t *testing.T) {
+	_, err := okta.Open(context.Background(), okta.Config{OrgURL: "https://admin:hunter2@globex.okta.com/api", Token: "00abc"})
+	if err == nil || !strings.Contains(err.Error(), "org_url:") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("err = %v", err)
+	}
+}
