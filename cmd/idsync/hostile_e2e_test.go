@@ -130,8 +130,8 @@ func TestHostileOktaDoesNotStopTheDaemon(t *testing.T) {
 	fmt.Fprintf(f, `  - name: globex
     schedule: "@every 1s"
     source: {type: okta, org_url: %q, token_file: %q, ca_file: %q}
-    target: {type: scim, url: %q, token_file: %q, ca_file: %q, preset: whale}
-`, org, tok, ca, e.ws.URL, filepath.Join(e.dir, "whale-token"), e.ws.CAFile)
+    target: {type: scim, url: %q, token_file: %q, ca_file: %q, preset: generic}
+`, org, tok, ca, e.ws.URL, filepath.Join(e.dir, "workspace-token"), e.ws.CAFile)
 	f.Close()
 
 	// One-shot: an error and exit 1, not a Go crash (exit 2, a goroutine dump).
@@ -261,7 +261,7 @@ func TestReadableSecretFileWarns(t *testing.T) {
 		t.Skip("no Unix permission bits")
 	}
 	e := newE2E(t, "")
-	token := filepath.Join(e.dir, "whale-token")
+	token := filepath.Join(e.dir, "workspace-token")
 	if err := os.Chmod(token, 0o644); err != nil {
 		t.Fatal(err)
 	}

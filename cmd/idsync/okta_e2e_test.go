@@ -63,7 +63,7 @@ func newOktaE2E(t *testing.T, bare bool, scope func(oktatest.Sample) string, ext
 func (e *oktaE2E) writeConfig(token, block string) {
 	e.t.Helper()
 	oktaToken := filepath.Join(e.dir, "okta-token")
-	wsToken := filepath.Join(e.dir, "whale-token")
+	wsToken := filepath.Join(e.dir, "workspace-token")
 	if err := os.WriteFile(oktaToken, []byte(token+"\n"), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
