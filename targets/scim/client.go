@@ -17,11 +17,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
 
+	"github.com/idsync/idsync/internal/httppolicy"
 	"github.com/idsync/idsync/targets"
 )
 
@@ -157,16 +157,16 @@ func (c *Client) doHeader(ctx context.Context, method, path string, hdr http.Hea
 		return nil, c.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	// The transport caps the body (maxBody, or 64 KiB for an error) and
+	// bounds reading it by the timeout.
+	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, c.transportError(ctx, err)
 	}
 	switch s := resp.StatusCode; {
 	case s >= 200 && s < 300:
-		if out != nil && len(bytes.TrimSpace(data)) > 0 {
-			if err := json.Unmarshal(data, out); err != nil {
-				return nil, fmt.Errorf("workspace answered %d with a body that is not SCIM JSON: %w", s, err)
-			}
+		if err := decodeAnswer(method, data, out); err != nil {
+			return nil, fmt.Errorf("workspace answered %d %s: %w", s, http.StatusText(s), err)
 		}
 		return resp.Header, nil
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
@@ -182,6 +182,13 @@ func (c *Client) transportError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	// URLs lose their query (filters name people) and userinfo.
+	err = httppolicy.Clean(err)
+	if httppolicy.IsPermanent(err) {
+		// A refused redirect or an oversized answer: every retry would
+		// meet the same.
+		return err
+	}
 	var unknownCA x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	var verr *tls.CertificateVerificationError
@@ -189,7 +196,11 @@ func (c *Client) transportError(ctx context.Context, err error) error {
 		// Every request would fail the same way: not worth retrying.
 		return fmt.Errorf("%w (is ca_file set to the workspace's CA?)", err)
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	var te *httppolicy.TimeoutError
+	switch {
+	case errors.As(err, &te) && te.Body:
+		return &targets.RetryableError{Err: fmt.Errorf("answer not complete within %s (timeout)", c.timeout)}
+	case errors.Is(err, context.DeadlineExceeded):
 		return &targets.RetryableError{Err: fmt.Errorf("no answer within %s (timeout)", c.timeout)}
 	}
 	return &targets.RetryableError{Err: err}
@@ -202,10 +213,12 @@ func parseError(status int, data []byte) *apiError {
 		Detail   string `json:"detail"`
 	}
 	if json.Unmarshal(data, &body) == nil {
-		e.ScimType, e.Detail = body.ScimType, body.Detail
+		// The workspace's words go into errors, the provisioning log and
+		// terminals: no escapes, no control characters, bounded.
+		e.ScimType, e.Detail = httppolicy.Text(body.ScimType), httppolicy.Text(body.Detail)
 	}
 	if e.Detail == "" && len(data) > 0 && len(data) < 300 && !bytes.ContainsAny(data, "{<") {
-		e.Detail = strings.TrimSpace(string(data))
+		e.Detail = httppolicy.Text(string(data))
 	}
 	return e
 }

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/idsync/idsync/targets"
+	"github.com/idsync/idsync/internal/httppolicy"
 )
 
 // Config is the target block of a connection with `type: scim`:
@@ -145,16 +145,27 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// httpClient builds the client for c: CAFile's roots on top of the system
-// ones, and enough idle connections that concurrency workers reuse them.
+// httpClient builds the client for c under idsync's HTTP policy
+// (internal/httppolicy): requests only to url's origin, redirects only
+// within it, timeout bounding each whole answer, answers capped at
+// maxBody; CAFile's roots on top of the system ones, and enough idle
+// connections that concurrency workers reuse them. HTTPClient, when set,
+// supplies the transport under the policy (and CAFile is not used).
 func (c *Config) httpClient() (*http.Client, error) {
+	o := httppolicy.Options{
+		Name: "scim", Origins: []string{c.URL}, CAFile: c.CAFile,
+		Timeout: c.Timeout, MaxBody: maxBody, MaxIdleConnsPerHost: max(c.Concurrency*2, 8),
+	}
 	if c.HTTPClient != nil {
-		return c.HTTPClient, nil
+		o.CAFile = ""
+		o.Base = c.HTTPClient.Transport
+		if o.Base == nil {
+			o.Base = http.DefaultTransport
+		}
 	}
-	tr, err := targets.Transport(c.CAFile)
-	if err != nil {
-		return nil, err
-	}
-	tr.MaxIdleConnsPerHost = max(c.Concurrency*2, 8)
-	return &http.Client{Transport: tr}, nil
+	return httppolicy.NewClient(o)
 }
+
+// maxBody caps a SCIM answer (a list page of 100 users with their groups
+// is well under 1 MiB; 32 MiB leaves room for groups with many members).
+const maxBody = 32 << 20

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/idsync/idsync/internal/httppolicy"
 	"github.com/idsync/idsync/targets"
 )
 
@@ -78,7 +79,7 @@ func (c *Client) lookupUser(ctx context.Context, ext, userName string) (userJSON
 		return nil, err
 	}
 	if have := str(u["externalId"]); !owned(have, ext) {
-		return nil, &ConflictError{Kind: "user", Key: fmt.Sprintf("userName %q", userName), TargetID: u.id(), Holder: have, Want: ext}
+		return nil, &ConflictError{Kind: "user", Key: fmt.Sprintf("userName %q", userName), TargetID: httppolicy.Text(u.id()), Holder: httppolicy.Text(have), Want: ext}
 	}
 	return u, nil
 }
@@ -103,7 +104,7 @@ func (c *Client) lookupGroup(ctx context.Context, ext, name string) (map[string]
 		return nil, err
 	}
 	if have := str(g["externalId"]); !owned(have, ext) {
-		return nil, &ConflictError{Kind: "group", Key: fmt.Sprintf("displayName %q", name), TargetID: str(g["id"]), Holder: have, Want: ext}
+		return nil, &ConflictError{Kind: "group", Key: fmt.Sprintf("displayName %q", name), TargetID: httppolicy.Text(str(g["id"])), Holder: httppolicy.Text(have), Want: ext}
 	}
 	return g, nil
 }

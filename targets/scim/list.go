@@ -33,9 +33,13 @@ func (c *Client) ListUsers(ctx context.Context, emit func([]idsync.Applied) erro
 			return nil
 		}
 		page := make([]idsync.Applied, 0, len(lr.Resources))
-		for _, r := range lr.Resources {
+		for i, r := range lr.Resources {
+			id, err := resourceID(r)
+			if err != nil {
+				return fmt.Errorf("scim: list users (startIndex %d, entry %d): %w", start, i+1, err)
+			}
 			a := c.account(r)
-			page = append(page, idsync.Applied{TargetID: userJSON(r).id(), Account: &a})
+			page = append(page, idsync.Applied{TargetID: id, Account: &a})
 		}
 		if err := emit(page); err != nil {
 			return err
