@@ -2,7 +2,6 @@ package entra
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
@@ -47,9 +46,9 @@ func followDelta[T any](ctx context.Context, s *Source, what string, first *abs.
 			return "", s.graphError(fmt.Sprintf("%s delta page %d", what, page), err)
 		}
 		body, _ := raw.([]byte)
-		var p deltaPage[T]
-		if err := json.Unmarshal(body, &p); err != nil {
-			return "", fmt.Errorf("entra: %s delta page %d: decode: %w", what, page, err)
+		p, err := decodePage[T](s.cfg.GraphURL, body)
+		if err != nil {
+			return "", fmt.Errorf("entra: %s delta page %d: %w", what, page, err)
 		}
 		changes := make([]idsync.Change, 0, len(p.Value))
 		for i := range p.Value {
