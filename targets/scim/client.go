@@ -38,6 +38,7 @@ type Client struct {
 	batch       int
 	timeout     time.Duration
 	http        *http.Client
+	sleep       func(ctx context.Context, d time.Duration) error
 }
 
 var (
@@ -74,6 +75,7 @@ func New(cfg Config) (*Client, error) {
 		batch:       cfg.MemberBatch,
 		timeout:     cfg.Timeout,
 		http:        hc,
+		sleep:       cfg.Sleep,
 	}, nil
 }
 
@@ -119,10 +121,24 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	return err
 }
 
+// readTries is how many times one read (a GET: a lookup, the read before a
+// PUT, a list page) is sent when the workspace throttles or drops it.
+//
+// An op is several requests (a create: two lookups and the POST), and the
+// engine's retry of a failed op starts it over from the first. Were reads
+// not retried where they fail, an op would succeed only when all of its
+// requests do in one go: under a workspace throttling 40% of requests a
+// create had a 0.6³ ≈ 22% chance per attempt, and 30 attempts left 40
+// creates a ~3% chance of one giving up (TestConcurrentOpsUnderFaults).
+// Reads change nothing, so they are retried in place, waiting as the
+// engine would (Retry-After, else jittered backoff); writes stay one
+// attempt per Apply, retried by the engine, which records their outcome.
+const readTries = 3
+
 // doHeader is do with extra request headers (If-Match), returning the
-// response's headers (ETag) on success.
+// response's headers (ETag) on success. GETs are tried up to readTries
+// times.
 func (c *Client) doHeader(ctx context.Context, method, path string, hdr http.Header, in, out any) (http.Header, error) {
-	var body io.Reader
 	var raw []byte
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -131,6 +147,21 @@ func (c *Client) doHeader(ctx context.Context, method, path string, hdr http.Hea
 		}
 		raw = b
 	}
+	if method != http.MethodGet {
+		return c.send(ctx, method, path, hdr, raw, out)
+	}
+	var h http.Header
+	err := targets.Backoff{Attempts: readTries, Sleep: c.sleep}.Retry(ctx, func() error {
+		var err error
+		h, err = c.send(ctx, method, path, hdr, raw, out)
+		return err
+	})
+	return h, err
+}
+
+// send sends one request and reads its answer; see do.
+func (c *Client) send(ctx context.Context, method, path string, hdr http.Header, raw []byte, out any) (http.Header, error) {
+	var body io.Reader
 	if err := c.limiter.Wait(ctx); err != nil {
 		return nil, err
 	}

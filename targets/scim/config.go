@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -40,8 +41,11 @@ type Config struct {
 	UpdateMethod string        `yaml:"update_method"`
 	MemberBatch  int           `yaml:"member_batch"`
 	Timeout      time.Duration `yaml:"timeout"`
-	// HTTPClient replaces the client built from CAFile (tests, proxies).
+	// HTTPClient supplies the transport under idsync's HTTP policy instead
+	// of the one built from CAFile (tests, proxies).
 	HTTPClient *http.Client `yaml:"-"`
+	// Sleep replaces the timer between tries of a read (tests); nil waits.
+	Sleep func(ctx context.Context, d time.Duration) error `yaml:"-"`
 }
 
 // Defaults.

@@ -22,7 +22,7 @@ func (c *Client) ListUsers(ctx context.Context, emit func([]idsync.Applied) erro
 	for {
 		var lr listResponse
 		q := url.Values{"startIndex": {strconv.Itoa(start)}, "count": {strconv.Itoa(pageSize)}}
-		err := targets.Backoff{}.Retry(ctx, func() error {
+		err := targets.Backoff{Sleep: c.sleep}.Retry(ctx, func() error {
 			lr = listResponse{}
 			return c.do(ctx, http.MethodGet, "/Users?"+q.Encode(), nil, &lr)
 		})
