@@ -227,13 +227,18 @@ func (b *body) Read(p []byte) (int, error) {
 		return int(b.left), b.tooLarge()
 	}
 	b.left -= int64(n)
-	switch {
-	case err == io.EOF:
-		b.finish()
-	case err != nil:
-		if b.parent.Err() == nil && errors.Is(b.ctx.Err(), context.DeadlineExceeded) {
+	if err != nil && b.ctx.Err() != nil {
+		// The deadline (ours or the caller's) cut the body. Go's transport
+		// may report that as a plain io.EOF; a cut body must never pass for
+		// a complete one.
+		switch {
+		case b.parent.Err() == nil:
 			err = &TimeoutError{Limit: b.timeout, Err: err, Body: true}
+		case err == io.EOF:
+			err = fmt.Errorf("answer cut short: %w", b.parent.Err())
 		}
+	}
+	if err != nil {
 		b.finish()
 	}
 	return n, err
