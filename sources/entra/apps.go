@@ -58,7 +58,7 @@ func (s *Source) pullAssignments(ctx context.Context, emit func([]idsync.Change)
 			return s.graphError(fmt.Sprintf("scope.app_id %s: appRoleAssignedTo page %d", appID, page), err)
 		}
 		body, _ := raw.([]byte)
-		p, err := decodePage[graphAssignment](s.cfg.GraphURL, body)
+		p, err := decodePage[graphAssignment](s.cfg.GraphURL, link, body)
 		if err != nil {
 			return fmt.Errorf("entra: scope.app_id %s: appRoleAssignedTo page %d: %w", appID, page, err)
 		}

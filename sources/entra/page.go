@@ -14,13 +14,18 @@ import (
 // nextLink and deltaLink under the graph_url it was asked on; idsync
 // follows the one and keeps the other as its cursor, so a link anywhere
 // else (another origin, another API version, a path climbing out with
-// "..") fails the pull instead of being followed or stored.
+// "..") fails the pull instead of being followed or stored; so does a
+// nextLink naming the page it came from (asked, "" for a first page),
+// which would loop for ever.
 //
 // The body is already capped by the transport (maxPage).
-func decodePage[T any](graphURL string, body []byte) (deltaPage[T], error) {
+func decodePage[T any](graphURL, asked string, body []byte) (deltaPage[T], error) {
 	var p deltaPage[T]
 	if err := json.Unmarshal(body, &p); err != nil {
 		return deltaPage[T]{}, fmt.Errorf("decode: %w", err)
+	}
+	if p.NextLink != "" && p.NextLink == asked {
+		return deltaPage[T]{}, fmt.Errorf("nextLink names the page it is on: not followed (the pull would never end)")
 	}
 	for _, l := range [...]struct{ name, link string }{{"nextLink", p.NextLink}, {"deltaLink", p.DeltaLink}} {
 		if l.link != "" && !underGraph(graphURL, l.link) {

@@ -52,7 +52,7 @@ func (s *Source) pullRecycleBin(ctx context.Context, emit func([]idsync.Change) 
 			return s.graphError(fmt.Sprintf("recycle bin (deleted users) page %d", page), err)
 		}
 		body, _ := raw.([]byte)
-		p, err := decodePage[binEntry](s.cfg.GraphURL, body)
+		p, err := decodePage[binEntry](s.cfg.GraphURL, link, body)
 		if err != nil {
 			return fmt.Errorf("entra: recycle bin page %d: %w", page, err)
 		}
