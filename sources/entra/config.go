@@ -62,7 +62,8 @@ type Config struct {
 	Timeout time.Duration `yaml:"timeout"`
 
 	// HTTPClient's Transport, when set, carries every request (token and
-	// Graph); ca_file then requires it to be an *http.Transport.
+	// Graph) under idsync's HTTP policy; ca_file then requires it to be an
+	// *http.Transport.
 	HTTPClient *http.Client `yaml:"-"`
 }
 
