@@ -253,7 +253,7 @@ func (c *Config) transport(timeout time.Duration) (http.RoundTripper, error) {
 // maxPage caps one Okta answer: a 200-user page is well under 1 MiB.
 const maxPage = 64 << 20
 
-// timeout is how long one attempt may take, answer included: timeout,
+// attemptTimeout is how long one attempt may take, answer included: timeout,
 // else HTTPClient's Timeout, else defaultTimeout.
 func (c *Config) attemptTimeout() time.Duration {
 	switch {
