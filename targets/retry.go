@@ -2,6 +2,7 @@ package targets
 
 import (
 	"context"
+	"log/slog"
 	"math/rand/v2"
 	"time"
 )
@@ -37,7 +38,14 @@ func (b Backoff) withDefaults() Backoff {
 func (b Backoff) Wait(attempt int, after time.Duration) time.Duration {
 	b = b.withDefaults()
 	if after > 0 {
-		return min(after, b.Max)
+		if after > b.Max {
+			// The workspace asked for longer than the retry policy waits
+			// (transports already cut absurd values to httppolicy.MaxWait).
+			slog.Info("target asked to wait longer than the retry policy allows; retrying sooner",
+				"asked", after.String(), "max", b.Max.String())
+			return b.Max
+		}
+		return after
 	}
 	d := b.Base << min(attempt-2, 16)
 	d = min(d, b.Max)

@@ -100,6 +100,9 @@ func newApp(ctx context.Context, g *globals, cfg *config.Config, wire bool) (*ap
 			return nil, err
 		}
 	}
+	// The backends' HTTP policy (internal/httppolicy) logs through the
+	// default logger: a server wait it had to clamp, a Date it distrusts.
+	slog.SetDefault(a.log)
 	return a, nil
 }
 

@@ -2,7 +2,6 @@ package entra
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -59,9 +58,9 @@ func (s *Source) pullAssignments(ctx context.Context, emit func([]idsync.Change)
 			return s.graphError(fmt.Sprintf("scope.app_id %s: appRoleAssignedTo page %d", appID, page), err)
 		}
 		body, _ := raw.([]byte)
-		var p deltaPage[graphAssignment]
-		if err := json.Unmarshal(body, &p); err != nil {
-			return fmt.Errorf("entra: scope.app_id %s: appRoleAssignedTo page %d: decode: %w", appID, page, err)
+		p, err := decodePage[graphAssignment](s.cfg.GraphURL, link, body)
+		if err != nil {
+			return fmt.Errorf("entra: scope.app_id %s: appRoleAssignedTo page %d: %w", appID, page, err)
 		}
 		changes := make([]idsync.Change, 0, len(p.Value))
 		for _, a := range p.Value {

@@ -13,6 +13,7 @@
 //	  graph_url: https://graph.microsoft.com/v1.0        # default
 //	  authority_url: https://login.microsoftonline.com/  # default
 //	  ca_file: ""                                        # extra PEM roots for both
+//	  timeout: 5m                                        # per request, answer included
 //	  scope:
 //	    groups: ["Whale Users"]
 //	    app_id: ""
@@ -28,6 +29,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/idsync/idsync/sources"
 )
@@ -53,9 +55,15 @@ type Config struct {
 	AuthorityURL        string        `yaml:"authority_url"`
 	CAFile              string        `yaml:"ca_file"`
 	Scope               sources.Scope `yaml:"scope"`
+	// Timeout bounds each request to Graph or the authority, reading the
+	// whole answer included (default 5m, httppolicy.DefaultTimeout): a
+	// server that stops or trickles its answer fails the pull instead of
+	// holding it.
+	Timeout time.Duration `yaml:"timeout"`
 
 	// HTTPClient's Transport, when set, carries every request (token and
-	// Graph); ca_file then requires it to be an *http.Transport.
+	// Graph) under idsync's HTTP policy; ca_file then requires it to be an
+	// *http.Transport.
 	HTTPClient *http.Client `yaml:"-"`
 }
 
@@ -96,6 +104,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("certificate_file: set either client_secret or certificate_file, not both")
 	case c.CertificatePassword != "" && c.CertificateFile == "":
 		return fmt.Errorf("certificate_password: only used with certificate_file")
+	case c.Timeout < 0:
+		return fmt.Errorf("timeout: must be positive (default 5m)")
 	case c.Scope.AppID != "" && !guidRE.MatchString(c.Scope.AppID):
 		return fmt.Errorf("scope.app_id: %q is not an application (client) id", c.Scope.AppID)
 	}

@@ -2,7 +2,6 @@ package entra
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
@@ -40,16 +39,16 @@ func followDelta[T any](ctx context.Context, s *Source, what string, first *abs.
 	convert func([]idsync.Change, *T) []idsync.Change,
 	complete func([]idsync.Change) ([]idsync.Change, error),
 	emit func([]idsync.Change) error) (string, error) {
-	info := first
+	info, asked := first, ""
 	for page := 1; ; page++ {
 		raw, err := s.adapter.SendPrimitive(ctx, info, "[]byte", errorMapping)
 		if err != nil {
 			return "", s.graphError(fmt.Sprintf("%s delta page %d", what, page), err)
 		}
 		body, _ := raw.([]byte)
-		var p deltaPage[T]
-		if err := json.Unmarshal(body, &p); err != nil {
-			return "", fmt.Errorf("entra: %s delta page %d: decode: %w", what, page, err)
+		p, err := decodePage[T](s.cfg.GraphURL, asked, body)
+		if err != nil {
+			return "", fmt.Errorf("entra: %s delta page %d: %w", what, page, err)
 		}
 		changes := make([]idsync.Change, 0, len(p.Value))
 		for i := range p.Value {
@@ -67,6 +66,7 @@ func followDelta[T any](ctx context.Context, s *Source, what string, first *abs.
 		}
 		switch {
 		case p.NextLink != "":
+			asked = p.NextLink
 			if info, err = withURL(p.NextLink); err != nil {
 				return "", fmt.Errorf("entra: %s delta page %d: nextLink: %w", what, page, err)
 			}

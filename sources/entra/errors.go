@@ -9,6 +9,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 
+	"github.com/idsync/idsync/internal/httppolicy"
 	"github.com/idsync/idsync/sources"
 )
 
@@ -17,14 +18,16 @@ var aadsts = regexp.MustCompile(`AADSTS\d+`)
 // graphError turns an SDK error into one that says what to do: an expired
 // delta token → sources.ErrCursorExpired (full read); rejected credentials
 // or missing permissions → sources.ErrUnauthorized; anything else wrapped.
-// Messages carry Graph's and Entra's error codes, never a secret.
+// Messages carry Graph's and Entra's error codes, never a secret; Graph's
+// words pass through httppolicy.Text and whole errors through
+// httppolicy.Clean (URLs without query or userinfo).
 func (s *Source) graphError(op string, err error) error {
 	var oe *odataerrors.ODataError
 	if errors.As(err, &oe) {
 		status := oe.ResponseStatusCode
 		code, msg := "", ""
 		if me := oe.GetErrorEscaped(); me != nil {
-			code, msg = str(me.GetCode()), str(me.GetMessage())
+			code, msg = httppolicy.Text(str(me.GetCode())), httppolicy.Text(str(me.GetMessage()))
 		}
 		switch {
 		case status == http.StatusGone || code == "syncStateNotFound" || code == "syncStateInvalid" || code == "resyncRequired":
@@ -56,7 +59,7 @@ func (s *Source) graphError(op string, err error) error {
 			return fmt.Errorf("entra: sign-in of client_id %s in tenant_id %s at %s rejected (%d %s): check tenant_id, client_id and %s: %w",
 				s.cfg.ClientID, s.cfg.TenantID, s.cfg.AuthorityURL, status, code, what, sources.ErrUnauthorized)
 		}
-		return fmt.Errorf("entra: %s: sign-in at %s failed (%d): %w", op, s.cfg.AuthorityURL, status, err)
+		return fmt.Errorf("entra: %s: sign-in at %s failed (%d): %w", op, s.cfg.AuthorityURL, status, httppolicy.Clean(err))
 	}
-	return fmt.Errorf("entra: %s: %w", op, err)
+	return fmt.Errorf("entra: %s: %w", op, httppolicy.Clean(err))
 }

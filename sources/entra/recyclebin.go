@@ -2,7 +2,6 @@ package entra
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -35,6 +34,11 @@ import (
 // binPage is the most users one recycle bin page holds ($top's maximum).
 const binPage = 999
 
+// binEntry is a recycle bin entry ($select=id).
+type binEntry struct {
+	ID string `json:"id"`
+}
+
 // pullRecycleBin reports every user in the recycle bin as a soft removal,
 // one batch per page.
 func (s *Source) pullRecycleBin(ctx context.Context, emit func([]idsync.Change) error) error {
@@ -49,11 +53,9 @@ func (s *Source) pullRecycleBin(ctx context.Context, emit func([]idsync.Change) 
 			return s.graphError(fmt.Sprintf("recycle bin (deleted users) page %d", page), err)
 		}
 		body, _ := raw.([]byte)
-		var p deltaPage[struct {
-			ID string `json:"id"`
-		}]
-		if err := json.Unmarshal(body, &p); err != nil {
-			return fmt.Errorf("entra: recycle bin page %d: decode: %w", page, err)
+		p, err := decodePage[binEntry](s.cfg.GraphURL, link, body)
+		if err != nil {
+			return fmt.Errorf("entra: recycle bin page %d: %w", page, err)
 		}
 		changes := make([]idsync.Change, 0, len(p.Value))
 		for _, u := range p.Value {

@@ -2,13 +2,10 @@ package entra
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -21,6 +18,7 @@ import (
 	core "github.com/microsoftgraph/msgraph-sdk-go-core"
 	coreauth "github.com/microsoftgraph/msgraph-sdk-go-core/authentication"
 
+	"github.com/idsync/idsync/internal/httppolicy"
 	"github.com/idsync/idsync/sources"
 )
 
@@ -35,14 +33,16 @@ var _ sources.Source = (*Source)(nil)
 
 // Throttling policy for Graph requests (the SDK's retry handler). Graph
 // answers 429 (and 503/504 when busy) with Retry-After, which the handler
-// honours; the retry count and the total wait are bounded so that a tenant
-// throttled for minutes fails the run (nothing applied, cursor kept) and the
-// next scheduled run tries again, instead of holding the connection.
+// honours (the transport has already bounded it by httppolicy.MaxWait); the
+// retry count and the total wait are bounded so that a tenant throttled for
+// minutes fails the run (nothing applied, cursor kept) and the next
+// scheduled run tries again, instead of holding the connection.
 const (
-	maxRetries      = 6
-	retryDelay      = 2 * time.Second // first backoff when Retry-After is missing; doubles
-	maxRetryWait    = 2 * time.Minute // total wait across retries of one request
-	responseTimeout = 2 * time.Minute // time to first byte of one response
+	maxRetries   = 6
+	retryDelay   = 2 * time.Second // first backoff when Retry-After is missing; doubles
+	maxRetryWait = 2 * time.Minute // total wait across retries of one request
+	// maxPage caps one Graph answer: a 999-user delta page is a few MiB.
+	maxPage = 64 << 20
 )
 
 // Open validates cfg, fills its defaults and prepares the credential and the
@@ -51,7 +51,18 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("entra: %w", err)
 	}
-	base, err := transport(cfg)
+	// One transport under both azidentity and Graph, with idsync's HTTP
+	// policy: requests only to graph_url's and authority_url's origins,
+	// redirects only within an origin, every request (body included)
+	// bounded by timeout, answers capped.
+	o := httppolicy.Options{
+		Name: "entra", Origins: []string{cfg.GraphURL, cfg.AuthorityURL}, CAFile: cfg.CAFile,
+		Timeout: cfg.Timeout, MaxBody: maxPage,
+	}
+	if cfg.HTTPClient != nil {
+		o.Base = cfg.HTTPClient.Transport
+	}
+	base, err := httppolicy.NewTransport(o)
 	if err != nil {
 		return nil, fmt.Errorf("entra: %w", err)
 	}
@@ -68,6 +79,10 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 		return nil, fmt.Errorf("entra: graph_url: %w", err)
 	}
 	opts := core.GraphClientOptions{GraphServiceLibraryVersion: "1.89.0"}
+	// No kiota RedirectHandler: it follows a redirect to any host, dropping
+	// only Authorization (before v1.5.5 Cookie and Proxy-Authorization went
+	// along, GO-2026-5224); the client's CheckRedirect follows redirects
+	// only within the origin, as every idsync client does.
 	middlewares := []khttp.Middleware{
 		core.NewGraphTelemetryHandler(&opts),
 		khttp.NewRetryHandlerWithOptions(khttp.RetryHandlerOptions{
@@ -80,16 +95,14 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 				return waited+retryAfter(resp) <= maxRetryWait
 			},
 		}),
-		khttp.NewRedirectHandler(),
 		khttp.NewParametersNameDecodingHandler(),
 		khttp.NewUserAgentHandler(),
 	}
 	client := &http.Client{
 		Transport: khttp.NewCustomTransportWithParentTransport(base, middlewares...),
-		// Redirects are the redirect handler's job (it drops the token on a
-		// host change); no client Timeout, which would cut retry waits short:
-		// the transport bounds each response and ctx the whole pull.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		// No client Timeout, which would cut retry waits short: the
+		// transport bounds each attempt and ctx the whole pull.
+		CheckRedirect: httppolicy.CheckRedirect,
 	}
 	adapter, err := core.NewGraphRequestAdapterBaseWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(
 		auth, opts, jsonserialization.NewJsonParseNodeFactory(), jsonserialization.NewJsonSerializationWriterFactory(), client)
@@ -101,60 +114,19 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 }
 
 // retryAfter reads Retry-After (seconds or an HTTP date); 0 when absent.
+// The transport has rewritten it to whole seconds within MaxWait.
 func retryAfter(resp *http.Response) time.Duration {
-	v := resp.Header.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		return time.Duration(secs * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return time.Until(t)
-	}
-	return 0
-}
-
-// transport is the round tripper under both azidentity and Graph: the
-// caller's, or a clone of the default one, with ca_file's roots added.
-func transport(cfg Config) (http.RoundTripper, error) {
-	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil && cfg.CAFile == "" {
-		return cfg.HTTPClient.Transport, nil
-	}
-	var t *http.Transport
-	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
-		t = cfg.HTTPClient.Transport.(*http.Transport).Clone()
-	} else {
-		t = http.DefaultTransport.(*http.Transport).Clone()
-		t.ResponseHeaderTimeout = responseTimeout
-	}
-	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file: %s holds no PEM certificate", cfg.CAFile)
-		}
-		if t.TLSClientConfig == nil {
-			t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		} else {
-			t.TLSClientConfig = t.TLSClientConfig.Clone()
-		}
-		t.TLSClientConfig.RootCAs = pool
-	}
-	return t, nil
+	d, _ := httppolicy.RetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	return min(d, httppolicy.MaxWait)
 }
 
 func credential(cfg Config, base http.RoundTripper) (azcore.TokenCredential, error) {
 	client := azcore.ClientOptions{
 		Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: cfg.AuthorityURL},
 		// azidentity's policy.Transporter is satisfied by *http.Client.
-		Transport: &http.Client{Transport: base},
+		// Token requests carry the client secret or assertion in their
+		// body: redirects only within the authority's origin.
+		Transport: &http.Client{Transport: base, CheckRedirect: httppolicy.CheckRedirect},
 		Retry:     policy.RetryOptions{MaxRetries: 2, RetryDelay: 500 * time.Millisecond},
 	}
 	// Instance discovery asks login.microsoftonline.com about the

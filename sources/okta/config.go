@@ -11,7 +11,6 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -25,6 +24,7 @@ import (
 	"github.com/go-jose/go-jose/v3"
 	"github.com/okta/okta-sdk-golang/v2/okta"
 
+	"github.com/idsync/idsync/internal/httppolicy"
 	"github.com/idsync/idsync/sources"
 )
 
@@ -46,6 +46,7 @@ import (
 //	  role_attribute: role            # app user profile attribute carrying the role
 //	  rate_headroom: 20               # percent of each rate-limit bucket left to other clients
 //	  lag: 2m                         # overlap of the lastUpdated watermark
+//	  timeout: 60s                    # per request attempt, answer included
 type Config struct {
 	OrgURL        string        `yaml:"org_url"`
 	Token         string        `yaml:"token"`
@@ -60,6 +61,11 @@ type Config struct {
 	// one: Okta's user search is eventually consistent, and re-reading a
 	// user is harmless while missing one is not. Default 2m.
 	Lag time.Duration `yaml:"lag"`
+	// Timeout bounds each request attempt, reading the whole answer
+	// included (default 60s; waits for a rate-limit window do not count):
+	// a server that stops or trickles its answer fails the pull instead
+	// of holding it.
+	Timeout time.Duration `yaml:"timeout"`
 
 	// MemberGroups, when not nil, limits member reads to these groups
 	// (names or ids) and scope.groups: cmd can pass the groups its role
@@ -68,9 +74,9 @@ type Config struct {
 	// group's members (BUILT_IN Everyone only when named).
 	MemberGroups []string `yaml:"-"`
 
-	// HTTPClient replaces the default client: its Transport is wrapped by
-	// the rate-limit pacer and its Timeout (default 60s) bounds each attempt.
-	// CAFile is ignored when it is set.
+	// HTTPClient supplies the transport under idsync's HTTP policy and the
+	// rate-limit pacer; its Timeout bounds each attempt unless timeout is
+	// set. CAFile is ignored when it is set.
 	HTTPClient *http.Client `yaml:"-"`
 	// Now and Sleep replace the clock the pacer and cursor ages use
 	// (tests pass the emulator's clock).
@@ -100,6 +106,7 @@ const (
 	defaultHeadroom = 20
 	defaultLag      = 2 * time.Minute
 	defaultRoleAttr = "role"
+	defaultTimeout  = 60 * time.Second
 )
 
 // String describes the config without secrets.
@@ -181,6 +188,9 @@ func (c *Config) validate() (signer jose.Signer, err error) {
 	case c.RateHeadroom < 0 || c.RateHeadroom > 90:
 		return nil, fmt.Errorf("rate_headroom: must be a percent between 1 and 90, not %d", c.RateHeadroom)
 	}
+	if c.Timeout < 0 {
+		return nil, fmt.Errorf("timeout: must be positive (default %s)", defaultTimeout)
+	}
 	switch {
 	case c.Lag == 0:
 		c.Lag = defaultLag
@@ -227,32 +237,36 @@ func parsePrivateKey(b []byte) (crypto.Signer, error) {
 	return nil, fmt.Errorf("unsupported PEM block %q (want a private key)", block.Type)
 }
 
-// transport builds the base transport: the caller's, or the default one
-// trusting ca_file in addition to the system roots.
-func (c *Config) transport() (http.RoundTripper, time.Duration, error) {
+// transport builds the base transport under idsync's HTTP policy
+// (internal/httppolicy): requests only to org_url's origin, redirects only
+// within it, each attempt (answer included) bounded by timeout, pages capped
+// at maxPage; over the caller's transport, or the default one trusting
+// ca_file in addition to the system roots.
+func (c *Config) transport(timeout time.Duration) (http.RoundTripper, error) {
+	o := httppolicy.Options{Name: "okta", Origins: []string{c.OrgURL}, CAFile: c.CAFile, Timeout: timeout, MaxBody: maxPage}
 	if c.HTTPClient != nil {
-		rt := c.HTTPClient.Transport
-		if rt == nil {
-			rt = http.DefaultTransport
+		o.CAFile = ""
+		o.Base = c.HTTPClient.Transport
+		if o.Base == nil {
+			o.Base = http.DefaultTransport
 		}
-		return rt, c.HTTPClient.Timeout, nil
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if c.CAFile != "" {
-		pemBytes, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, 0, fmt.Errorf("ca_file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pemBytes) {
-			return nil, 0, fmt.Errorf("ca_file: no PEM certificates in %s", c.CAFile)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return httppolicy.NewTransport(o)
+}
+
+// maxPage caps one Okta answer: a 200-user page is well under 1 MiB.
+const maxPage = 64 << 20
+
+// attemptTimeout is how long one attempt may take, answer included: timeout,
+// else HTTPClient's Timeout, else defaultTimeout.
+func (c *Config) attemptTimeout() time.Duration {
+	switch {
+	case c.Timeout > 0:
+		return c.Timeout
+	case c.HTTPClient != nil && c.HTTPClient.Timeout > 0:
+		return c.HTTPClient.Timeout
 	}
-	return tr, 0, nil
+	return defaultTimeout
 }
 
 // Source pulls one Okta org. Open it once; Pull is not safe to call
@@ -273,21 +287,22 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("okta: %w", err)
 	}
-	base, timeout, err := cfg.transport()
+	timeout := cfg.attemptTimeout()
+	base, err := cfg.transport(timeout)
 	if err != nil {
 		return nil, fmt.Errorf("okta: %w", err)
-	}
-	if timeout == 0 {
-		timeout = 60 * time.Second
 	}
 	// The timeout applies to each attempt inside the pacer: a client-wide
 	// timeout would also count the waits for a rate-limit window to reset.
 	p := newPacer(base, cfg.RateHeadroom, timeout, cfg.Now, cfg.Sleep)
+	p.origin = cfg.OrgURL
 	guard, err := newLinkGuard(p, cfg.OrgURL)
 	if err != nil {
 		return nil, fmt.Errorf("okta: %w", err)
 	}
-	hc := &http.Client{Transport: guard}
+	// The SSWS token (or the OAuth assertion) goes with every request:
+	// redirects only within org_url's origin, never to http.
+	hc := &http.Client{Transport: guard, CheckRedirect: httppolicy.CheckRedirect}
 	opts := []okta.ConfigSetter{
 		okta.WithOrgUrl(cfg.OrgURL),
 		// The SDK's response cache (on by default, 300 s) would answer

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/idsync/idsync/internal/httppolicy"
 )
 
 // pacer is the http.RoundTripper under the SDK. Okta rate limits are per
@@ -19,9 +22,15 @@ import (
 // (headroom percent of the limit) it leaves to the others. On a 429 it waits
 // until the Reset the answer names; on a 5xx or a dropped connection it backs
 // off a little. It answers with the last failure when the tries run out.
+//
+// Every wait it derives from the headers is at most httppolicy.MaxWait, and
+// the clock skew it takes from Date at most maxSkew: a reset or a Date
+// years away (a test got a 292-year sleep) is cut and logged, and the run
+// goes on or fails within its deadline.
 type pacer struct {
 	next     http.RoundTripper
-	headroom int // percent of each bucket's limit left for others
+	origin   string // org_url, for logs
+	headroom int    // percent of each bucket's limit left for others
 	tries    int
 	timeout  time.Duration // per attempt, so rate-limit waits do not count
 	now      func() time.Time
@@ -30,6 +39,7 @@ type pacer struct {
 	mu      sync.Mutex
 	buckets map[string]*bucketState
 	skew    time.Duration // server clock minus ours, from Date headers
+	skewLog bool          // a clamped skew was logged
 	calls   int
 	waited  time.Duration
 }
@@ -167,7 +177,7 @@ func (p *pacer) before(b string) time.Duration {
 	if d <= 0 {
 		return 0
 	}
-	return d
+	return min(d, httppolicy.MaxWait) // after() stored a reset within it; the skew may have moved since
 }
 
 // after records the rate-limit headers of resp and returns how long until
@@ -180,7 +190,7 @@ func (p *pacer) after(b string, resp *http.Response) time.Duration {
 	if d, err := http.ParseTime(h.Get("Date")); err == nil {
 		// Date has second precision and is truncated: the skew comes out
 		// up to a second early, which only makes waits longer.
-		p.skew = d.Sub(now)
+		p.skew = p.clampSkew(d.Sub(now))
 	}
 	limit, err1 := strconv.Atoi(h.Get("X-Rate-Limit-Limit"))
 	remaining, err2 := strconv.Atoi(h.Get("X-Rate-Limit-Remaining"))
@@ -189,8 +199,34 @@ func (p *pacer) after(b string, resp *http.Response) time.Duration {
 		return 0
 	}
 	st := &bucketState{limit: limit, remaining: remaining, reset: time.Unix(reset, 0)}
+	wait := st.reset.Sub(now.Add(p.skew))
+	if clamped := httppolicy.ClampWait("okta", p.origin, "X-Rate-Limit-Reset", wait); clamped != wait {
+		// Store the cut reset too, so before() waits no longer either.
+		wait = clamped
+		st.reset = now.Add(p.skew).Add(wait)
+	}
 	p.buckets[b] = st
-	return st.reset.Sub(now.Add(p.skew))
+	return wait
+}
+
+// maxSkew bounds the clock skew taken from Date headers. Okta's clock and
+// ours agree within seconds; a Date further off than this is a broken clock
+// (theirs or ours) or a hostile answer, and believing it would stretch or
+// shrink every wait.
+const maxSkew = httppolicy.MaxWait
+
+// clampSkew bounds skew to ±maxSkew, logging the first time it had to.
+// Callers hold p.mu.
+func (p *pacer) clampSkew(skew time.Duration) time.Duration {
+	if skew >= -maxSkew && skew <= maxSkew {
+		return skew
+	}
+	if !p.skewLog {
+		p.skewLog = true
+		slog.Warn("okta: the Date header is further from this machine's clock than idsync believes; using the maximum skew",
+			"origin", p.origin, "skew", skew.String(), "max", maxSkew.String())
+	}
+	return max(min(skew, maxSkew), -maxSkew)
 }
 
 // stats reports requests sent and time spent waiting, for logs and tests.

@@ -14,6 +14,7 @@ import (
 	"github.com/okta/okta-sdk-golang/v2/okta/query"
 
 	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/internal/httppolicy"
 	"github.com/idsync/idsync/sources"
 )
 
@@ -398,7 +399,7 @@ func (s *Source) log(ctx context.Context, c *cursor, emit emitFunc) error {
 	if err != nil {
 		if status(resp) == http.StatusBadRequest {
 			// since/after out of the log's retention or no longer valid
-			return fmt.Errorf("okta: system log: %v: %w", err, sources.ErrCursorExpired)
+			return fmt.Errorf("okta: system log: %v: %w", httppolicy.Clean(err), sources.ErrCursorExpired)
 		}
 		return s.fail(ctx, "system log", resp, err)
 	}
@@ -549,7 +550,9 @@ func (s *Source) serverTime(resp *okta.Response) time.Time {
 }
 
 // fail turns an SDK failure into idsync's error: credentials problems wrap
-// sources.ErrUnauthorized and say what to check (never the secret).
+// sources.ErrUnauthorized and say what to check (never the secret). Okta's
+// words pass through httppolicy.Text, other errors through httppolicy.Clean
+// (URLs without query or userinfo).
 func (s *Source) fail(ctx context.Context, what string, resp *okta.Response, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("okta: %s: %w", what, ctx.Err())
@@ -563,7 +566,7 @@ func (s *Source) fail(ctx context.Context, what string, resp *okta.Response, err
 	errors.As(err, &oe)
 	code := ""
 	if oe != nil {
-		code = oe.ErrorCode
+		code = httppolicy.Text(oe.ErrorCode)
 	}
 	st := status(resp)
 	switch {
@@ -577,13 +580,13 @@ func (s *Source) fail(ctx context.Context, what string, resp *okta.Response, err
 		return fmt.Errorf("okta: %s: %w: permission denied; the token's admin (or the service app's scopes: %s) must allow reading users, groups, apps and the System Log",
 			what, sources.ErrUnauthorized, strings.Join(DefaultScopes, ", "))
 	case oe != nil:
-		return fmt.Errorf("okta: %s: %s (%s, HTTP %d)", what, oe.ErrorSummary, code, st)
+		return fmt.Errorf("okta: %s: %s (%s, HTTP %d)", what, httppolicy.Text(oe.ErrorSummary), code, st)
 	case errors.As(err, new(*rateLimitError)):
 		return fmt.Errorf("okta: %s: %w", what, err)
 	case resp == nil:
 		// The SDK returns no response when its transport or its retries
 		// gave up (e.g. still throttled after the pacer's waits).
-		return fmt.Errorf("okta: %s: no answer: %w", what, err)
+		return fmt.Errorf("okta: %s: no answer: %w", what, httppolicy.Clean(err))
 	}
-	return fmt.Errorf("okta: %s: %w", what, err)
+	return fmt.Errorf("okta: %s: %w", what, httppolicy.Clean(err))
 }

@@ -17,11 +17,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
 
+	"github.com/idsync/idsync/internal/httppolicy"
 	"github.com/idsync/idsync/targets"
 )
 
@@ -40,6 +40,7 @@ type Client struct {
 	batch       int
 	timeout     time.Duration
 	http        *http.Client
+	sleep       func(ctx context.Context, d time.Duration) error
 }
 
 var (
@@ -78,6 +79,7 @@ func New(cfg Config) (*Client, error) {
 		batch:       cfg.MemberBatch,
 		timeout:     cfg.Timeout,
 		http:        hc,
+		sleep:       cfg.Sleep,
 	}, nil
 }
 
@@ -123,10 +125,24 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	return err
 }
 
+// readTries is how many times one read (a GET: a lookup, the read before a
+// PUT, a list page) is sent when the workspace throttles or drops it.
+//
+// An op is several requests (a create: two lookups and the POST), and the
+// engine's retry of a failed op starts it over from the first. Were reads
+// not retried where they fail, an op would succeed only when all of its
+// requests do in one go: under a workspace throttling 40% of requests a
+// create had a 0.6³ ≈ 22% chance per attempt, and 30 attempts left 40
+// creates a ~3% chance of one giving up (TestConcurrentOpsUnderFaults).
+// Reads change nothing, so they are retried in place, waiting as the
+// engine would (Retry-After, else jittered backoff); writes stay one
+// attempt per Apply, retried by the engine, which records their outcome.
+const readTries = 3
+
 // doHeader is do with extra request headers (If-Match), returning the
-// response's headers (ETag) on success.
+// response's headers (ETag) on success. GETs are tried up to readTries
+// times.
 func (c *Client) doHeader(ctx context.Context, method, path string, hdr http.Header, in, out any) (http.Header, error) {
-	var body io.Reader
 	var raw []byte
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -135,6 +151,21 @@ func (c *Client) doHeader(ctx context.Context, method, path string, hdr http.Hea
 		}
 		raw = b
 	}
+	if method != http.MethodGet {
+		return c.send(ctx, method, path, hdr, raw, out)
+	}
+	var h http.Header
+	err := targets.Backoff{Attempts: readTries, Sleep: c.sleep}.Retry(ctx, func() error {
+		var err error
+		h, err = c.send(ctx, method, path, hdr, raw, out)
+		return err
+	})
+	return h, err
+}
+
+// send sends one request and reads its answer; see do.
+func (c *Client) send(ctx context.Context, method, path string, hdr http.Header, raw []byte, out any) (http.Header, error) {
+	var body io.Reader
 	if err := c.limiter.Wait(ctx); err != nil {
 		return nil, err
 	}
@@ -161,16 +192,16 @@ func (c *Client) doHeader(ctx context.Context, method, path string, hdr http.Hea
 		return nil, c.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	// The transport caps the body (maxBody, or 64 KiB for an error) and
+	// bounds reading it by the timeout.
+	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, c.transportError(ctx, err)
 	}
 	switch s := resp.StatusCode; {
 	case s >= 200 && s < 300:
-		if out != nil && len(bytes.TrimSpace(data)) > 0 {
-			if err := json.Unmarshal(data, out); err != nil {
-				return nil, fmt.Errorf("workspace answered %d with a body that is not SCIM JSON: %w", s, err)
-			}
+		if err := decodeAnswer(method, data, out); err != nil {
+			return nil, fmt.Errorf("workspace answered %d %s: %w", s, http.StatusText(s), err)
 		}
 		return resp.Header, nil
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
@@ -186,6 +217,13 @@ func (c *Client) transportError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	// URLs lose their query (filters name people) and userinfo.
+	err = httppolicy.Clean(err)
+	if httppolicy.IsPermanent(err) {
+		// A refused redirect or an oversized answer: every retry would
+		// meet the same.
+		return err
+	}
 	var unknownCA x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	var verr *tls.CertificateVerificationError
@@ -193,7 +231,11 @@ func (c *Client) transportError(ctx context.Context, err error) error {
 		// Every request would fail the same way: not worth retrying.
 		return fmt.Errorf("%w (is ca_file set to the workspace's CA?)", err)
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	var te *httppolicy.TimeoutError
+	switch {
+	case errors.As(err, &te) && te.Body:
+		return &targets.RetryableError{Err: fmt.Errorf("answer not complete within %s (timeout)", c.timeout)}
+	case errors.Is(err, context.DeadlineExceeded):
 		return &targets.RetryableError{Err: fmt.Errorf("no answer within %s (timeout)", c.timeout)}
 	}
 	return &targets.RetryableError{Err: err}
@@ -206,10 +248,12 @@ func parseError(status int, data []byte) *apiError {
 		Detail   string `json:"detail"`
 	}
 	if json.Unmarshal(data, &body) == nil {
-		e.ScimType, e.Detail = body.ScimType, body.Detail
+		// The workspace's words go into errors, the provisioning log and
+		// terminals: no escapes, no control characters, bounded.
+		e.ScimType, e.Detail = httppolicy.Text(body.ScimType), httppolicy.Text(body.Detail)
 	}
 	if e.Detail == "" && len(data) > 0 && len(data) < 300 && !bytes.ContainsAny(data, "{<") {
-		e.Detail = strings.TrimSpace(string(data))
+		e.Detail = httppolicy.Text(string(data))
 	}
 	return e
 }

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -10,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/idsync/idsync/targets"
+	"github.com/idsync/idsync/internal/httppolicy"
 )
 
 // Config is the target block of a connection with `type: scim`:
@@ -40,13 +41,16 @@ type Config struct {
 	UpdateMethod string        `yaml:"update_method"`
 	MemberBatch  int           `yaml:"member_batch"`
 	Timeout      time.Duration `yaml:"timeout"`
-	// HTTPClient replaces the client built from CAFile (tests, proxies).
+	// HTTPClient supplies the transport under idsync's HTTP policy instead
+	// of the one built from CAFile (tests, proxies).
 	HTTPClient *http.Client `yaml:"-"`
 
 	// query is URL's query without Entra's flag, sent with every request;
 	// notes are what validate changed that the operator may want to know.
 	query string
 	notes []string
+	// Sleep replaces the timer between tries of a read (tests); nil waits.
+	Sleep func(ctx context.Context, d time.Duration) error `yaml:"-"`
 }
 
 // Defaults.
@@ -163,16 +167,27 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// httpClient builds the client for c: CAFile's roots on top of the system
-// ones, and enough idle connections that concurrency workers reuse them.
+// httpClient builds the client for c under idsync's HTTP policy
+// (internal/httppolicy): requests only to url's origin, redirects only
+// within it, timeout bounding each whole answer, answers capped at
+// maxBody; CAFile's roots on top of the system ones, and enough idle
+// connections that concurrency workers reuse them. HTTPClient, when set,
+// supplies the transport under the policy (and CAFile is not used).
 func (c *Config) httpClient() (*http.Client, error) {
+	o := httppolicy.Options{
+		Name: "scim", Origins: []string{c.URL}, CAFile: c.CAFile,
+		Timeout: c.Timeout, MaxBody: maxBody, MaxIdleConnsPerHost: max(c.Concurrency*2, 8),
+	}
 	if c.HTTPClient != nil {
-		return c.HTTPClient, nil
+		o.CAFile = ""
+		o.Base = c.HTTPClient.Transport
+		if o.Base == nil {
+			o.Base = http.DefaultTransport
+		}
 	}
-	tr, err := targets.Transport(c.CAFile)
-	if err != nil {
-		return nil, err
-	}
-	tr.MaxIdleConnsPerHost = max(c.Concurrency*2, 8)
-	return &http.Client{Transport: tr}, nil
+	return httppolicy.NewClient(o)
 }
+
+// maxBody caps a SCIM answer (a list page of 100 users with their groups
+// is well under 1 MiB; 32 MiB leaves room for groups with many members).
+const maxBody = 32 << 20

@@ -70,7 +70,10 @@ func (c *Client) createGroup(ctx context.Context, op idsync.Op) (idsync.Applied,
 			return fail(err)
 		}
 	}
-	id := str(g["id"])
+	id, err := resourceID(g)
+	if err != nil {
+		return fail(err)
+	}
 	var ops []patchOp
 	if str(g["displayName"]) != name {
 		ops = append(ops, patchOp{Op: "replace", Path: "displayName", Value: name})
@@ -265,5 +268,5 @@ func (c *Client) resolveGroup(ctx context.Context, op idsync.Op) (string, error)
 	if g == nil {
 		return "", errGone
 	}
-	return str(g["id"]), nil
+	return resourceID(g)
 }

@@ -28,7 +28,10 @@ func newServer(t testing.TB, opts scimtest.Options) *scimtest.Server {
 // newClient builds a client for srv; edit adjusts the config.
 func newClient(t testing.TB, srv *scimtest.Server, edit func(*scim.Config)) *scim.Client {
 	t.Helper()
-	cfg := scim.Config{URL: srv.URL, Token: token, RateLimit: scim.Rate(0)}
+	// Reads retried in place do not sleep in tests (the engine's waits are
+	// the retrier's, recorded, below).
+	cfg := scim.Config{URL: srv.URL, Token: token, RateLimit: scim.Rate(0),
+		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}
 	if edit != nil {
 		edit(&cfg)
 	}

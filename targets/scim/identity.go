@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/idsync/idsync/internal/httppolicy"
 	"github.com/idsync/idsync/targets"
 )
 
@@ -115,7 +116,7 @@ func (c *Client) lookupUser(ctx context.Context, ext, userName string) (userJSON
 	}
 	key, have := lookupKey("userName", userName), str(u["externalId"])
 	if !owned(have, ext) {
-		return nil, &ConflictError{Kind: "user", Key: key, TargetID: u.id(), Holder: have, Want: ext}
+		return nil, &ConflictError{Kind: "user", Key: key, TargetID: httppolicy.Text(u.id()), Holder: httppolicy.Text(have), Want: ext}
 	}
 	if err := claimed(ctx, targets.User, key, u.id(), have, ext); err != nil {
 		return nil, err
@@ -150,7 +151,7 @@ func (c *Client) lookupGroup(ctx context.Context, ext, name string) (map[string]
 	}
 	key, have := lookupKey("displayName", name), str(g["externalId"])
 	if !owned(have, ext) {
-		return nil, &ConflictError{Kind: "group", Key: key, TargetID: str(g["id"]), Holder: have, Want: ext}
+		return nil, &ConflictError{Kind: "group", Key: key, TargetID: httppolicy.Text(str(g["id"])), Holder: httppolicy.Text(have), Want: ext}
 	}
 	if err := claimed(ctx, targets.Group, key, str(g["id"]), have, ext); err != nil {
 		return nil, err

@@ -17,12 +17,17 @@ const pageSize = 100
 // ListUsers emits every workspace user, a page at a time (startIndex/count
 // paging, RFC 7644 §3.4.2.4). Each page is retried with targets.Backoff on
 // its own, because a listing cannot be resumed half way by the engine.
+//
+// A page holding no account the listing has not seen ends it with an
+// error: a workspace that ignores startIndex (or omits totalResults while
+// answering the same page) would otherwise be listed for ever.
 func (c *Client) ListUsers(ctx context.Context, emit func([]idsync.Applied) error) error {
 	start := 1
+	seen := map[string]bool{}
 	for {
 		var lr listResponse
 		q := url.Values{"startIndex": {strconv.Itoa(start)}, "count": {strconv.Itoa(pageSize)}}
-		err := targets.Backoff{}.Retry(ctx, func() error {
+		err := targets.Backoff{Sleep: c.sleep}.Retry(ctx, func() error {
 			lr = listResponse{}
 			return c.do(ctx, http.MethodGet, "/Users?"+q.Encode(), nil, &lr)
 		})
@@ -33,9 +38,20 @@ func (c *Client) ListUsers(ctx context.Context, emit func([]idsync.Applied) erro
 			return nil
 		}
 		page := make([]idsync.Applied, 0, len(lr.Resources))
-		for _, r := range lr.Resources {
+		fresh := false
+		for i, r := range lr.Resources {
+			id, err := resourceID(r)
+			if err != nil {
+				return fmt.Errorf("scim: list users (startIndex %d, entry %d): %w", start, i+1, err)
+			}
+			if !seen[id] {
+				seen[id], fresh = true, true
+			}
 			a := c.account(r)
-			page = append(page, idsync.Applied{TargetID: userJSON(r).id(), Account: &a})
+			page = append(page, idsync.Applied{TargetID: id, Account: &a})
+		}
+		if !fresh {
+			return fmt.Errorf("scim: list users (startIndex %d): the workspace answered only accounts it had listed already; it does not page by startIndex (RFC 7644 §3.4.2.4)", start)
 		}
 		if err := emit(page); err != nil {
 			return err

@@ -222,7 +222,9 @@ func removeLocal(res map[string]any, path string) {
 // userJSON is the part of a SCIM user idsync reads back.
 type userJSON map[string]any
 
-func (u userJSON) id() string { return str(u["id"]) }
+// id is the account's id; lookups and answers are checked with resourceID
+// before an id is used.
+func (u userJSON) id() string { id, _ := resourceID(u); return id }
 
 // account reads a workspace user as an idsync account.
 func (c *Client) account(u userJSON) idsync.Account {

@@ -64,7 +64,7 @@ func TestConcurrentOpsUnderFaults(t *testing.T) {
 			for i := range n {
 				wg.Go(func() {
 					a := account(fmt.Sprintf("u%d", i), fmt.Sprintf("user%d@example.com", i))
-					_, err := tryApply(c, createOp(a), &retrier{}, 60)
+					_, err := tryApply(c, createOp(a), &retrier{}, 30)
 					errs <- err
 				})
 			}
@@ -98,11 +98,13 @@ func TestErrorClassification(t *testing.T) {
 		retryable bool
 		after     time.Duration
 	}{
-		{"429 with Retry-After", scimtest.Fault{Kind: scimtest.Fault429, Count: 1, RetryAfter: 7 * time.Second}, true, 7 * time.Second},
-		{"503 without Retry-After", scimtest.Fault{Kind: scimtest.Fault503, Count: 1}, true, 0},
-		{"500", scimtest.Fault{Kind: scimtest.Fault500, Count: 1}, true, 0},
-		{"dropped connection", scimtest.Fault{Kind: scimtest.FaultDrop, Count: 1}, true, 0},
-		{"timeout", scimtest.Fault{Kind: scimtest.FaultLatency, Count: 1, Latency: 2 * time.Second}, true, 0},
+		// On the POST: a failed read (the lookups before it) is retried in
+		// place (readTries), so the write is where Apply itself answers.
+		{"429 with Retry-After", scimtest.Fault{Kind: scimtest.Fault429, Count: 1, RetryAfter: 7 * time.Second, Method: "POST"}, true, 7 * time.Second},
+		{"503 without Retry-After", scimtest.Fault{Kind: scimtest.Fault503, Count: 1, Method: "POST"}, true, 0},
+		{"500", scimtest.Fault{Kind: scimtest.Fault500, Count: 1, Method: "POST"}, true, 0},
+		{"dropped connection", scimtest.Fault{Kind: scimtest.FaultDrop, Count: 1, Method: "POST"}, true, 0},
+		{"timeout", scimtest.Fault{Kind: scimtest.FaultLatency, Count: 1, Latency: 2 * time.Second, Method: "POST"}, true, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,7 +142,8 @@ func TestErrorClassification(t *testing.T) {
 			w.Header().Set("Retry-After", at)
 			w.WriteHeader(http.StatusTooManyRequests)
 		})
-		c, err := scim.New(scim.Config{URL: hs, Token: token})
+		c, err := scim.New(scim.Config{URL: hs, Token: token,
+			Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,5 +198,32 @@ func TestCancelledContextIsNotRetryable(t *testing.T) {
 	_, err := c.Apply(ctx, createOp(account("u1", "a@example.com")))
 	if ok, _ := targets.Retryable(err); ok || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the context's error, not retryable", err)
+	}
+}
+
+// Reads are retried where they fail, writes are not: a create whose
+// lookups are throttled twice still lands in one Apply, while a throttled
+// POST is the engine's to retry (and sent once).
+func TestReadsRetriedInPlaceWritesNot(t *testing.T) {
+	srv := newServer(t, scimtest.Options{})
+	c := newClient(t, srv, nil)
+	srv.Inject(scimtest.Fault{Kind: scimtest.Fault429, Count: 2, RetryAfter: time.Second, Method: "GET"})
+	if _, err := c.Apply(t.Context(), createOp(account("u1", "a@example.com"))); err != nil {
+		t.Fatalf("create with two throttled reads: %v", err)
+	}
+	srv.Inject(scimtest.Fault{Kind: scimtest.Fault429, Count: 1, RetryAfter: time.Second, Method: "POST"})
+	before := len(srv.Requests())
+	_, err := c.Apply(t.Context(), createOp(account("u2", "b@example.com")))
+	if ok, _ := targets.Retryable(err); !ok {
+		t.Fatalf("throttled POST: err = %v, want retryable", err)
+	}
+	posts := 0
+	for _, r := range srv.Requests()[before:] {
+		if r.Method == http.MethodPost {
+			posts++
+		}
+	}
+	if posts != 1 {
+		t.Errorf("the POST was sent %d times in one Apply, want 1", posts)
 	}
 }

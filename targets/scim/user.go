@@ -90,7 +90,11 @@ func (c *Client) createUser(ctx context.Context, op idsync.Op) (idsync.Applied, 
 		var created userJSON
 		err = c.do(ctx, http.MethodPost, "/Users", c.userResource(want), &created)
 		if err == nil {
-			return c.applied(op, created.id())
+			id, err := resourceID(created)
+			if err != nil {
+				return fail(err)
+			}
+			return c.applied(op, id)
 		}
 		if statusOf(err) != http.StatusConflict {
 			return fail(err)
@@ -266,7 +270,13 @@ func (c *Client) deleteUser(ctx context.Context, op idsync.Op) (idsync.Applied, 
 	return idsync.Applied{}, nil
 }
 
+// applied is op's result on the workspace account id. Every id comes from
+// resourceID; an empty one here is a bug, and recording it would aim a
+// later delete at the collection.
 func (c *Client) applied(op idsync.Op, id string) (idsync.Applied, error) {
+	if id == "" {
+		return idsync.Applied{}, fmt.Errorf("scim: %s user %q: %w", op.Kind, op.Name(), errNoID)
+	}
 	return idsync.Applied{TargetID: id, Account: op.Account}, nil
 }
 
@@ -440,6 +450,9 @@ func (c *Client) findOne(ctx context.Context, path, filter string, match func(ma
 	}
 	for _, r := range lr.Resources {
 		if match(r) {
+			if _, err := resourceID(r); err != nil {
+				return nil, fmt.Errorf("look up %s: %w", filter, err)
+			}
 			return r, nil
 		}
 	}

@@ -13,10 +13,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/internal/httppolicy"
 	"github.com/idsync/idsync/targets"
 )
 
@@ -79,9 +80,9 @@ func New(cfg Config) (*Target, error) {
 	case cfg.Timeout < 0:
 		errs = append(errs, errors.New("timeout: must be positive"))
 	}
-	hc := cfg.HTTPClient
-	if hc == nil && len(errs) == 0 {
-		if hc, err = httpClient(cfg.CAFile); err != nil {
+	var hc *http.Client
+	if len(errs) == 0 {
+		if hc, err = httpClient(cfg); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -103,16 +104,26 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func httpClient(caFile string) (*http.Client, error) {
-	tr, err := targets.Transport(caFile)
-	if err != nil {
-		return nil, err
+// maxAnswer caps a receiver's answer: at most a {"targetId": ...}.
+const maxAnswer = 1 << 20
+
+// httpClient is the client under idsync's HTTP policy (internal/httppolicy):
+// requests only to url's origin, the timeout bounding each whole answer,
+// answers capped. No redirect is followed, not even within the origin: it
+// would resend a signed body somewhere the operator did not configure, so
+// it is reported instead. HTTPClient, when set, supplies the transport
+// under the policy (and CAFile is not used).
+func httpClient(cfg Config) (*http.Client, error) {
+	o := httppolicy.Options{Name: "webhook", Origins: []string{cfg.URL}, CAFile: cfg.CAFile,
+		Timeout: cfg.Timeout, MaxBody: maxAnswer, NoRedirects: true}
+	if cfg.HTTPClient != nil {
+		o.CAFile = ""
+		o.Base = cfg.HTTPClient.Transport
+		if o.Base == nil {
+			o.Base = http.DefaultTransport
+		}
 	}
-	// A redirect would resend a signed body somewhere the operator did not
-	// configure: report it instead of following it.
-	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	}}, nil
+	return httppolicy.NewClient(o)
 }
 
 // String names the receiver without the secret.
@@ -147,16 +158,17 @@ func (t *Target) Apply(ctx context.Context, op idsync.Op) (idsync.Applied, error
 	req.Header.Set(SignatureHeader, Sign(t.secret, t.now(), body))
 	resp, err := t.http.Do(req)
 	if err != nil {
-		switch {
-		case ctx.Err() != nil:
-			return fail(ctx.Err())
-		case errors.Is(err, context.DeadlineExceeded):
-			return fail(&targets.RetryableError{Err: fmt.Errorf("no answer within %s (timeout)", t.timeout)})
-		}
-		return fail(&targets.RetryableError{Err: err})
+		return fail(t.transportError(ctx, err))
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	// The transport caps the answer and bounds reading it by the timeout.
+	// One that does not arrive whole is not a delivery idsync can record
+	// (it may hold the receiver's targetId): the event is sent again, and
+	// receivers drop repeats by its id.
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fail(t.transportError(ctx, err))
+	}
 	switch s := resp.StatusCode; {
 	case s >= 200 && s < 300:
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
@@ -182,10 +194,40 @@ func (t *Target) Apply(ctx context.Context, op idsync.Op) (idsync.Applied, error
 	return applied, nil
 }
 
+// transportError classifies a failed request or answer: the caller's ctx
+// ending, the policy's refusals (permanent), timeouts and dropped
+// connections (retryable). URLs lose their query and userinfo (a webhook
+// URL often carries a token in its query).
+func (t *Target) transportError(ctx context.Context, err error) error {
+	err = httppolicy.Clean(err)
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case httppolicy.IsPermanent(err):
+		return err
+	case errors.Is(err, context.DeadlineExceeded):
+		return &targets.RetryableError{Err: fmt.Errorf("no complete answer within %s (timeout)", t.timeout)}
+	}
+	return &targets.RetryableError{Err: err}
+}
+
+// statusError names the status and the start of what the receiver said,
+// stripped of control characters and escapes.
 func statusError(status int, body []byte) error {
 	msg := fmt.Sprintf("receiver answered %d %s", status, http.StatusText(status))
-	if b := strings.TrimSpace(string(body)); b != "" && len(b) < 200 {
-		msg += ": " + b
+	if b := httppolicy.Text(string(body)); b != "" {
+		msg += ": " + clipText(b, 200)
 	}
 	return errors.New(msg)
+}
+
+// clipText cuts s to about n bytes on a rune boundary.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

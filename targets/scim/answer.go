@@ -1,0 +1,82 @@
+package scim
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// errNoID is a workspace answer (a created, replaced or listed resource)
+// without an id. Recording it would leave idsync with an empty workspace id,
+// and a later change (a delete) would address the collection itself
+// (DELETE /Users/), so the op fails instead.
+var errNoID = errors.New("the workspace answered with a resource without an id; nothing was recorded: " +
+	"its SCIM endpoint must return the id of every resource it creates, replaces or lists (RFC 7643 §3.1)")
+
+// resourceID is the id of a resource the workspace answered with or
+// listed: a non-empty string (a whole JSON number is taken as its digits)
+// without control characters.
+func resourceID(r map[string]any) (string, error) {
+	var id string
+	switch v := r["id"].(type) {
+	case string:
+		id = strings.TrimSpace(v)
+	case float64:
+		if v >= 0 && v < 1<<53 && v == math.Trunc(v) {
+			id = strconv.FormatFloat(v, 'f', -1, 64)
+		}
+	}
+	if id == "" {
+		return "", errNoID
+	}
+	if strings.IndexFunc(id, unicode.IsControl) >= 0 {
+		return "", fmt.Errorf("the workspace answered with a resource id holding control characters (%q); nothing was recorded", id)
+	}
+	return id, nil
+}
+
+// decodeAnswer decodes a 2xx body into out when the caller reads it. A PUT
+// or PATCH whose caller does not read the answer still checks it: one that
+// answers with a resource must name it, or the workspace did something
+// other than replace the resource idsync addressed.
+func decodeAnswer(method string, data []byte, out any) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("a body that is not SCIM JSON: %w", err)
+		}
+		return nil
+	}
+	if method != http.MethodPut && method != http.MethodPatch {
+		return nil
+	}
+	var res map[string]any
+	if json.Unmarshal(data, &res) != nil || !isResource(res) {
+		return nil
+	}
+	_, err := resourceID(res)
+	return err
+}
+
+// isResource reports whether a JSON object is a SCIM User or Group (by its
+// core schema, or a userName), as opposed to an empty or status answer.
+func isResource(res map[string]any) bool {
+	if _, ok := res["userName"]; ok {
+		return true
+	}
+	schemas, _ := res["schemas"].([]any)
+	for _, s := range schemas {
+		if s == schemaUser || s == schemaGroup {
+			return true
+		}
+	}
+	return false
+}
