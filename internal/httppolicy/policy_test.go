@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idsync/idsync/internal/hostiletest"
 	"github.com/idsync/idsync/internal/httppolicy"
 )
 
@@ -122,25 +123,8 @@ func TestRequestToUnconfiguredOriginRefused(t *testing.T) {
 // A server that sends headers and then trickles its body forever ends
 // with the whole-request timeout, not a hang.
 func TestTricklingBodyTimesOut(t *testing.T) {
-	stop := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		fmt.Fprint(w, `{"value":[`)
-		for {
-			w.(http.Flusher).Flush()
-			select {
-			case <-stop:
-				return
-			case <-r.Context().Done():
-				return
-			case <-time.After(10 * time.Millisecond):
-				fmt.Fprint(w, " ")
-			}
-		}
-	}))
+	srv := httptest.NewServer(hostiletest.Trickle(t, "application/json", `{"value":[`))
 	defer srv.Close()
-	defer close(stop)
 	c := client(t, httppolicy.Options{Origins: []string{srv.URL}, Timeout: 200 * time.Millisecond})
 	resp, _, err := get(c, srv.URL, nil)
 	if resp == nil || resp.StatusCode != http.StatusOK {

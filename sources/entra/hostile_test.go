@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/internal/hostiletest"
 	"github.com/idsync/idsync/internal/httppolicy"
 	"github.com/idsync/idsync/sources/entra"
 )
@@ -155,23 +156,7 @@ func TestEntraNextLinkToOtherOriginRefused(t *testing.T) {
 // A page that trickles forever ends with the timeout instead of holding
 // the pull (and, under the daemon, every later run) for good.
 func TestEntraTricklingPageTimesOut(t *testing.T) {
-	stop := make(chan struct{})
-	t.Cleanup(func() { close(stop) })
-	cfg := hostileGraph(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"value":[`)
-		for {
-			w.(http.Flusher).Flush()
-			select {
-			case <-stop:
-				return
-			case <-r.Context().Done():
-				return
-			case <-time.After(20 * time.Millisecond):
-				io.WriteString(w, " ")
-			}
-		}
-	})
+	cfg := hostileGraph(t, hostiletest.Trickle(t, "application/json", `{"value":[`))
 	cfg.Timeout = 300 * time.Millisecond
 	err := pullWithin(t, cfg)
 	if !errors.Is(err, context.DeadlineExceeded) {

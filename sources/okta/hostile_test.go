@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idsync/idsync/internal/hostiletest"
 	"github.com/idsync/idsync/internal/httppolicy"
 	"github.com/idsync/idsync/sources/okta"
 )
@@ -141,24 +142,8 @@ func TestOktaErrorSummaryWithANSIEscapesSanitised(t *testing.T) {
 
 // A page that trickles forever ends with the timeout.
 func TestOktaTricklingPageTimesOut(t *testing.T) {
-	stop := make(chan struct{})
-	hs := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, "[")
-		for {
-			w.(http.Flusher).Flush()
-			select {
-			case <-stop:
-				return
-			case <-r.Context().Done():
-				return
-			case <-time.After(20 * time.Millisecond):
-				io.WriteString(w, " ")
-			}
-		}
-	}))
+	hs := httptest.NewTLSServer(hostiletest.Trickle(t, "application/json", "["))
 	t.Cleanup(hs.Close)
-	t.Cleanup(func() { close(stop) })
 	err := pullErr(t, hostileSource(t, hs, func(c *okta.Config) {
 		c.HTTPClient = &http.Client{Transport: hs.Client().Transport, Timeout: 150 * time.Millisecond}
 	}), "")

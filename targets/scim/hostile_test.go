@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/internal/hostiletest"
 	"github.com/idsync/idsync/internal/httppolicy"
 	"github.com/idsync/idsync/targets"
 	"github.com/idsync/idsync/targets/scim"
@@ -99,25 +100,8 @@ func TestSCIMCrossOriginRedirectRefused(t *testing.T) {
 }
 
 func TestSCIMTricklingBodyTimesOut(t *testing.T) {
-	stop := make(chan struct{})
-	hs := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/scim+json")
-		w.WriteHeader(http.StatusOK)
-		io.WriteString(w, `{"Resources":[`)
-		for {
-			w.(http.Flusher).Flush()
-			select {
-			case <-stop:
-				return
-			case <-r.Context().Done():
-				return
-			case <-time.After(20 * time.Millisecond):
-				io.WriteString(w, " ")
-			}
-		}
-	}))
+	hs := httptest.NewTLSServer(hostiletest.Trickle(t, "application/scim+json", `{"Resources":[`))
 	t.Cleanup(hs.Close)
-	t.Cleanup(func() { close(stop) })
 	c := hostileClient(t, hs, func(c *scim.Config) { c.Timeout = 150 * time.Millisecond })
 	_, err := c.Apply(t.Context(), createOp(account("u1", "a@example.com")))
 	if ok, _ := targets.Retryable(err); !ok || !strings.Contains(err.Error(), "timeout") {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/internal/hostiletest"
 	"github.com/idsync/idsync/internal/httppolicy"
 	"github.com/idsync/idsync/targets"
 	"github.com/idsync/idsync/targets/webhook"
@@ -49,24 +50,8 @@ func TestWebhookRedirectToHTTPNotFollowed(t *testing.T) {
 // An answer that trickles forever is a retryable timeout, not a hang and
 // not a delivery.
 func TestWebhookTricklingAnswerTimesOut(t *testing.T) {
-	stop := make(chan struct{})
-	hs := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.ReadAll(r.Body)
-		io.WriteString(w, `{"targetId":`)
-		for {
-			w.(http.Flusher).Flush()
-			select {
-			case <-stop:
-				return
-			case <-r.Context().Done():
-				return
-			case <-time.After(20 * time.Millisecond):
-				io.WriteString(w, " ")
-			}
-		}
-	}))
+	hs := httptest.NewTLSServer(hostiletest.Trickle(t, "", `{"targetId":`))
 	t.Cleanup(hs.Close)
-	t.Cleanup(func() { close(stop) })
 	_, err := hostileTarget(t, hs, 150*time.Millisecond).Apply(t.Context(), idsync.Op{ID: "x", Kind: idsync.OpCreate, ObjectID: "u1", Account: &idsync.Account{UserName: "a"}})
 	if ok, _ := targets.Retryable(err); !ok || !strings.Contains(err.Error(), "timeout") {
 		t.Fatalf("err = %v, want a retryable timeout", err)
