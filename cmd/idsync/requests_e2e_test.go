@@ -29,13 +29,13 @@ func (l lookupsOnly) Concurrency() int { return l.c.Concurrency() }
 // firstSync runs a first sync of n users into ws through target and
 // returns the run's result, failing the test unless every user landed once.
 type firstSync struct {
-	t    *testing.T
+	t    testing.TB
 	ws   *scimtest.Server
 	src  usersSource
 	path string
 }
 
-func newFirstSync(t *testing.T, ws *scimtest.Server, n int) *firstSync {
+func newFirstSync(t testing.TB, ws *scimtest.Server, n int) *firstSync {
 	f := &firstSync{t: t, ws: ws, path: t.TempDir() + "/idsync.db"}
 	for i := range n {
 		f.src = append(f.src, idsync.User{ID: fmt.Sprintf("u%05d", i), UserName: fmt.Sprintf("user%05d@acme.test", i),
