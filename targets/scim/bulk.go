@@ -91,10 +91,15 @@ func (c *Client) ApplyBatch(ctx context.Context, ops []idsync.Op) []targets.Resu
 		case err != nil:
 			out[i].Err = fmt.Errorf("scim: create user %q: %w", want.UserName, err)
 		case have != nil:
-			if err := c.adopt(ctx, *have, want); err != nil {
-				out[i].Err = fmt.Errorf("scim: create user %q: %w", want.UserName, err)
-			} else {
+			// Adopted alone: a PATCH (or nothing) of what differs.
+			err := c.adopt(ctx, *have, want)
+			switch {
+			case err == nil:
 				out[i].Applied, _ = c.applied(op, have.TargetID)
+			case statusOf(err) == http.StatusNotFound:
+				out[i].Applied, out[i].Err = c.createUser(ctx, op) // deleted since: look again
+			default:
+				out[i].Err = fmt.Errorf("scim: create user %q: %w", want.UserName, err)
 			}
 		default:
 			data := c.userResource(want)

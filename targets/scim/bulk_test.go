@@ -111,3 +111,30 @@ func TestApplyBatchStatuses(t *testing.T) {
 }
 
 func isRetryable(err error) bool { ok, _ := targets.Retryable(err); return ok }
+
+// An account the index holds but an admin deleted since the listing is
+// created again, alone or in a batch.
+func TestIndexedAccountDeletedSinceListing(t *testing.T) {
+	for _, batch := range []bool{false, true} {
+		srv := newServer(t, scimtest.Options{Bulk: true})
+		old := srv.AddUser(scimtest.User{UserName: "a@example.com", ExternalID: "a", Active: true})
+		c := newClient(t, srv, nil)
+		x, err := c.IndexUsers(context.Background(), 10)
+		if err != nil || x == nil {
+			t.Fatal(err)
+		}
+		ctx := targets.WithIndex(context.Background(), x)
+		apply(t, c, idsync.Op{Kind: idsync.OpDelete, ObjectID: "a", TargetID: old.ID, Account: account("a", "a@example.com")})
+		op := createOp(account("a", "a@example.com"))
+		var got idsync.Applied
+		if batch {
+			r := c.ApplyBatch(ctx, []idsync.Op{op})[0]
+			got, err = r.Applied, r.Err
+		} else {
+			got, err = c.Apply(ctx, op)
+		}
+		if err != nil || got.TargetID == "" || got.TargetID == old.ID || len(srv.Users()) != 1 {
+			t.Fatalf("batch=%v: %+v, %v; workspace %+v", batch, got, err, srv.Users())
+		}
+	}
+}

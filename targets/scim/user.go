@@ -87,6 +87,17 @@ func (c *Client) createUser(ctx context.Context, op idsync.Op) (idsync.Applied, 
 	if err != nil {
 		return fail(err)
 	}
+	if indexed && have != nil {
+		err := c.adopt(ctx, *have, want)
+		if err == nil {
+			return c.applied(op, have.TargetID)
+		}
+		if statusOf(err) != http.StatusNotFound {
+			return fail(err)
+		}
+		// Deleted since the listing: look again.
+		indexed = false
+	}
 	if !indexed {
 		if have, err = c.lookupAccount(ctx, want.ExternalID, want.UserName); err != nil {
 			return fail(err)
