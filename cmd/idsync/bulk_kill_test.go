@@ -44,14 +44,13 @@ func TestKilledMidBulkDuplicatesNothing(t *testing.T) {
 	cmd := execIdsync(e.config, "sync")
 	var mu stdsync.Mutex
 	bulks := 0
-	killed := make(chan struct{})
+	lost := make(chan struct{}, 1)
 	e.ws.OnRequest(func(r scimtest.Request) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
 		case r.Fault == string(scimtest.FaultDropAfter):
-			cmd.Process.Signal(syscall.SIGKILL)
-			close(killed)
+			lost <- struct{}{}
 		case r.Path == "/Bulk":
 			if bulks++; bulks == 3 {
 				e.ws.Inject(scimtest.Fault{Kind: scimtest.FaultDropAfter, Count: 1, Method: "POST"})
@@ -61,11 +60,16 @@ func TestKilledMidBulkDuplicatesNothing(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	cmd.Wait()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// The kill comes while idsync waits to retry the request whose answer
+	// was lost (a backoff of a quarter second at least).
 	select {
-	case <-killed:
-	default:
-		t.Fatalf("idsync finished before the kill (%d Bulk requests)", bulks)
+	case <-lost:
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+	case err := <-done:
+		t.Fatalf("idsync finished before the kill (%v)", err)
 	}
 	e.ws.OnRequest(nil)
 	mid := len(e.ws.Users())
