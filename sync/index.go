@@ -16,9 +16,14 @@ import (
 // across drains: after a crash the resumed drain sees what the interrupted
 // one created and adopts it. A target that cannot list, or a listing that
 // fails, leaves ctx as it is and the creates look up one by one.
+//
+// A run that has listed the workspace already (drift reconcile on a full
+// read) may pass that listing down as a targets.Index (targets.NewIndex,
+// Add each account, targets.WithIndex on the drain's ctx): it is used as
+// is and the workspace is not listed twice.
 func (e *Engine) indexCreates(ctx context.Context, c *Connection, ops []state.Pending, log *slog.Logger) context.Context {
 	ix, ok := c.Target.(targets.Indexer)
-	if !ok {
+	if !ok || targets.IndexOf(ctx) != nil {
 		return ctx
 	}
 	creates := 0
