@@ -47,7 +47,11 @@ func (e *Engine) drain(ctx context.Context, c *Connection, runID int64, log *slo
 		for n < len(pending) && phaseOf(pending[n].Op) == phaseOf(pending[0].Op) {
 			n++
 		}
-		a, f, err := e.applyPhase(ctx, c, runID, chains(pending[:n]), workers, log)
+		pctx := ctx
+		if phase(pending[0].Op.Kind) == 0 {
+			pctx = e.indexCreates(ctx, c, pending[:n], log)
+		}
+		a, f, err := e.applyPhase(pctx, c, runID, chains(pending[:n]), workers, log)
 		applied, failed = applied+a, failed+f
 		if err != nil {
 			return applied, failed, err
@@ -124,6 +128,9 @@ func steps(chain []state.Pending, merge bool) [][]state.Pending {
 }
 
 func (e *Engine) applyPhase(ctx context.Context, c *Connection, runID int64, chains [][]state.Pending, workers int, log *slog.Logger) (applied, failed int, fatal error) {
+	if b, size := batching(ctx, c.Target, chains); b != nil {
+		return e.applyBatched(ctx, c, runID, b, size, chains, workers, log)
+	}
 	var mu stdsync.Mutex
 	stop, cancel := context.WithCancel(ctx)
 	defer cancel()

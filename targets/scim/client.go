@@ -37,6 +37,8 @@ type Client struct {
 	limiter     *rate.Limiter
 	concurrency int
 	put         bool
+	bulk        bool
+	spc         spcCache
 	batch       int
 	timeout     time.Duration
 	http        *http.Client
@@ -76,6 +78,7 @@ func New(cfg Config) (*Client, error) {
 		limiter:     lim,
 		concurrency: cfg.Concurrency,
 		put:         cfg.UpdateMethod == "put",
+		bulk:        cfg.Bulk == nil || *cfg.Bulk,
 		batch:       cfg.MemberBatch,
 		timeout:     cfg.Timeout,
 		http:        hc,

@@ -27,6 +27,7 @@ import (
 //	  timeout: 30s                    # per request
 //	  update_method: patch            # patch | put (GET then full PUT, for endpoints without PATCH)
 //	  member_batch: 100               # group members per PATCH
+//	  bulk: true                      # SCIM Bulk for creates when /ServiceProviderConfig offers it (false = never)
 //	  ca_file: ""                     # extra PEM roots for url
 type Config struct {
 	URL           string `yaml:"url"`
@@ -41,6 +42,9 @@ type Config struct {
 	UpdateMethod string        `yaml:"update_method"`
 	MemberBatch  int           `yaml:"member_batch"`
 	Timeout      time.Duration `yaml:"timeout"`
+	// Bulk is whether creates go in SCIM Bulk requests when the workspace
+	// offers Bulk; nil means true.
+	Bulk *bool `yaml:"bulk"`
 	// HTTPClient supplies the transport under idsync's HTTP policy instead
 	// of the one built from CAFile (tests, proxies).
 	HTTPClient *http.Client `yaml:"-"`

@@ -82,9 +82,26 @@ func (c *Client) createUser(ctx context.Context, op idsync.Op) (idsync.Applied, 
 	// Adopt before creating: the workspace may hold the person already
 	// (invited by hand, or created by a run that crashed before recording
 	// it), but never an account that carries another person's externalId.
-	have, err := c.lookupUser(ctx, want.ExternalID, want.UserName)
+	// The run's index (targets.Indexer) answers without a request.
+	have, indexed, err := c.indexedUser(ctx, want.ExternalID, want.UserName)
 	if err != nil {
 		return fail(err)
+	}
+	if indexed && have != nil {
+		err := c.adopt(ctx, *have, want)
+		if err == nil {
+			return c.applied(op, have.TargetID)
+		}
+		if statusOf(err) != http.StatusNotFound {
+			return fail(err)
+		}
+		// Deleted since the listing: look again.
+		indexed = false
+	}
+	if !indexed {
+		if have, err = c.lookupAccount(ctx, want.ExternalID, want.UserName); err != nil {
+			return fail(err)
+		}
 	}
 	if have == nil {
 		var created userJSON
@@ -99,24 +116,48 @@ func (c *Client) createUser(ctx context.Context, op idsync.Op) (idsync.Applied, 
 		if statusOf(err) != http.StatusConflict {
 			return fail(err)
 		}
-		// 409: someone (another run, an admin) created it since our lookup;
-		// the same rule decides whether it is ours to adopt.
-		if have, err = c.lookupUser(ctx, want.ExternalID, want.UserName); err != nil {
-			return fail(err)
-		}
-		if have == nil {
-			return fail(errors.New("workspace answered 409 Conflict but has no user with that userName or externalId to adopt"))
-		}
+		return c.createConflict(ctx, op, want)
 	}
-	if err := c.adopt(ctx, have, want); err != nil {
+	if err := c.adopt(ctx, *have, want); err != nil {
 		return fail(err)
 	}
-	return c.applied(op, have.id())
+	return c.applied(op, have.TargetID)
+}
+
+// createConflict finishes a create the workspace answered 409: someone
+// (another run, an admin, a batch whose answer was lost) created it since
+// the lookup or the index; the same rule decides whether it is ours to
+// adopt.
+func (c *Client) createConflict(ctx context.Context, op idsync.Op, want idsync.Account) (idsync.Applied, error) {
+	fail := func(err error) (idsync.Applied, error) {
+		return idsync.Applied{}, fmt.Errorf("scim: create user %q: %w", want.UserName, err)
+	}
+	have, err := c.lookupAccount(ctx, want.ExternalID, want.UserName)
+	if err != nil {
+		return fail(err)
+	}
+	if have == nil {
+		return fail(errors.New("workspace answered 409 Conflict but has no user with that userName or externalId to adopt"))
+	}
+	if err := c.adopt(ctx, *have, want); err != nil {
+		return fail(err)
+	}
+	return c.applied(op, have.TargetID)
+}
+
+// lookupAccount is lookupUser's answer as the index gives it.
+func (c *Client) lookupAccount(ctx context.Context, ext, userName string) (*idsync.Applied, error) {
+	u, err := c.lookupUser(ctx, ext, userName)
+	if u == nil || err != nil {
+		return nil, err
+	}
+	a := c.account(u)
+	return &idsync.Applied{TargetID: u.id(), Account: &a}, nil
 }
 
 // adopt brings an existing workspace user to want, sending only what differs.
-func (c *Client) adopt(ctx context.Context, have userJSON, want idsync.Account) error {
-	cur := c.preset.shape(c.account(have))
+func (c *Client) adopt(ctx context.Context, have idsync.Applied, want idsync.Account) error {
+	cur := c.preset.shape(*have.Account)
 	var fields []string
 	for _, f := range idsync.DiffAttributes(cur, want) {
 		fields = append(fields, f.Field)
@@ -133,7 +174,7 @@ func (c *Client) adopt(ctx context.Context, have userJSON, want idsync.Account) 
 	if cur.Active != want.Active {
 		ops = append(ops, activeOp(want.Active))
 	}
-	return c.modify(ctx, have.id(), ops, nil)
+	return c.modify(ctx, have.TargetID, ops, nil)
 }
 
 var verbs = map[idsync.OpKind]string{idsync.OpUpdate: "update", idsync.OpSetRole: "set role of", idsync.OpEnable: "enable", idsync.OpDisable: "disable"}

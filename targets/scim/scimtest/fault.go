@@ -15,6 +15,9 @@ const (
 	Fault503 FaultKind = "503"
 	// Fault500 answers 500 Internal Server Error.
 	Fault500 FaultKind = "500"
+	// Fault400 answers 400 Bad Request (a permanent failure of that
+	// request; with Method "BULK POST" etc., of one Bulk operation).
+	Fault400 FaultKind = "400"
 	// FaultLatency delays the request by Latency, then serves it.
 	FaultLatency FaultKind = "latency"
 	// FaultDrop closes the connection without answering or acting.

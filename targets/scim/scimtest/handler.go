@@ -114,6 +114,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		case Fault500:
 			writeError(sw, &scimError{status: http.StatusInternalServerError, detail: "injected fault"})
 			return
+		case Fault400:
+			writeError(sw, badRequest("invalidValue", "injected fault"))
+			return
 		case FaultDrop:
 			panic(http.ErrAbortHandler)
 		}
@@ -147,6 +150,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte) {
 		return
 	}
 	switch kind {
+	case "Bulk":
+		s.bulk(w, r, body)
+		return
 	case "ServiceProviderConfig":
 		writeJSON(w, http.StatusOK, s.serviceProviderConfig())
 		return
@@ -250,13 +256,21 @@ func (s *Server) serviceProviderConfig() map[string]any {
 	return map[string]any{
 		"schemas":               []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
 		"patch":                 map[string]any{"supported": true},
-		"bulk":                  map[string]any{"supported": false},
+		"bulk":                  s.bulkConfig(),
 		"filter":                map[string]any{"supported": true, "maxResults": s.opts.PageSize},
 		"changePassword":        map[string]any{"supported": false},
 		"sort":                  map[string]any{"supported": false},
 		"etag":                  map[string]any{"supported": !s.opts.NoETags},
 		"authenticationSchemes": []any{map[string]any{"type": "oauthbearertoken", "name": "OAuth Bearer Token", "primary": true}},
 	}
+}
+
+func (s *Server) bulkConfig() map[string]any {
+	if !s.opts.Bulk {
+		return map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0}
+	}
+	maxOps, maxPayload := s.bulkLimits()
+	return map[string]any{"supported": true, "maxOperations": maxOps, "maxPayloadSize": maxPayload}
 }
 
 func (s *Server) table(kind string) (map[string]*resource, []string) {

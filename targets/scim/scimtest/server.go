@@ -48,6 +48,13 @@ type Options struct {
 	// answers carry it as ETag, and a PUT, PATCH or DELETE whose If-Match
 	// names another version is refused with 412 Precondition Failed.
 	NoETags bool
+	// Bulk serves POST /Bulk (RFC 7644 §3.7) and advertises it in
+	// /ServiceProviderConfig, with BulkMaxOperations operations and
+	// BulkMaxPayload bytes per request at most (0 = the defaults, 1000 and
+	// 1 MiB); a request over either is refused with 413.
+	Bulk              bool
+	BulkMaxOperations int
+	BulkMaxPayload    int
 }
 
 // Server is a running SCIM workspace.
@@ -72,6 +79,7 @@ type Server struct {
 	log     []Request
 	hook    func(Request)
 	store   *store
+	bulkOps int
 }
 
 // NewServer starts a Server on 127.0.0.1. It panics if it cannot listen,
