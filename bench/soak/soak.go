@@ -95,7 +95,9 @@ func soak(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x5eed))
 	srv := entratest.NewServer()
 	defer srv.Close()
-	ws := scimtest.NewServer(scimtest.Options{Token: wsToken, TLS: true})
+	// Bulk on: creates go in batches of 100, so a kill can land between a
+	// Bulk request the workspace carried out and idsync's record of it.
+	ws := scimtest.NewServer(scimtest.Options{Token: wsToken, TLS: true, Bulk: true, BulkMaxOperations: 100})
 	defer ws.Close()
 	// A workspace a little slower than loopback, so apply is a phase a kill can hit.
 	ws.SetLatency(time.Millisecond)
