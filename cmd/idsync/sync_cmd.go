@@ -91,7 +91,8 @@ another sync it stops with an error naming that process.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&opt.DryRun, "dry-run", false, "print the plan; change nothing (no cursor advanced, nothing applied)")
-	f.BoolVar(&opt.Full, "full", false, "re-read the whole directory and evaluate every user")
+	f.BoolVar(&opt.Full, "full", false, "re-read the whole directory and evaluate every user (also lists the workspace and corrects drift)")
+	f.BoolVar(&opt.Reconcile, "reconcile", false, "list the workspace: correct managed accounts changed or deleted by hand, report unmanaged ones")
 	f.StringVarP(&output, "output", "o", "text", "text | json")
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 no changes, 2 changes, 3 held, 1 error")
 	return cmd
