@@ -82,3 +82,43 @@ func TestReconcileIgnoresAccountsChangedDuringTheListing(t *testing.T) {
 		t.Fatalf("plan after b was deleted by hand: %v %+v", got, res.Plan.Ops)
 	}
 }
+
+// An account idsync disabled and someone enabled by hand is disabled again,
+// and that disable counts toward the safety limits like any other.
+func TestReconcileDisablesHandEnabledThroughSafety(t *testing.T) {
+	h := newHarness(t, Policy{MaxDeletes: 1})
+	lt := &listingTarget{fakeTarget: h.tgt}
+	h.conn.Target = lt
+	for _, n := range []string{"a", "b", "c"} {
+		h.src.user(n, n, func(u *idsync.User) { u.Status = idsync.StatusDisabled })
+	}
+	h.src.user("d", "d")
+	h.run(Options{})
+	if got := len(h.applied()); got != 1 {
+		t.Fatalf("applied %d users, want only d", got)
+	}
+	// Disabled in the IdP while applied: idsync disables them.
+	for _, n := range []string{"a", "b"} {
+		h.src.user(n, n)
+	}
+	h.run(Options{})
+	for _, n := range []string{"a", "b"} {
+		h.src.user(n, n, func(u *idsync.User) { u.Status = idsync.StatusDisabled })
+	}
+	h.conn.Policy.MaxDeletes = 0
+	h.run(Options{})
+	h.conn.Policy.MaxDeletes = 1
+	lt.mu.Lock()
+	for tid, a := range lt.accounts {
+		a.Active = true // enabled by hand
+		lt.accounts[tid] = a
+	}
+	lt.mu.Unlock()
+	res := h.run(Options{Reconcile: true})
+	if res.Held == "" || !slices.Equal(ops(res.Plan), []string{"disable a@acme.test", "disable b@acme.test"}) {
+		t.Fatalf("held %q, plan %v", res.Held, ops(res.Plan))
+	}
+	if r := res.Plan.Ops[0].Reason; r != reasonEnabled+"; account disabled in Entra" {
+		t.Fatalf("reason %q", r)
+	}
+}
