@@ -56,6 +56,9 @@ another sync it stops with an error naming that process.`,
 			held, changed := false, false
 			for _, c := range conns {
 				res, err := a.engine.Run(cmd.Context(), c, opt)
+				if opt.Reconcile && err == nil && res.Reconcile == nil {
+					fmt.Fprintf(g.stderr, "%s: its target cannot list the workspace's accounts: nothing was reconciled\n", c.Name)
+				}
 				r := toResult(c, res, err)
 				results = append(results, r)
 				switch {
