@@ -79,6 +79,11 @@ type Op struct {
 	Round int `json:"round,omitempty"`
 
 	Reason string `json:"reason,omitempty"` // why, for people: "account disabled in Entra"
+
+	// Unmanaged is the workspace id of an account idsync does not manage,
+	// for the disable that config unmanaged: disable plans; "" for every
+	// other op. The applied state never records such an op's account.
+	Unmanaged string `json:"unmanaged,omitempty"`
 }
 
 // Name is how people know the op's object: the userName, or the group's name.

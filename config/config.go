@@ -98,7 +98,11 @@ type Connection struct {
 	Deprovision Deprovision
 	Safety      Safety
 	Groups      Groups
-	Target      Backend
+	// Unmanaged is what to do with workspace accounts idsync does not
+	// manage, found when a full read lists the workspace: report (default)
+	// or disable (within the safety limits).
+	Unmanaged string
+	Target    Backend
 }
 
 // Roles decides each in-scope user's role.
@@ -153,6 +157,7 @@ type rawConnection struct {
 	Deprovision Deprovision    `yaml:"deprovision"`
 	Safety      rawSafety      `yaml:"safety"`
 	Groups      Groups         `yaml:"groups"`
+	Unmanaged   string         `yaml:"unmanaged"`
 	Target      *yaml.Node     `yaml:"target"`
 }
 
@@ -385,6 +390,7 @@ func (p *parser) validate(raw *rawConfig, top *yaml.Node) *Config {
 			Roles:       rc.Roles,
 			Deprovision: rc.Deprovision,
 			Groups:      rc.Groups,
+			Unmanaged:   rc.Unmanaged,
 		}
 		switch {
 		case c.Name == "":
@@ -424,6 +430,7 @@ func (p *parser) validate(raw *rawConfig, top *yaml.Node) *Config {
 			}
 		}
 
+		p.oneOf(path+".unmanaged", &c.Unmanaged, "report", "report", "disable")
 		dp := path + ".deprovision"
 		p.oneOf(dp+".disabled", &c.Deprovision.Disabled, ActionDisable, ActionDisable, ActionDelete, ActionIgnore)
 		p.oneOf(dp+".out_of_scope", &c.Deprovision.OutOfScope, ActionDisable, ActionDisable, ActionDelete, ActionIgnore)

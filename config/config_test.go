@@ -698,3 +698,19 @@ func BenchmarkParseExample(b *testing.B) {
 		}
 	}
 }
+
+func TestUnmanagedPolicy(t *testing.T) {
+	base := "connections:\n  - name: a\n    source: {type: entra}\n    target: {type: scim}\n"
+	cfg, err := Parse("t.yaml", []byte(base), func(string) (string, bool) { return "", false })
+	if err != nil || cfg.Connections[0].Unmanaged != "report" {
+		t.Fatalf("default: %v %+v", err, cfg)
+	}
+	cfg, err = Parse("t.yaml", []byte(base+"    unmanaged: disable\n"), func(string) (string, bool) { return "", false })
+	if err != nil || cfg.Connections[0].Unmanaged != "disable" {
+		t.Fatalf("disable: %v", err)
+	}
+	_, err = Parse("t.yaml", []byte(base+"    unmanaged: delete\n"), func(string) (string, bool) { return "", false })
+	if err == nil || !strings.Contains(err.Error(), "connections[0].unmanaged") || !strings.Contains(err.Error(), "report, disable") {
+		t.Fatalf("delete: %v", err)
+	}
+}

@@ -107,6 +107,7 @@ func (tx *Tx) AddEvent(e Event) error {
 type Filter struct {
 	Connection string
 	User       string // IdP id or name (events only)
+	Kind       string // event kind (events only), e.g. "reconcile"
 	Since      time.Time
 	Limit      int
 }
@@ -121,6 +122,10 @@ func (f Filter) where(timeCol string, user bool) (string, []any) {
 	if user && f.User != "" {
 		conds = append(conds, "(object_id = ? OR LOWER(name) = LOWER(?))")
 		args = append(args, f.User, f.User)
+	}
+	if user && f.Kind != "" {
+		conds = append(conds, "kind = ?")
+		args = append(args, f.Kind)
 	}
 	if !f.Since.IsZero() {
 		conds = append(conds, timeCol+" >= ?")

@@ -329,6 +329,10 @@ func (e *Engine) opContext(stop context.Context, c *Connection) context.Context 
 // target finds it by identity rather than writing to whatever that id
 // names today.
 func resolveTargetIDs(tx *state.Tx, conn string, op *idsync.Op) error {
+	if op.Unmanaged != "" {
+		op.TargetID = op.Unmanaged // not in the applied state: named by its workspace id
+		return nil
+	}
 	if op.Kind.IsGroup() {
 		op.TargetID = ""
 		if op.Kind != idsync.OpGroupCreate {
@@ -374,6 +378,9 @@ func resolveTargetIDs(tx *state.Tx, conn string, op *idsync.Op) error {
 // records only its own aspect (attributes, role, or activity), so one that
 // failed does not appear applied because a later one succeeded.
 func recordApplied(tx *state.Tx, conn string, op idsync.Op, out idsync.Applied) error {
+	if op.Unmanaged != "" {
+		return nil // an unmanaged account stays unmanaged
+	}
 	targetID := out.TargetID
 	if targetID == "" {
 		targetID = op.TargetID
@@ -422,6 +429,9 @@ func recordApplied(tx *state.Tx, conn string, op idsync.Op, out idsync.Applied) 
 }
 
 func markDirty(tx *state.Tx, conn string, op idsync.Op) error {
+	if op.Unmanaged != "" {
+		return nil
+	}
 	if !op.Kind.IsGroup() {
 		return tx.MarkUserDirty(conn, op.ObjectID)
 	}

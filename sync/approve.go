@@ -49,7 +49,9 @@ func (e *Engine) Approve(ctx context.Context, c *Connection, opt ApproveOptions)
 		return res, err
 	}
 	log.Info("approving held plan", "plan", held.ID, "ops", len(held.Plan.Ops))
-	err := e.guarded(ctx, c, log, func(ctx context.Context) error { return e.run(ctx, c, Options{}, res, newApproval(held), log) })
+	err := e.guarded(ctx, c, log, func(ctx context.Context) error {
+		return e.run(ctx, c, Options{Reconcile: disablesUnmanaged(held.Plan)}, res, newApproval(held), log)
+	})
 	e.finish(ctx, res, err, log)
 	return res, err
 }

@@ -27,14 +27,14 @@ func (e *Engine) dryRun(ctx context.Context, c *Connection, opt Options, res *Re
 	}
 	log := e.Log.With("connection", c.Name, "dry_run", true)
 	if first {
-		return e.dryRunInMemory(ctx, c, res, log)
+		return e.dryRunInMemory(ctx, c, opt, res, log)
 	}
 	return e.dryRunOnCopy(ctx, c, opt, res, log)
 }
 
 // dryRunInMemory reads the whole directory into memory and plans against
 // the applied state in a read transaction.
-func (e *Engine) dryRunInMemory(ctx context.Context, c *Connection, res *Result, log *slog.Logger) error {
+func (e *Engine) dryRunInMemory(ctx context.Context, c *Connection, opt Options, res *Result, log *slog.Logger) error {
 	start := time.Now()
 	mem := newMemDirectory()
 	setPhase(ctx, "pulling from "+c.idpName())
@@ -51,15 +51,29 @@ func (e *Engine) dryRunInMemory(ctx context.Context, c *Connection, res *Result,
 	if err != nil {
 		return err
 	}
+	ls, rec, err := e.listWorkspace(ctx, c, true, func(f func(*state.Tx) error) error { return e.Store.View(ctx, f) }, log)
+	if err != nil {
+		return err
+	}
+	res.Reconcile = rec
 	pulled := time.Now()
 	setPhase(ctx, "planning")
 	// The pull is over: the read transaction is short and sees one state.
 	return e.Store.View(ctx, func(tx *state.Tx) error {
+		var d *drift
+		if ls != nil {
+			if d, err = c.compare(tx, ls); err != nil {
+				return fmt.Errorf("plan: %w", err)
+			}
+		}
 		ev, err := c.evaluateIDs(tx, mem, g, nil)
 		if err != nil {
 			return fmt.Errorf("plan: %w", err)
 		}
-		if err := planDry(tx, c, ev, res); err != nil {
+		if d != nil {
+			d.patch(ev) // a read transaction: the drift is applied to the plan's view only
+		}
+		if err := planDry(tx, c, ev, d, res); err != nil {
 			return err
 		}
 		log.Debug("dry run planned", "in_memory", true, "pull_and_load", pulled.Sub(start), "plan", time.Since(pulled), "ops", len(res.Plan.Ops))
@@ -102,13 +116,22 @@ func (e *Engine) dryRunOnCopy(ctx context.Context, c *Connection, opt Options, r
 		return err
 	}
 	res.Full = full || opt.Full
+	ls, rec, err := e.listWorkspace(ctx, c, res.Full || opt.Reconcile, func(f func(*state.Tx) error) error { return f(tx) }, log)
+	if err != nil {
+		return err
+	}
+	res.Reconcile = rec
 	pulled := time.Now()
 	setPhase(ctx, "planning")
+	d, err := c.reconcileTx(tx, ls) // into the copy, rolled back
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
 	ev, err := c.evaluate(tx, res.Full)
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
-	if err := planDry(tx, c, ev, res); err != nil {
+	if err := planDry(tx, c, ev, d, res); err != nil {
 		return err
 	}
 	log.Debug("dry run planned", "in_memory", false, "copy", copied.Sub(start), "pull", pulled.Sub(copied), "plan", time.Since(pulled), "ops", len(res.Plan.Ops))
@@ -117,11 +140,14 @@ func (e *Engine) dryRunOnCopy(ctx context.Context, c *Connection, opt Options, r
 
 // planDry turns an evaluation into the dry run's plan, with the ops waiting
 // in the outbox and what the safety limits would say.
-func planDry(tx *state.Tx, c *Connection, ev *evaluation, res *Result) (err error) {
+func planDry(tx *state.Tx, c *Connection, ev *evaluation, d *drift, res *Result) (err error) {
 	if err := c.checkRefs(ev.graph); err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
 	res.Plan = c.plan(ev)
+	if err := c.explain(tx, 0, d, &res.Plan, res.Reconcile); err != nil {
+		return err
+	}
 	if res.Pending, err = tx.OutboxLen(c.Name); err != nil {
 		return err
 	}

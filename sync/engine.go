@@ -43,6 +43,9 @@ type Options struct {
 	DryRun bool
 	// Full re-reads the whole directory and evaluates every user.
 	Full bool
+	// Reconcile lists the workspace and corrects drift (as every full
+	// read does) without a full read of the directory.
+	Reconcile bool
 }
 
 // Result is what a run did (or, for a dry run, would do).
@@ -67,6 +70,9 @@ type Result struct {
 	// PolicyChanged says the connection's policy changed since its last
 	// plan, so every user was evaluated.
 	PolicyChanged bool `json:"policy_changed,omitempty"`
+	// Reconcile is what listing the workspace found (full reads and
+	// Options.Reconcile; nil when the run did not list).
+	Reconcile *Reconcile `json:"reconcile,omitempty"`
 }
 
 // ErrNoHeldPlan is returned by Approve when there is nothing to approve.
@@ -151,9 +157,18 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 		return err
 	}
 	res.Full = full || opt.Full
+	ls, rec, err := e.listWorkspace(ctx, c, res.Full || opt.Reconcile, func(f func(*state.Tx) error) error { return e.Store.View(ctx, f) }, log)
+	if err != nil {
+		return err
+	}
+	res.Reconcile = rec
 	setPhase(ctx, "planning")
 	var ops []idsync.Op
 	err = e.Store.Update(ctx, func(tx *state.Tx) error {
+		d, err := c.reconcileTx(tx, ls)
+		if err != nil {
+			return err
+		}
 		// An approval evaluates everyone: the held plan may have come from a
 		// full read or a policy change, and its re-plan must cover as much.
 		ev, err := c.evaluate(tx, res.Full || appr != nil)
@@ -165,6 +180,9 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 			return err
 		}
 		res.Plan = c.plan(ev)
+		if err := c.explain(tx, res.RunID, d, &res.Plan, rec); err != nil {
+			return err
+		}
 		var reason string
 		if appr != nil {
 			if err := appr.stillHeld(tx, c.Name); err != nil {

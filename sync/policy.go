@@ -51,6 +51,9 @@ type Policy struct {
 	MaxDeletePercent float64
 	GroupSync        bool
 	GroupInclude     []string // group names or ids; empty = the scope groups
+	// Unmanaged is what to do with workspace accounts idsync does not
+	// manage: UnmanagedReport ("" too) or UnmanagedDisable.
+	Unmanaged string
 }
 
 // DefaultDeprovision is the deprovision policy of DESIGN.md's defaults.

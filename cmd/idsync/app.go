@@ -216,6 +216,7 @@ func connection(ctx context.Context, cc config.Connection) (*sync.Connection, er
 		MaxDeletePercent: cc.Safety.MaxDeletePercent,
 		GroupSync:        cc.Groups.Sync,
 		GroupInclude:     cc.Groups.Include,
+		Unmanaged:        cc.Unmanaged,
 	}
 	for _, r := range cc.Roles.Rules {
 		p.Rules = append(p.Rules, sync.RoleRule{Group: r.Group, AppRole: r.AppRole, Role: r.Role})

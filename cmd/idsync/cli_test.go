@@ -79,7 +79,10 @@ func TestJSONOutputIsStable(t *testing.T) {
 		} `json:"events"`
 	}
 	lr := e.must([]string{"log", "--output", "json", "--connection", "contoso", "--since", "1h"})
-	if err := json.Unmarshal([]byte(lr.stdout), &log); err != nil || len(log.Events) != 11 || log.Events[0].Result != "applied" {
+	// The first sync is a full read: it lists the workspace first (one
+	// "reconcile" event), then creates.
+	if err := json.Unmarshal([]byte(lr.stdout), &log); err != nil || len(log.Events) != 12 || log.Events[0].Kind != "reconcile" ||
+		log.Events[0].Result != "listed" || log.Events[1].Result != "applied" {
 		t.Fatalf("log json (%v): %s", err, lr.stdout)
 	}
 }

@@ -13,22 +13,23 @@ import (
 // syncResult is one connection's outcome as `sync --output json` prints it.
 // Field names are a stable interface for scripts.
 type syncResult struct {
-	Connection    string        `json:"connection"`
-	Source        string        `json:"source"`
-	DryRun        bool          `json:"dry_run"`
-	Full          bool          `json:"full"`
-	RunID         int64         `json:"run_id,omitempty"`
-	Counts        idsync.Counts `json:"counts"`
-	Ops           []idsync.Op   `json:"ops"`
-	Held          string        `json:"held,omitempty"`
-	PlanID        string        `json:"plan_id,omitempty"`        // the held plan's id; for approve, the approved one's
-	Unapproved    []idsync.Op   `json:"unapproved,omitempty"`     // approve: destructive ops the approved plan did not have
-	PolicyChanged bool          `json:"policy_changed,omitempty"` // the policy changed since the last plan: everyone was evaluated
-	Resumed       int           `json:"resumed"`
-	Pending       int           `json:"pending"`
-	Applied       int           `json:"applied"`
-	Failed        int           `json:"failed"`
-	Error         string        `json:"error,omitempty"`
+	Connection    string          `json:"connection"`
+	Source        string          `json:"source"`
+	DryRun        bool            `json:"dry_run"`
+	Full          bool            `json:"full"`
+	RunID         int64           `json:"run_id,omitempty"`
+	Counts        idsync.Counts   `json:"counts"`
+	Ops           []idsync.Op     `json:"ops"`
+	Held          string          `json:"held,omitempty"`
+	PlanID        string          `json:"plan_id,omitempty"`        // the held plan's id; for approve, the approved one's
+	Unapproved    []idsync.Op     `json:"unapproved,omitempty"`     // approve: destructive ops the approved plan did not have
+	PolicyChanged bool            `json:"policy_changed,omitempty"` // the policy changed since the last plan: everyone was evaluated
+	Reconcile     *sync.Reconcile `json:"reconcile,omitempty"`      // what listing the workspace found (full reads, --reconcile)
+	Resumed       int             `json:"resumed"`
+	Pending       int             `json:"pending"`
+	Applied       int             `json:"applied"`
+	Failed        int             `json:"failed"`
+	Error         string          `json:"error,omitempty"`
 }
 
 func toResult(c *sync.Connection, res *sync.Result, err error) syncResult {
@@ -36,6 +37,7 @@ func toResult(c *sync.Connection, res *sync.Result, err error) syncResult {
 	if res != nil {
 		r.DryRun, r.Full, r.RunID, r.Held = res.DryRun, res.Full, res.RunID, res.Held
 		r.PlanID, r.Unapproved, r.PolicyChanged = res.PlanID, res.Unapproved, res.PolicyChanged
+		r.Reconcile = res.Reconcile
 		r.Resumed, r.Pending, r.Applied, r.Failed = res.Resumed, res.Pending, res.Applied, res.Failed
 		r.Counts = res.Plan.Counts()
 		if res.Plan.Ops != nil {
@@ -105,9 +107,23 @@ func printOps(w io.Writer, r syncResult) {
 	if r.PolicyChanged {
 		fmt.Fprintln(w, "  (the connection's policy changed since its last plan: every user was evaluated)")
 	}
+	if rc := r.Reconcile; rc != nil {
+		fmt.Fprintf(w, "  (workspace: %s)\n", rc.Summary())
+	}
 	for _, op := range r.Ops {
 		sign, word, detail := describeOp(op)
 		fmt.Fprintf(w, "  %s %-*s %-*s %s\n", sign, wordWidth, word, nameWidth, op.Name(), detail)
+	}
+	if rc := r.Reconcile; rc != nil {
+		for _, u := range rc.Unmanaged {
+			if u.Action == "left alone" {
+				state := "active"
+				if !u.Active {
+					state = "inactive"
+				}
+				fmt.Fprintf(w, "  ? %-*s %-*s %s, not managed by idsync: left alone (unmanaged: %s)\n", wordWidth, "unmanaged", nameWidth, u.UserName, state, rc.Policy)
+			}
+		}
 	}
 }
 
@@ -117,19 +133,19 @@ func describeOp(op idsync.Op) (sign, word, detail string) {
 		if op.Account.Role != "" {
 			detail = "role=" + op.Account.Role
 		}
-		return "+", "create", detail
+		return "+", "create", strings.TrimSpace(detail + " " + paren(op.Reason))
 	case idsync.OpUpdate:
 		parts := make([]string, len(op.Changes))
 		for i, ch := range op.Changes {
 			parts[i] = fmt.Sprintf("%s: %q → %q", ch.Field, ch.Old, ch.New)
 		}
-		return "~", "update", strings.Join(parts, ", ")
+		return "~", "update", strings.TrimSpace(strings.Join(parts, ", ") + " " + paren(op.Reason))
 	case idsync.OpSetRole:
 		prev := ""
 		if op.Prev != nil {
 			prev = op.Prev.Role
 		}
-		return "~", "role", fmt.Sprintf("%s → %s", orNone(prev), orNone(op.Account.Role))
+		return "~", "role", strings.TrimSpace(fmt.Sprintf("%s → %s %s", orNone(prev), orNone(op.Account.Role), paren(op.Reason)))
 	case idsync.OpEnable:
 		return "+", "enable", paren(op.Reason)
 	case idsync.OpDisable:

@@ -11,15 +11,24 @@ import (
 
 // connStatus is one connection's line in `idsync status`.
 type connStatus struct {
-	Connection string     `json:"connection"`
-	Source     string     `json:"source"`
-	LastRun    *state.Run `json:"last_run,omitempty"`
-	CursorAt   time.Time  `json:"cursor_at,omitzero"` // last completed pull
-	FullAt     time.Time  `json:"full_at,omitzero"`   // last completed full read
-	Applied    int        `json:"users_applied"`
-	Pending    int        `json:"ops_pending"`
-	Failed     int        `json:"ops_failed_last_run"`
-	Held       *heldPlan  `json:"held,omitempty"`
+	Connection string            `json:"connection"`
+	Source     string            `json:"source"`
+	LastRun    *state.Run        `json:"last_run,omitempty"`
+	CursorAt   time.Time         `json:"cursor_at,omitzero"` // last completed pull
+	FullAt     time.Time         `json:"full_at,omitzero"`   // last completed full read
+	Applied    int               `json:"users_applied"`
+	Pending    int               `json:"ops_pending"`
+	Failed     int               `json:"ops_failed_last_run"`
+	Held       *heldPlan         `json:"held,omitempty"`
+	Workspace  *workspaceListing `json:"workspace,omitempty"` // the last workspace listing
+}
+
+// workspaceListing is what the last listing of the workspace (a full read,
+// or sync --reconcile) found: drift and unmanaged accounts.
+type workspaceListing struct {
+	At      time.Time `json:"at"`
+	Result  string    `json:"result"` // listed | failed
+	Summary string    `json:"summary"`
 }
 
 type heldPlan struct {
@@ -63,6 +72,13 @@ func statusCmd(g *globals) *cobra.Command {
 					if s.Pending, err = tx.OutboxLen(name); err != nil {
 						return err
 					}
+					rec, err := tx.Events(state.Filter{Connection: name, Kind: "reconcile", Limit: 1})
+					if err != nil {
+						return err
+					}
+					if len(rec) > 0 {
+						s.Workspace = &workspaceListing{At: rec[0].At, Result: rec[0].Result, Summary: rec[0].Detail}
+					}
 					h, err := tx.Held(name)
 					if err != nil {
 						return err
@@ -99,6 +115,9 @@ func statusCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(g.stdout, "  applied     %d users\n", s.Applied)
 				fmt.Fprintf(g.stdout, "  outbox      %d ops pending\n", s.Pending)
+				if w := s.Workspace; w != nil {
+					fmt.Fprintf(g.stdout, "  workspace   %s ago: %s\n", ago(now, w.At), w.Summary)
+				}
 				if s.Held != nil {
 					fmt.Fprintf(g.stdout, "  HELD        %d ops since %s: %s\n", s.Held.Ops, s.Held.At.Local().Format(time.DateTime), s.Held.Reason)
 					fmt.Fprintf(g.stdout, "              plan %s; review and release it: idsync approve %s (shows it and asks), or idsync approve %s --plan %s\n",

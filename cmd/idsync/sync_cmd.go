@@ -56,6 +56,9 @@ another sync it stops with an error naming that process.`,
 			held, changed := false, false
 			for _, c := range conns {
 				res, err := a.engine.Run(cmd.Context(), c, opt)
+				if opt.Reconcile && err == nil && res.Reconcile == nil {
+					fmt.Fprintf(g.stderr, "%s: its target cannot list the workspace's accounts: nothing was reconciled\n", c.Name)
+				}
 				r := toResult(c, res, err)
 				results = append(results, r)
 				switch {
@@ -91,7 +94,8 @@ another sync it stops with an error naming that process.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&opt.DryRun, "dry-run", false, "print the plan; change nothing (no cursor advanced, nothing applied)")
-	f.BoolVar(&opt.Full, "full", false, "re-read the whole directory and evaluate every user")
+	f.BoolVar(&opt.Full, "full", false, "re-read the whole directory and evaluate every user (also lists the workspace and corrects drift)")
+	f.BoolVar(&opt.Reconcile, "reconcile", false, "list the workspace: correct managed accounts changed or deleted by hand, report unmanaged ones")
 	f.StringVarP(&output, "output", "o", "text", "text | json")
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 no changes, 2 changes, 3 held, 1 error")
 	return cmd

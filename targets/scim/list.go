@@ -35,6 +35,11 @@ func (c *Client) ListUsers(ctx context.Context, emit func([]idsync.Applied) erro
 			return fmt.Errorf("scim: list users (startIndex %d): %w", start, err)
 		}
 		if len(lr.Resources) == 0 {
+			if lr.TotalResults >= start {
+				// A listing that stops short is not the workspace: callers
+				// take a missing account as deleted by hand.
+				return fmt.Errorf("scim: list users: the workspace stopped at %d of the %d accounts it counts", start-1, lr.TotalResults)
+			}
 			return nil
 		}
 		page := make([]idsync.Applied, 0, len(lr.Resources))
