@@ -223,6 +223,11 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 	}
 	log.Info("plan", "ops", len(ops), "full", res.Full)
 	setPhase(ctx, fmt.Sprintf("applying the plan (%d ops)", len(ops)))
+	if ls != nil {
+		// The creates match against this run's listing: the workspace is
+		// not listed a second time (see indexCreates).
+		ctx = targets.WithIndex(ctx, ls.index())
+	}
 	applied, failed, err := e.drain(ctx, c, res.RunID, log)
 	res.Applied, res.Failed = res.Applied+applied, res.Failed+failed
 	return err

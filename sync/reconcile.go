@@ -126,6 +126,16 @@ func (e *Engine) listWorkspace(ctx context.Context, c *Connection, want bool, re
 	return ls, rec, nil
 }
 
+// index is the listing as a targets.Index for the run's creates.
+func (ls *listing) index() *targets.Index {
+	x := targets.NewIndex()
+	for tid, a := range ls.byTarget {
+		a := a
+		x.Add(idsync.Applied{TargetID: tid, Account: &a})
+	}
+	return x
+}
+
 func (c *Connection) unmanagedPolicy() string {
 	if c.Policy.Unmanaged == "" {
 		return UnmanagedReport
