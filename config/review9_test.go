@@ -59,7 +59,7 @@ func TestReview9ReadableSecretFilePathFromEnvironmentNotQuoted(t *testing.T) {
 	if err := writeMode(file, "t0ken\n", 0o644); err != nil {
 		t.Fatal(err)
 	}
-	yaml = "connections:\n  - name: a\n    source: {type: okta, org_url: \"https://a.okta.com\", token: x}\n    target: {type: scim, url: \"https://scim.example.com/v2\", token_file: \"${TOKEN_PATH}\"}\n"
+	yaml := "connections:\n  - name: a\n    source: {type: okta, org_url: \"https://a.okta.com\", token: x}\n    target: {type: scim, url: \"https://scim.example.com/v2\", token_file: \"${TOKEN_PATH}\"}\n"
 	cfg, err := Parse("idsync.yaml", []byte(yaml), mapEnv(map[string]string{"TOKEN_PATH": file}))
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
