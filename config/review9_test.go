@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// REVIEW9: fails today. A schedule with a time zone and nothing after it
+// REVIEW9. A schedule with a time zone and nothing after it
 // ("TZ=UTC", "CRON_TZ=Europe/Berlin") makes robfig/cron's parser slice
 // spec[eq+1:-1] and panic; config validation calls it unguarded, so
 // `idsync config check`, `idsync sync` and `idsync run` die with a
@@ -32,7 +32,7 @@ func TestReview9ScheduleWithOnlyATimeZoneIsAProblemNotAPanic(t *testing.T) {
 	}
 }
 
-// REVIEW9: fails today. An operator who puts the token itself where its
+// REVIEW9. An operator who puts the token itself where its
 // file belongs (token_file: ${SCIM_TOKEN}, a common slip) gets the token
 // printed: the read error is a *PathError naming the "file", and the
 // problem is not scrubbed although the value came from the environment.
@@ -48,7 +48,7 @@ func TestReview9TokenGivenAsTokenFileFromEnvironmentNeverShown(t *testing.T) {
 	}
 }
 
-// REVIEW9: fails today (low). A secret file's path from the environment
+// REVIEW9 (low). A secret file's path from the environment
 // that others can read is quoted in full in the warning. The issue asks
 // for a warning naming the file, and also that no value from the
 // environment appear in any message: name it by its field and a scrubbed
