@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// REVIEW9: fails today. "Values from the environment or secret files never
+// REVIEW9. "Values from the environment or secret files never
 // appear in any message from any backend": the config's Scrub covers only
 // errors raised while wiring (config check, Open). Errors a backend raises
 // while a run goes (a transport error quoting the target URL, Entra's
