@@ -12,6 +12,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -460,7 +461,7 @@ func (p *parser) cronSpec(path string, spec *string, def string) {
 		*spec = def
 		return
 	}
-	if _, err := cron.ParseStandard(*spec); err != nil {
+	if err := parseCron(*spec); err != nil {
 		if !p.shown(path) {
 			// robfig's error quotes the spec.
 			p.at(path, "bad cron spec (from the environment, not shown)")
@@ -468,6 +469,19 @@ func (p *parser) cronSpec(path string, spec *string, def string) {
 		}
 		p.at(path, "bad cron spec %q: %v", *spec, err)
 	}
+}
+
+// parseCron checks spec with robfig/cron's parser, which panics on some
+// inputs (a time zone with nothing after it: "TZ=UTC"): a panic is a bad
+// spec like any other, never a crash of config check, sync or run.
+func parseCron(spec string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = errors.New("a time zone (TZ= or CRON_TZ=) must be followed by five fields, e.g. \"CRON_TZ=UTC 0 * * * *\"")
+		}
+	}()
+	_, err = cron.ParseStandard(spec)
+	return err
 }
 
 // backend checks a source/target block and keeps it raw.

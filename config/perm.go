@@ -8,8 +8,10 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// readableByOthers reports the permission bits of file when group or
-// others may read it. Windows has no such bits: nothing is reported there.
+// readableByOthers reports the permission bits of file when users other
+// than its owner and its group may read it. Group read (0640) is the
+// advised setting for a group only idsync's user is in, so it is not
+// warned about. Windows has no such bits: nothing is reported there.
 func readableByOthers(file string) (os.FileMode, bool) {
 	if runtime.GOOS == "windows" {
 		return 0, false
@@ -19,7 +21,7 @@ func readableByOthers(file string) (os.FileMode, bool) {
 		return 0, false // reading it reports the problem
 	}
 	perm := fi.Mode().Perm()
-	return perm, perm&0o044 != 0
+	return perm, perm&0o004 != 0
 }
 
 // warnIfReadable warns when file, which holds a secret or a private key,
@@ -34,8 +36,12 @@ func (p *parser) warnIfReadable(path string, n *yaml.Node, file string) {
 	if n != nil {
 		line = n.Line
 	}
+	name := file
+	if n != nil && p.doc.sensitive[n] {
+		name = "the file (its path came from the environment and is not shown)"
+	}
 	p.warnings = append(p.warnings, Problem{File: p.doc.file, Path: path, Line: line,
-		Msg: fmt.Sprintf("%s holds a secret or a private key and other users can read it (mode %04o): chmod 600 it, or 640 with a group only idsync's user is in", file, perm)})
+		Msg: fmt.Sprintf("%s holds a secret or a private key and other users can read it (mode %04o): chmod 600 it, or 640 with a group only idsync's user is in", name, perm)})
 }
 
 // warnIfConfigReadable warns when the configuration file at path holds a

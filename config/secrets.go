@@ -90,8 +90,10 @@ func (p *parser) resolveSecrets(path string, n *yaml.Node, seen map[*yaml.Node]b
 		}
 		data, err := os.ReadFile(file)
 		if err != nil {
-			// The *PathError names the file, never its contents.
-			p.problem(kpath, v, "%v", err)
+			// The *PathError names the file, never its contents; but the
+			// path may have come from the environment (often the token
+			// itself, put where its file belongs): scrub it.
+			p.problem(kpath, v, "%s", p.doc.scrub(err.Error()))
 			continue
 		}
 		p.warnIfReadable(kpath, v, file)

@@ -294,7 +294,7 @@ func (e *Engine) record(stop context.Context, c *Connection, runID int64, ps []s
 				return err
 			}
 			ev := state.Event{RunID: runID, Connection: c.Name, Kind: string(op.Kind), ObjectID: op.ObjectID,
-				Name: op.Name(), Result: "failed", Detail: cause.Error()}
+				Name: op.Name(), Result: "failed", Detail: c.scrub(cause.Error())}
 			if err := tx.AddEvent(ev); err != nil {
 				return err
 			}

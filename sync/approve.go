@@ -27,7 +27,7 @@ type ApproveOptions struct {
 func (e *Engine) Approve(ctx context.Context, c *Connection, opt ApproveOptions) (*Result, error) {
 	defer e.lock(c.Name)()
 	res := &Result{Connection: c.Name, Plan: idsync.Plan{Connection: c.Name, Source: c.SourceType}}
-	log := e.Log.With("connection", c.Name)
+	log := c.scrubLog(e.Log).With("connection", c.Name)
 	var held *state.HeldPlan
 	if err := e.Store.View(ctx, func(tx *state.Tx) (err error) {
 		held, err = tx.Held(c.Name)
@@ -49,9 +49,9 @@ func (e *Engine) Approve(ctx context.Context, c *Connection, opt ApproveOptions)
 		return res, err
 	}
 	log.Info("approving held plan", "plan", held.ID, "ops", len(held.Plan.Ops))
-	err := e.guarded(ctx, c, log, func(ctx context.Context) error {
+	err := c.scrubErr(e.guarded(ctx, c, log, func(ctx context.Context) error {
 		return e.run(ctx, c, Options{Reconcile: disablesUnmanaged(held.Plan)}, res, newApproval(held), log)
-	})
+	}))
 	e.finish(ctx, res, err, log)
 	return res, err
 }

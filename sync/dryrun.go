@@ -25,7 +25,7 @@ func (e *Engine) dryRun(ctx context.Context, c *Connection, opt Options, res *Re
 	}); err != nil {
 		return err
 	}
-	log := e.Log.With("connection", c.Name, "dry_run", true)
+	log := c.scrubLog(e.Log).With("connection", c.Name, "dry_run", true)
 	if first {
 		return e.dryRunInMemory(ctx, c, opt, res, log)
 	}

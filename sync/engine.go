@@ -106,10 +106,10 @@ func (e *Engine) lock(name string) func() {
 func (e *Engine) Run(ctx context.Context, c *Connection, opt Options) (*Result, error) {
 	defer e.lock(c.Name)()
 	res := &Result{Connection: c.Name, DryRun: opt.DryRun, Plan: idsync.Plan{Connection: c.Name, Source: c.SourceType}}
-	log := e.Log.With("connection", c.Name)
+	log := c.scrubLog(e.Log).With("connection", c.Name)
 	if opt.DryRun {
 		err := e.guarded(ctx, c, log, func(ctx context.Context) error { return e.dryRunResult(ctx, c, opt, res) })
-		return res, err
+		return res, c.scrubErr(err)
 	}
 	kind := "incremental"
 	if opt.Full {
@@ -119,9 +119,9 @@ func (e *Engine) Run(ctx context.Context, c *Connection, opt Options) (*Result, 
 		res.RunID, err = tx.StartRun(c.Name, kind)
 		return err
 	}); err != nil {
-		return res, err
+		return res, c.scrubErr(err)
 	}
-	err := e.guarded(ctx, c, log, func(ctx context.Context) error { return e.run(ctx, c, opt, res, nil, log) })
+	err := c.scrubErr(e.guarded(ctx, c, log, func(ctx context.Context) error { return e.run(ctx, c, opt, res, nil, log) }))
 	e.finish(ctx, res, err, log)
 	return res, err
 }

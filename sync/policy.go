@@ -74,6 +74,12 @@ type Connection struct {
 	// RunTimeout is each run's deadline (config run_timeout); 0 means
 	// DefaultRunTimeout.
 	RunTimeout time.Duration
+	// Scrub, when set, removes from a message the values of the
+	// connection's configuration that must never be shown (config's
+	// Backend.Scrub): the engine applies it to every error it returns or
+	// records (runs, events) and to its log lines, since a backend's error
+	// may quote a URL or tenant id that came from the environment.
+	Scrub func(string) string
 }
 
 // idpName is how plans name the connection's IdP.

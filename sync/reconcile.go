@@ -111,7 +111,7 @@ func (e *Engine) listWorkspace(ctx context.Context, c *Connection, want bool, re
 		if ctx.Err() != nil {
 			return nil, nil, err
 		}
-		rec.Error = fmt.Sprintf("listing the workspace failed, nothing was reconciled (the next full read or sync --reconcile tries again): %v", err)
+		rec.Error = c.scrub(fmt.Sprintf("listing the workspace failed, nothing was reconciled (the next full read or sync --reconcile tries again): %v", err))
 		log.Warn("workspace listing failed; nothing reconciled", "error", err)
 		return nil, rec, nil
 	}

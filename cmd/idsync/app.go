@@ -221,8 +221,11 @@ func connection(ctx context.Context, cc config.Connection) (*sync.Connection, er
 	for _, r := range cc.Roles.Rules {
 		p.Rules = append(p.Rules, sync.RoleRule{Group: r.Group, AppRole: r.AppRole, Role: r.Role})
 	}
+	// Errors raised while a run goes are scrubbed like those raised here:
+	// a backend may quote a URL or tenant id from the environment.
+	scrub := func(msg string) string { return cc.Target.Scrub(cc.Source.Scrub(msg)) }
 	return &sync.Connection{Name: cc.Name, SourceType: cc.Source.Type, Source: src, Target: tgt, Policy: p,
-		PolicyKey: targetPolicyKey(cc.Target), RunTimeout: cc.RunTimeout}, nil
+		PolicyKey: targetPolicyKey(cc.Target), RunTimeout: cc.RunTimeout, Scrub: scrub}, nil
 }
 
 // location is where a config problem or warning is: "idsync.yaml:12 connections[0].target.token_file".
