@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
+
+	"github.com/idsync/idsync/internal/httppolicy"
 )
 
 // DefaultRunTimeout is a run's deadline when its connection sets none
@@ -40,7 +43,7 @@ func (e *StalledError) Unwrap() []error { return []error{ErrStalled, e.Err} }
 // itself panicked: the panic is recovered and the run fails, and the
 // daemon and the other connections go on.
 type PanicError struct {
-	Value string // the panic's value, printed and cut to a sane length
+	Value string // the runtime's message, or the panic value's type only (newPanicError)
 	Stack []byte // the panicking goroutine's stack (logged at debug level)
 }
 
@@ -49,8 +52,15 @@ func (e *PanicError) Error() string { return "panic: " + e.Value }
 // maxPanicText bounds a panic value in errors and the provisioning log.
 const maxPanicText = 500
 
+// newPanicError describes v without quoting data, as cmd/idsync's
+// panicText does: the runtime's own messages (nil dereference, index out
+// of range) name code only, but a panic(value) from an SDK may quote what
+// a server sent (escapes included) or a secret, so only its type is told.
 func newPanicError(v any) *PanicError {
-	s := fmt.Sprint(v)
+	s := fmt.Sprintf("a %T value (not shown: it may quote a server's answer; the debug log has the stack)", v)
+	if re, ok := v.(runtime.Error); ok {
+		s = httppolicy.Text(re.Error())
+	}
 	if len(s) > maxPanicText {
 		s = s[:maxPanicText] + "…"
 	}

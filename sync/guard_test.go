@@ -234,7 +234,10 @@ func TestPanickingSourceFailsOnlyItsOwnRun(t *testing.T) {
 	h := newHarness(t, Policy{})
 	logs := captureLog(h)
 	h.src.user("u1", "alice")
-	h.src.failPage = func(k int, full bool) error { panic("index out of range [7] with length 3") }
+	h.src.failPage = func(k int, full bool) error {
+		page, i := []int{1, 2, 3}, 7
+		return fmt.Errorf("%d", page[i]) // a real runtime error: its message names code only
+	}
 	other := newFakeSource()
 	other.user("b1", "bob")
 	otherTgt := newFakeTarget()
@@ -253,10 +256,10 @@ func TestPanickingSourceFailsOnlyItsOwnRun(t *testing.T) {
 	s.Stop(true)
 
 	var pe *PanicError
-	if err := errs["acme"]; !errors.As(err, &pe) || err.Error() != "panic: index out of range [7] with length 3" {
+	if err := errs["acme"]; !errors.As(err, &pe) || err.Error() != "panic: runtime error: index out of range [7] with length 3" {
 		t.Fatalf("run with a panicking source: %v", err)
 	}
-	if r := lastRun(t, h, "acme"); r.Result != state.RunFailed || r.Error != "panic: index out of range [7] with length 3" {
+	if r := lastRun(t, h, "acme"); r.Result != state.RunFailed || r.Error != "panic: runtime error: index out of range [7] with length 3" {
 		t.Errorf("run recorded as %s %q", r.Result, r.Error)
 	}
 	if l := logs.String(); !strings.Contains(l, "level=DEBUG msg=\"panic stack\"") || !strings.Contains(l, "goroutine") {
@@ -322,7 +325,10 @@ func TestPanicInDryRunAndApproveIsRecovered(t *testing.T) {
 	for i := range 4 {
 		h.src.user(fmt.Sprintf("u%d", i), fmt.Sprintf("user%d", i))
 	}
-	boom := func(k int, full bool) error { panic(errors.New("nil pointer dereference")) }
+	boom := func(k int, full bool) error {
+		var p *int
+		return fmt.Errorf("%d", *p) // a real nil dereference
+	}
 
 	h.src.failPage = boom
 	var pe *PanicError
@@ -346,7 +352,7 @@ func TestPanicInDryRunAndApproveIsRecovered(t *testing.T) {
 	h.src.user("u9", "user9") // a page for the approval's pull
 	h.src.failPage = boom
 	_, err := h.engine.Approve(context.Background(), h.conn, ApproveOptions{})
-	if !errors.As(err, &pe) || err.Error() != "panic: nil pointer dereference" {
+	if !errors.As(err, &pe) || err.Error() != "panic: runtime error: invalid memory address or nil pointer dereference" {
 		t.Fatalf("approve with a panicking source: %v", err)
 	}
 	if r := lastRun(t, h, "acme"); r.Kind != "approve" || r.Result != state.RunFailed {

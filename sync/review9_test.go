@@ -9,7 +9,7 @@ import (
 	"github.com/idsync/idsync/state"
 )
 
-// REVIEW9: fails today (low). A recovered panic's value goes verbatim
+// Review of issue 9 (low): A recovered panic's value goes verbatim
 // (fmt.Sprint, cut at 500 bytes) into the run's error, the runs table and
 // the log. SDKs panic with messages that quote what a server sent, so a
 // panic value is server-supplied text: control characters and terminal

@@ -414,7 +414,7 @@ func (s *controlServer) run(conn net.Conn, out *frames, argv []string, cfg *conf
 func (s *controlServer) execute(ctx context.Context, g *globals, line string) (code int) {
 	defer func() {
 		if v := recover(); v != nil {
-			msg := fmt.Sprint(v)
+			msg := panicText(v)
 			s.log.Error("recovered from a panic in a command sent to the control socket", "command", line, "panic", msg)
 			s.log.Debug("panic stack", "command", line, "stack", string(debug.Stack()))
 			fmt.Fprintf(g.stderr, "idsync: panic: %s (the daemon recovered and goes on; its log has the details)\n", msg)

@@ -36,7 +36,7 @@ the userName or the email.`,
 			}
 			w := g.stdout
 			if x.User != nil {
-				fmt.Fprintf(w, "user      %s (%s), %s", x.User.UserName, x.User.ID, x.User.Status)
+				fmt.Fprintf(w, "user      %s (%s), %s", shown(x.User.UserName), shown(x.User.ID), x.User.Status)
 				if x.User.Removed != "" {
 					fmt.Fprintf(w, ", removed: %s", x.User.Removed)
 				}
@@ -44,23 +44,24 @@ the userName or the email.`,
 			} else {
 				fmt.Fprintln(w, "user      not in the snapshot (deleted in the IdP)")
 			}
-			fmt.Fprintf(w, "scope     %v — %s\n", yesNo(x.InScope), x.Scope)
-			fmt.Fprintf(w, "groups    %s\n", orNone(strings.Join(x.Groups, ", ")))
+			fmt.Fprintf(w, "scope     %v — %s\n", yesNo(x.InScope), shown(x.Scope))
+			fmt.Fprintf(w, "groups    %s\n", orNone(strings.Join(shownAll(x.Groups), ", ")))
 			if len(x.AppRoles) > 0 {
-				fmt.Fprintf(w, "app roles %s\n", strings.Join(x.AppRoles, ", "))
+				fmt.Fprintf(w, "app roles %s\n", strings.Join(shownAll(x.AppRoles), ", "))
 			}
 			if len(x.Teams) > 0 {
 				// In the order first applied: the first is the primary team.
-				fmt.Fprintf(w, "teams     %s (primary)%s\n", x.Teams[0], strings.TrimPrefix(strings.Join(x.Teams, ", "), x.Teams[0]))
+				teams := shownAll(x.Teams)
+				fmt.Fprintf(w, "teams     %s (primary)%s\n", teams[0], strings.TrimPrefix(strings.Join(teams, ", "), teams[0]))
 			}
-			fmt.Fprintf(w, "role      %s\n", x.Rule)
-			fmt.Fprintf(w, "decision  %s\n", x.Decision)
+			fmt.Fprintf(w, "role      %s\n", shown(x.Rule))
+			fmt.Fprintf(w, "decision  %s\n", shown(x.Decision))
 			if x.Applied != nil {
 				state := "active"
 				if !x.Applied.Active {
 					state = "disabled"
 				}
-				fmt.Fprintf(w, "applied   %s, role %s, workspace id %s\n", state, orNone(x.Applied.Role), x.TargetID)
+				fmt.Fprintf(w, "applied   %s, role %s, workspace id %s\n", state, shown(orNone(x.Applied.Role)), shown(x.TargetID))
 			} else {
 				fmt.Fprintln(w, "applied   no account in the workspace (as far as idsync applied)")
 			}
@@ -69,7 +70,7 @@ the userName or the email.`,
 				fmt.Fprintf(w, "next run  %s %s\n", word, detail)
 			}
 			for _, e := range x.Events {
-				fmt.Fprintf(w, "log       %s  %-8s %-8s %s\n", e.At.Format("2006-01-02 15:04:05"), e.Kind, e.Result, e.Detail)
+				fmt.Fprintf(w, "log       %s  %-8s %-8s %s\n", e.At.Format("2006-01-02 15:04:05"), e.Kind, e.Result, shown(e.Detail))
 			}
 			return nil
 		},

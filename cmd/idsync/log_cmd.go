@@ -49,7 +49,7 @@ func logCmd(g *globals) *cobra.Command {
 			}
 			for _, e := range events {
 				fmt.Fprintf(g.stdout, "%s  %-10s run %-5d %-13s %-8s %-28s %s\n", e.At.Local().Format(time.DateTime), e.Connection, e.RunID,
-					e.Kind, e.Result, e.Name, e.Detail)
+					e.Kind, e.Result, shown(e.Name), shown(e.Detail))
 			}
 			if len(events) == 0 {
 				fmt.Fprintln(g.stderr, "no events match")

@@ -64,12 +64,12 @@ func printPlan(w io.Writer, r syncResult) {
 	printOps(w, r)
 	switch {
 	case r.Error != "":
-		fmt.Fprintf(w, "  ! failed: %s\n", r.Error)
+		fmt.Fprintf(w, "  ! failed: %s\n", shown(r.Error))
 	case r.Held != "" && r.DryRun:
-		fmt.Fprintf(w, "  ! held: %s\n    (dry run: a real run would hold this plan as %s; nothing was applied)\n", r.Held, r.PlanID)
+		fmt.Fprintf(w, "  ! held: %s\n    (dry run: a real run would hold this plan as %s; nothing was applied)\n", shown(r.Held), r.PlanID)
 	case r.Held != "":
 		fmt.Fprintf(w, "  ! held: %s\n    nothing was applied; this is plan %s. Review it, then run: idsync approve %s --plan %s\n",
-			r.Held, r.PlanID, r.Connection, r.PlanID)
+			shown(r.Held), r.PlanID, r.Connection, r.PlanID)
 	case r.DryRun:
 		if r.Pending > 0 {
 			fmt.Fprintf(w, "  %d ops from an interrupted run wait in the outbox and will be applied first\n", r.Pending)
@@ -102,17 +102,17 @@ func printOps(w io.Writer, r syncResult) {
 	nameWidth, wordWidth := 24, 8
 	for _, op := range r.Ops {
 		_, word, _ := describeOp(op)
-		nameWidth, wordWidth = max(nameWidth, len(op.Name())+2), max(wordWidth, len(word))
+		nameWidth, wordWidth = max(nameWidth, len(shown(op.Name()))+2), max(wordWidth, len(word))
 	}
 	if r.PolicyChanged {
 		fmt.Fprintln(w, "  (the connection's policy changed since its last plan: every user was evaluated)")
 	}
 	if rc := r.Reconcile; rc != nil {
-		fmt.Fprintf(w, "  (workspace: %s)\n", rc.Summary())
+		fmt.Fprintf(w, "  (workspace: %s)\n", shown(rc.Summary()))
 	}
 	for _, op := range r.Ops {
 		sign, word, detail := describeOp(op)
-		fmt.Fprintf(w, "  %s %-*s %-*s %s\n", sign, wordWidth, word, nameWidth, op.Name(), detail)
+		fmt.Fprintf(w, "  %s %-*s %-*s %s\n", sign, wordWidth, word, nameWidth, shown(op.Name()), detail)
 	}
 	if rc := r.Reconcile; rc != nil {
 		for _, u := range rc.Unmanaged {
@@ -121,17 +121,20 @@ func printOps(w io.Writer, r syncResult) {
 				if !u.Active {
 					state = "inactive"
 				}
-				fmt.Fprintf(w, "  ? %-*s %-*s %s, not managed by idsync: left alone (unmanaged: %s)\n", wordWidth, "unmanaged", nameWidth, u.UserName, state, rc.Policy)
+				fmt.Fprintf(w, "  ? %-*s %-*s %s, not managed by idsync: left alone (unmanaged: %s)\n", wordWidth, "unmanaged", nameWidth, shown(u.UserName), state, rc.Policy)
 			}
 		}
 	}
 }
 
+// describeOp words op for people; the detail's text from outside (roles,
+// reasons naming groups, ids) is cleaned part by part (shown, or %q), so a
+// long detail is not cut as a whole.
 func describeOp(op idsync.Op) (sign, word, detail string) {
 	switch op.Kind {
 	case idsync.OpCreate:
 		if op.Account.Role != "" {
-			detail = "role=" + op.Account.Role
+			detail = "role=" + shown(op.Account.Role)
 		}
 		return "+", "create", strings.TrimSpace(detail + " " + paren(op.Reason))
 	case idsync.OpUpdate:
@@ -145,7 +148,7 @@ func describeOp(op idsync.Op) (sign, word, detail string) {
 		if op.Prev != nil {
 			prev = op.Prev.Role
 		}
-		return "~", "role", strings.TrimSpace(fmt.Sprintf("%s → %s %s", orNone(prev), orNone(op.Account.Role), paren(op.Reason)))
+		return "~", "role", strings.TrimSpace(fmt.Sprintf("%s → %s %s", shown(orNone(prev)), shown(orNone(op.Account.Role)), paren(op.Reason)))
 	case idsync.OpEnable:
 		return "+", "enable", paren(op.Reason)
 	case idsync.OpDisable:
@@ -169,7 +172,7 @@ func describeOp(op idsync.Op) (sign, word, detail string) {
 func memberList(ms []idsync.Member) string {
 	ids := make([]string, 0, min(len(ms), 5))
 	for _, m := range ms[:min(len(ms), 5)] {
-		ids = append(ids, m.ExternalID)
+		ids = append(ids, shown(m.ExternalID))
 	}
 	s := fmt.Sprintf("%s: %s", plural(len(ms), "user"), strings.Join(ids, ", "))
 	if len(ms) > 5 {
@@ -189,7 +192,7 @@ func paren(s string) string {
 	if s == "" {
 		return ""
 	}
-	return "(" + s + ")"
+	return "(" + shown(s) + ")"
 }
 
 func orNone(s string) string {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/idsync/idsync/internal/httppolicy"
 )
 
 // safeReload is reload for the daemon: a panic anywhere in loading,
@@ -24,10 +26,11 @@ func safeReload(ctx context.Context, g *globals, cur *app) (next *app, err error
 
 // panicText describes a recovered value without quoting data: the runtime's
 // own messages (nil dereference, index out of range) name code only, but a
-// panic(value) may carry a config value or a secret, so only its type is told.
+// panic(value) may carry a config value or a secret, so only its type is
+// told. Used wherever cmd/idsync recovers (reload, the control socket).
 func panicText(r any) string {
 	if re, ok := r.(runtime.Error); ok {
-		return re.Error()
+		return httppolicy.Text(re.Error())
 	}
 	return fmt.Sprintf("panic with a %T", r)
 }

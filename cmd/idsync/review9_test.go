@@ -70,7 +70,7 @@ func TestReview9EnvironmentValuesNeverInRunErrors(t *testing.T) {
 	}
 }
 
-// REVIEW9: fails today. Server-supplied text is cleaned only where a
+// Review of issue 9: Server-supplied text is cleaned only where a
 // backend puts it into an error; names the IdP supplies (a group's
 // displayName, which in Entra any user who may create a Microsoft 365 group
 // chooses) reach the plan printed by `idsync sync` and the provisioning log

@@ -106,7 +106,7 @@ func statusCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(g.stdout, "  last run    #%d %s, %s ago: %s (planned %d, applied %d, failed %d)\n",
 						r.ID, r.Kind, ago(now, r.StartedAt), r.Result, r.Planned, r.Applied, r.Failed)
 					if r.Error != "" {
-						fmt.Fprintf(g.stdout, "              %s\n", r.Error)
+						fmt.Fprintf(g.stdout, "              %s\n", shown(r.Error))
 					}
 				}
 				fmt.Fprintf(g.stdout, "  cursor      %s (last full read %s)\n", agoOrNever(now, s.CursorAt), agoOrNever(now, s.FullAt))
@@ -116,10 +116,10 @@ func statusCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(g.stdout, "  applied     %d users\n", s.Applied)
 				fmt.Fprintf(g.stdout, "  outbox      %d ops pending\n", s.Pending)
 				if w := s.Workspace; w != nil {
-					fmt.Fprintf(g.stdout, "  workspace   %s ago: %s\n", ago(now, w.At), w.Summary)
+					fmt.Fprintf(g.stdout, "  workspace   %s ago: %s\n", ago(now, w.At), shown(w.Summary))
 				}
 				if s.Held != nil {
-					fmt.Fprintf(g.stdout, "  HELD        %d ops since %s: %s\n", s.Held.Ops, s.Held.At.Local().Format(time.DateTime), s.Held.Reason)
+					fmt.Fprintf(g.stdout, "  HELD        %d ops since %s: %s\n", s.Held.Ops, s.Held.At.Local().Format(time.DateTime), shown(s.Held.Reason))
 					fmt.Fprintf(g.stdout, "              plan %s; review and release it: idsync approve %s (shows it and asks), or idsync approve %s --plan %s\n",
 						s.Held.PlanID, s.Connection, s.Connection, s.Held.PlanID)
 				}

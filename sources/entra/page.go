@@ -18,8 +18,13 @@ import (
 // nextLink naming the page it came from (asked, "" for a first page),
 // which would loop for ever.
 //
-// The body is already capped by the transport (maxPage).
+// The body is already capped by the transport (maxPage); its entries are
+// counted before it is decoded (maxPageEntries), as the byte cap alone lets
+// a page of empty objects decode to tens of times its size.
 func decodePage[T any](graphURL, asked string, body []byte) (deltaPage[T], error) {
+	if err := httppolicy.CheckElements(body, "value", maxPageEntries); err != nil {
+		return deltaPage[T]{}, fmt.Errorf("decode: %w", err)
+	}
 	var p deltaPage[T]
 	if err := json.Unmarshal(body, &p); err != nil {
 		return deltaPage[T]{}, fmt.Errorf("decode: %w", err)

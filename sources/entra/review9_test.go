@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// REVIEW9: fails today. The 64 MiB page cap bounds the bytes read, not the
+// Review of issue 9: The 64 MiB page cap bounds the bytes read, not the
 // heap: a page of empty objects ({},{},... three bytes each) decodes into a
 // []graphUser of ~150 bytes per element, so a hostile Graph answer within
 // the cap holds about 3.4 GB live (plus the slice's growth), the blow-up

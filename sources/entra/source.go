@@ -43,6 +43,11 @@ const (
 	maxRetryWait = 2 * time.Minute // total wait across retries of one request
 	// maxPage caps one Graph answer: a 999-user delta page is a few MiB.
 	maxPage = 64 << 20
+	// maxPageEntries caps the entries of one page: Graph's $top is at
+	// most 999 and a delta or recycle-bin page holds no more than it was
+	// asked for; twice that (and a margin) leaves room for a Graph that
+	// pages loosely while keeping a page's decoded heap bounded.
+	maxPageEntries = 2*1000 + 48
 )
 
 // Open validates cfg, fills its defaults and prepares the credential and the

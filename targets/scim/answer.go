@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode"
+
+	"github.com/idsync/idsync/internal/httppolicy"
+	"github.com/idsync/idsync/targets"
 )
 
 // errNoID is a workspace answer (a created, replaced or listed resource)
@@ -21,7 +23,7 @@ var errNoID = errors.New("the workspace answered with a resource without an id; 
 
 // resourceID is the id of a resource the workspace answered with or
 // listed: a non-empty string (a whole JSON number is taken as its digits)
-// without control characters.
+// that targets.CheckWorkspaceID accepts.
 func resourceID(r map[string]any) (string, error) {
 	var id string
 	switch v := r["id"].(type) {
@@ -35,8 +37,8 @@ func resourceID(r map[string]any) (string, error) {
 	if id == "" {
 		return "", errNoID
 	}
-	if strings.IndexFunc(id, unicode.IsControl) >= 0 {
-		return "", fmt.Errorf("the workspace answered with a resource id holding control characters (%q); nothing was recorded", id)
+	if err := targets.CheckWorkspaceID(id); err != nil {
+		return "", err
 	}
 	return id, nil
 }
@@ -50,6 +52,13 @@ func decodeAnswer(method string, data []byte, out any) error {
 		return nil
 	}
 	if out != nil {
+		if _, ok := out.(*listResponse); ok {
+			// Counted before decoding: the body cap bounds bytes, and a
+			// page of "{}," decodes to tens of times its size in maps.
+			if err := httppolicy.CheckElements(data, "Resources", maxListEntries); err != nil {
+				return err
+			}
+		}
 		if err := json.Unmarshal(data, out); err != nil {
 			return fmt.Errorf("a body that is not SCIM JSON: %w", err)
 		}

@@ -23,7 +23,7 @@ func (c *Client) IndexUsers(ctx context.Context, creates int) (*targets.Index, e
 		return nil, nil
 	}
 	count := c.providerConfig(ctx).maxResults
-	if count <= 0 {
+	if count <= 0 || count > defaultListPage {
 		count = defaultListPage
 	}
 	x := targets.NewIndex()

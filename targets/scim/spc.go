@@ -26,6 +26,11 @@ type spcCache struct {
 // workspace does not say its maximum; it answers fewer if it allows fewer.
 const defaultListPage = 1000
 
+// maxListEntries caps the entries of one listing page: idsync never asks
+// for more than defaultListPage (a larger maxResults is clamped to it), so
+// twice that and a margin is a broken or hostile answer.
+const maxListEntries = 2*defaultListPage + 48
+
 // providerConfig returns the workspace's capabilities, asking once. A
 // failure other than a cancelled ctx is remembered as "no Bulk, default
 // page size", so a workspace without the endpoint costs one request.

@@ -11,7 +11,7 @@ import (
 	"github.com/idsync/idsync"
 )
 
-// REVIEW9: fails today. The receiver's {"targetId": ...} is taken as it
+// Review of issue 9: The receiver's {"targetId": ...} is taken as it
 // comes and recorded as the account's workspace id: terminal escapes and
 // control characters included (printed later by `idsync explain` as
 // "workspace id ..."), and up to the 1 MiB answer cap in length. The SCIM

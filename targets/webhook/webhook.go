@@ -186,6 +186,11 @@ func (t *Target) Apply(ctx context.Context, op idsync.Op) (idsync.Applied, error
 		TargetID string `json:"targetId"`
 	}
 	if json.Unmarshal(data, &answer) == nil && answer.TargetID != "" {
+		// Recorded, printed by explain and sent back in every later op:
+		// checked as the SCIM target checks a resource id.
+		if err := targets.CheckWorkspaceID(answer.TargetID); err != nil {
+			return fail(fmt.Errorf("receiver's targetId: %w", err))
+		}
 		applied.TargetID = answer.TargetID
 	}
 	if applied.TargetID == "" {
