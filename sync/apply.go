@@ -131,47 +131,66 @@ func (e *Engine) applyPhase(ctx context.Context, c *Connection, runID int64, cha
 	if b, size := batching(ctx, c.Target, chains); b != nil {
 		return e.applyBatched(ctx, c, runID, b, size, chains, workers, log)
 	}
-	var mu stdsync.Mutex
 	stop, cancel := context.WithCancel(ctx)
 	defer cancel()
 	merger, merge := c.Target.(targets.Merger)
-	work := make(chan []state.Pending)
+	return pool(stop, cancel, workers, chains, func(chain []state.Pending) (applied, failed int, err error) {
+		for _, step := range steps(chain, merge) {
+			if stop.Err() != nil {
+				break // the rest of the chain stays in the outbox
+			}
+			a, f, err := e.applyStep(stop, c, runID, merger, step, log)
+			applied, failed = applied+a, failed+f
+			if err != nil {
+				return applied, failed, err
+			}
+		}
+		return applied, failed, nil
+	})
+}
+
+// applyStep sends one step of a chain (see steps): several mergeable ops as
+// one request, or one op. A panic in the target stops the run (the ops stay
+// in the outbox) instead of the process.
+func (e *Engine) applyStep(stop context.Context, c *Connection, runID int64, merger targets.Merger, step []state.Pending, log *slog.Logger) (a, f int, err error) {
+	err = protect(func() (err error) {
+		if len(step) > 1 {
+			a, f, err = e.applyMerged(stop, c, runID, merger, step, log)
+		} else {
+			a, f, err = e.applyOne(stop, c, runID, step[0], log)
+		}
+		return err
+	})
+	return a, f, err
+}
+
+// pool applies jobs on up to workers goroutines until stop ends, summing
+// what each applied and failed. The first error stops the others (cancel)
+// and is returned.
+func pool[T any](stop context.Context, cancel context.CancelFunc, workers int, jobs []T, do func(T) (applied, failed int, err error)) (applied, failed int, fatal error) {
+	var mu stdsync.Mutex
+	work := make(chan T)
 	var wg stdsync.WaitGroup
-	for range min(workers, len(chains)) {
+	for range min(workers, len(jobs)) {
 		wg.Go(func() {
-			for chain := range work {
-				for _, step := range steps(chain, merge) {
-					if stop.Err() != nil {
-						break // the rest of the chain stays in the outbox
-					}
-					var a, f int
-					// A panic in the target stops the run (the op stays in
-					// the outbox) instead of the process.
-					err := protect(func() (err error) {
-						if len(step) > 1 {
-							a, f, err = e.applyMerged(stop, c, runID, merger, step, log)
-						} else {
-							a, f, err = e.applyOne(stop, c, runID, step[0], log)
-						}
-						return err
-					})
-					mu.Lock()
-					if err != nil && fatal == nil {
-						fatal = err
-						cancel()
-					}
-					applied, failed = applied+a, failed+f
-					mu.Unlock()
+			for job := range work {
+				a, f, err := do(job)
+				mu.Lock()
+				if err != nil && fatal == nil {
+					fatal = err
+					cancel()
 				}
+				applied, failed = applied+a, failed+f
+				mu.Unlock()
 			}
 		})
 	}
-	for _, ch := range chains {
+	for _, job := range jobs {
 		if stop.Err() != nil {
 			break
 		}
 		select {
-		case work <- ch:
+		case work <- job:
 		case <-stop.Done():
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	stdsync "sync"
 	"time"
 
 	"github.com/idsync/idsync"
@@ -50,7 +49,6 @@ func (e *Engine) applyBatched(ctx context.Context, c *Connection, runID int64, b
 		cut[i] = steps(ch, merge)
 		rounds = max(rounds, len(cut[i]))
 	}
-	var mu stdsync.Mutex
 	for k := 0; k < rounds && stop.Err() == nil; k++ {
 		var jobs []func() (int, int, error)
 		var batch []state.Pending
@@ -73,44 +71,22 @@ func (e *Engine) applyBatched(ctx context.Context, c *Connection, runID int64, b
 				if len(batch) == size {
 					flush()
 				}
-			case len(step) > 1:
-				jobs = append(jobs, func() (int, int, error) { return e.applyMerged(stop, c, runID, merger, step, log) })
 			default:
-				jobs = append(jobs, func() (int, int, error) { return e.applyOne(stop, c, runID, step[0], log) })
+				jobs = append(jobs, func() (int, int, error) { return e.applyStep(stop, c, runID, merger, step, log) })
 			}
 		}
 		flush()
-		work := make(chan func() (int, int, error))
-		var wg stdsync.WaitGroup
-		for range min(workers, len(jobs)) {
-			wg.Go(func() {
-				for job := range work {
-					var a, f int
-					err := protect(func() (err error) {
-						a, f, err = job()
-						return err
-					})
-					mu.Lock()
-					if err != nil && fatal == nil {
-						fatal = err
-						cancel()
-					}
-					applied, failed = applied+a, failed+f
-					mu.Unlock()
-				}
+		a, f, err := pool(stop, cancel, workers, jobs, func(job func() (int, int, error)) (a, f int, err error) {
+			err = protect(func() (err error) {
+				a, f, err = job()
+				return err
 			})
+			return a, f, err
+		})
+		applied, failed = applied+a, failed+f
+		if err != nil && fatal == nil {
+			fatal = err
 		}
-		for _, job := range jobs {
-			if stop.Err() != nil {
-				break
-			}
-			select {
-			case work <- job:
-			case <-stop.Done():
-			}
-		}
-		close(work)
-		wg.Wait()
 	}
 	return applied, failed, fatal
 }
