@@ -86,6 +86,10 @@ type Counters struct {
 	Stalled  uint64 // runs ended at their deadline
 	Panicked uint64 // runs failed by a recovered panic
 	Skipped  uint64 // scheduled runs skipped because the previous one was still going
+	// Triggers counts Scheduler.Trigger calls (pushes, notifications);
+	// TriggeredRuns the runs they started (at most one per debounce window).
+	Triggers      uint64
+	TriggeredRuns uint64
 }
 
 // Counters returns each connection's counters.

@@ -14,6 +14,10 @@ import (
 type Schedule struct {
 	Incremental string // robfig/cron spec, e.g. "@every 5m"
 	Full        string // scheduled full reconcile, e.g. "@weekly"
+	// Debounce folds triggers (pushes, change notifications) that come
+	// within it after a triggered run started into one follow-up run;
+	// 0 means DefaultDebounce.
+	Debounce time.Duration
 }
 
 // Scheduler runs connections on their cron schedules until stopped.
@@ -22,7 +26,12 @@ type Scheduler struct {
 	cron   *cron.Cron
 	ctx    context.Context
 	cancel context.CancelFunc
-	now    stdsync.WaitGroup // RunNow runs
+	now    stdsync.WaitGroup // RunNow and triggered runs
+	clock  func() time.Time
+
+	tmu      stdsync.Mutex
+	triggers map[string]*trigger // by connection name
+	stopped  bool                // no new triggered runs once Stop began
 	// OnResult, when set, is called after every scheduled run.
 	OnResult func(*Result, error)
 }
@@ -31,7 +40,7 @@ type Scheduler struct {
 // stops runs between ops).
 func NewScheduler(ctx context.Context, e *Engine) *Scheduler {
 	ctx, cancel := context.WithCancel(ctx)
-	return &Scheduler{engine: e, cron: cron.New(cron.WithLogger(cron.DiscardLogger)), ctx: ctx, cancel: cancel}
+	return &Scheduler{engine: e, cron: cron.New(cron.WithLogger(cron.DiscardLogger)), ctx: ctx, cancel: cancel, clock: time.Now}
 }
 
 // Add schedules c. A tick that comes while the previous run of the same
@@ -40,6 +49,7 @@ func NewScheduler(ctx context.Context, e *Engine) *Scheduler {
 // one connection from overlapping. A run that stalls is ended at its
 // deadline (Connection.RunTimeout), so the ticks after it run again.
 func (s *Scheduler) Add(c *Connection, sched Schedule) error {
+	s.Triggerable(c, sched.Debounce)
 	for _, j := range []struct {
 		spec string
 		full bool
@@ -108,6 +118,9 @@ func (s *Scheduler) Start() { s.cron.Start() }
 // ops (drain=false) or lets them finish (drain=true), and returns once none
 // is left.
 func (s *Scheduler) Stop(drain bool) {
+	s.tmu.Lock()
+	s.stopped = true
+	s.tmu.Unlock()
 	done := s.cron.Stop()
 	if !drain {
 		s.cancel()
