@@ -84,14 +84,16 @@ func (s *Scheduler) job(c *Connection, opt Options) cron.Job {
 			return
 		}
 		defer since.Store(0)
-		s.run(c, opt)
+		// Cleared before OnResult too, so whoever learns of the result
+		// can tick again at once.
+		s.run(c, opt, func() { since.Store(0) })
 	})
 }
 
 // run runs c once and reports the result. The engine recovers a panic in
 // the run itself; this recovers one in OnResult, so that a scheduled tick
 // can never end the daemon.
-func (s *Scheduler) run(c *Connection, opt Options) {
+func (s *Scheduler) run(c *Connection, opt Options, done func()) {
 	defer func() {
 		if v := recover(); v != nil {
 			pe := newPanicError(v)
@@ -100,6 +102,9 @@ func (s *Scheduler) run(c *Connection, opt Options) {
 		}
 	}()
 	res, err := s.engine.Run(s.ctx, c, opt)
+	if done != nil {
+		done()
+	}
 	if s.OnResult != nil {
 		s.OnResult(res, err)
 	}
@@ -108,7 +113,7 @@ func (s *Scheduler) run(c *Connection, opt Options) {
 // RunNow starts a run of c outside the schedule (at daemon start, so a
 // restart does not wait a whole interval).
 func (s *Scheduler) RunNow(c *Connection, opt Options) {
-	s.now.Go(func() { s.run(c, opt) })
+	s.now.Go(func() { s.run(c, opt, nil) })
 }
 
 // Start starts the cron loop.

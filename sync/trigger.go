@@ -61,7 +61,7 @@ func (s *Scheduler) triggered(t *trigger, reason string) {
 
 		s.engine.count(t.conn.Name, func(n *Counters) { n.TriggeredRuns++ })
 		s.engine.Log.Info("triggered run", "connection", t.conn.Name, "reason", reason)
-		s.run(t.conn, Options{})
+		s.run(t.conn, Options{}, nil)
 
 		s.tmu.Lock()
 		wait := t.debounce - s.clock().Sub(t.started)
