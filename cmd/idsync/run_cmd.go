@@ -90,8 +90,16 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 	if err != nil {
 		return err
 	}
+	// The scheduler is replaced on reload; pushes and notifications
+	// trigger runs on the current one.
+	var curSched atomic.Pointer[sync.Scheduler]
+	curSched.Store(sched)
 	if a.cfg.HTTP.Listen != "" {
-		srv, err := listen(ctx, a, readyCh)
+		srv, err := listen(ctx, a, daemonHTTP{
+			ready:   readyCh,
+			app:     cur.Load,
+			trigger: func(conn, reason string) bool { return curSched.Load().Trigger(conn, reason) },
+		})
 		if err != nil {
 			sched.Stop(false)
 			return err
@@ -129,6 +137,7 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 			}
 			retired.Go(func() { old.Stop(true) })
 			cur.Store(next)
+			curSched.Store(sched)
 			notify("READY=1")
 			log.Info("configuration reloaded", "connections", len(next.conns))
 		}
@@ -152,9 +161,20 @@ func reload(ctx context.Context, g *globals, cur *app) (*app, error) {
 	return next, nil
 }
 
+// daemonHTTP is what the listener's handlers may use of the running daemon.
+type daemonHTTP struct {
+	ready <-chan struct{} // closed once a first run has finished
+	// app is the configuration running now (a reload replaces it).
+	app func() *app
+	// trigger asks for a debounced run of a connection (sync.Scheduler.Trigger
+	// on the current scheduler); false for an unknown connection.
+	trigger func(conn, reason string) bool
+}
+
 // listen serves /healthz (the process is up) and /readyz (a first run has
-// finished) on http.listen.
-func listen(ctx context.Context, a *app, ready <-chan struct{}) (*http.Server, error) {
+// finished) on http.listen, and the features mounted below.
+func listen(ctx context.Context, a *app, d daemonHTTP) (*http.Server, error) {
+	ready := d.ready
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
