@@ -190,6 +190,11 @@ func Load(path string) (*Config, error) {
 // check` can decode the backend blocks and report their problems in the
 // same pass; anything else must not use a Config that came with an error.
 func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, error) {
+	return parse(name, data, env, false)
+}
+
+// parse is Parse; readOnly is ParseForReading's mode.
+func parse(name string, data []byte, env func(string) (string, bool), readOnly bool) (*Config, error) {
 	if env == nil {
 		env = os.LookupEnv
 	}
@@ -201,7 +206,8 @@ func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 			renamed:   map[*yaml.Node]string{},
 			expanded:  map[*yaml.Node]bool{},
 		}),
-		env: env,
+		env:      env,
+		readOnly: readOnly,
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -223,6 +229,8 @@ type parser struct {
 	env          func(string) (string, bool)
 	warnings     []Problem
 	inlineSecret string // path of the first secret written in the file itself
+	// readOnly: secrets are neither read nor required (ParseForReading).
+	readOnly bool
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
