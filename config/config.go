@@ -65,8 +65,9 @@ type Config struct {
 
 // HTTP is the optional listener (SCIM push endpoint, /metrics, /healthz).
 type HTTP struct {
-	Listen string `yaml:"listen"` // host:port; "" = no listener
-	TLS    *TLS   `yaml:"tls"`
+	Listen string    `yaml:"listen"` // host:port; "" = no listener
+	TLS    *TLS      `yaml:"tls"`
+	Auth   *HTTPAuth `yaml:"auth"` // basic auth for the listener (http_auth.go)
 }
 
 // TLS serves the listener over HTTPS. Relative paths are resolved against
@@ -383,6 +384,7 @@ func (p *parser) validate(raw *rawConfig, top *yaml.Node) *Config {
 			p.at("http.listen", "required with http.tls")
 		}
 	}
+	p.httpAuth(&cfg.HTTP)
 	p.oneOf("log.level", &cfg.Log.Level, "info", "debug", "info", "warn", "error")
 	p.oneOf("log.format", &cfg.Log.Format, "text", "text", "json")
 
