@@ -40,7 +40,12 @@ func TestStatusPageInABrowser(t *testing.T) {
 		t.Skip("starts a browser")
 	}
 	chromium := findChromium(t)
-	_, d, url, id := statusDaemon(t, "")
+	update := os.Getenv("IDSYNC_UPDATE_SCREENSHOT") != ""
+	rounds := 0
+	if update {
+		rounds = 24 // the README's picture: a chart with a history
+	}
+	_, d, url, id := statusDaemonAfter(t, "", rounds)
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1180, 900),
@@ -81,7 +86,7 @@ func TestStatusPageInABrowser(t *testing.T) {
 		t.Fatalf("screenshot of %v", b)
 	}
 	out := filepath.Join(t.TempDir(), "status-page.png")
-	if os.Getenv("IDSYNC_UPDATE_SCREENSHOT") != "" {
+	if update {
 		out = filepath.Join("..", "..", "docs", "status-page.png")
 	}
 	if err := os.WriteFile(out, shot, 0o644); err != nil {

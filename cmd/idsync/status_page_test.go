@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/idsync/idsync/sources/entra/entratest"
 )
 
 // statusDaemon is a daemon serving the status page of e, whose connection
@@ -15,8 +17,27 @@ import (
 // page's URL and the held plan's id.
 func statusDaemon(t *testing.T, auth string) (e *e2e, d *daemonProc, url, planID string) {
 	t.Helper()
+	return statusDaemonAfter(t, auth, 0)
+}
+
+// statusDaemonAfter is statusDaemon after rounds runs with hires, title
+// changes and promotions (a history for the chart).
+func statusDaemonAfter(t *testing.T, auth string, rounds int) (e *e2e, d *daemonProc, url, planID string) {
+	t.Helper()
 	e = newE2E(t, "    schedule: \"@every 1h\"\n")
 	e.must([]string{"sync"})
+	for i := range rounds {
+		if i%4 == 1 { // few enough that 3 disables stay over the safety limit
+			id := e.tenant.AddUser(entratest.User{UserPrincipalName: fmt.Sprintf("hire%d@contoso.test", i), GivenName: "New", Surname: "Hire", AccountEnabled: true})
+			e.tenant.AddMember(e.sample.Groups["Sales"], id)
+		}
+		for j, n := range []string{"alice.archer", "bob.baker", "carol.chen", "frank.fischer"} {
+			if (i+j)%3 == 0 {
+				e.tenant.UpdateUser(e.user(n), func(u *entratest.User) { u.JobTitle = fmt.Sprintf("Title %d", i) })
+			}
+		}
+		e.must([]string{"sync"})
+	}
 	for _, n := range []string{"dave.diaz", "erin.evans", "oscar.olsen"} {
 		e.tenant.DisableUser(e.user(n))
 	}
