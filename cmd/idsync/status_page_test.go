@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/idsync/idsync/sources/entra/entratest"
 )
@@ -72,7 +73,9 @@ func get(t *testing.T, url, user, pass string) (int, string, http.Header) {
 
 func TestStatusPage(t *testing.T) {
 	e, d, url, id := statusDaemon(t, "")
+	start := time.Now()
 	code, page, h := get(t, url, "", "")
+	t.Logf("GET / answered %d bytes in %s", len(page), time.Since(start))
 	if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
 		t.Fatalf("GET /: %d %s\n%s\ndaemon:\n%s", code, h.Get("Content-Type"), page, d.log)
 	}
