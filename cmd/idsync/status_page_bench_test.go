@@ -50,7 +50,9 @@ func BenchmarkStatusPage(b *testing.B) {
 		plan.Ops = append(plan.Ops, idsync.Op{Kind: idsync.OpDisable, ObjectID: fmt.Sprint(i),
 			Account: &idsync.Account{UserName: fmt.Sprintf("user%d@acme.test", i)}, Reason: "account disabled in Entra"})
 	}
-	if err := st.Update(ctx, func(tx *state.Tx) error { return tx.Hold("acme", last, "1000 deletes and disables exceed safety.max_deletes (25)", plan) }); err != nil {
+	if err := st.Update(ctx, func(tx *state.Tx) error {
+		return tx.Hold("acme", last, "1000 deletes and disables exceed safety.max_deletes (25)", plan)
+	}); err != nil {
 		b.Fatal(err)
 	}
 	a := &app{cfg: &config.Config{Connections: []config.Connection{{Name: "acme", Schedule: "@every 5m", FullResync: "@weekly",
