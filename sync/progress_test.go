@@ -150,3 +150,32 @@ func TestProgressIsLoggedDuringLongRuns(t *testing.T) {
 		t.Fatalf("progress line lacks its counts:\n%s", out)
 	}
 }
+
+// BenchmarkProgress is a first run of 2,000 users into the fake target,
+// without anyone following it, with a reporter, and with the periodic log.
+//
+//	go test ./sync -run '^$' -bench Progress -benchtime 5x
+func BenchmarkProgress(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		report func(Progress)
+		every  time.Duration
+	}{{"none", nil, 0}, {"reported", func(Progress) {}, 0}, {"logged", nil, time.Hour}} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				h := newHarness(b, Policy{})
+				h.src.pageSize = 100
+				for i := range 2000 {
+					h.src.user(fmt.Sprintf("u%d", i), fmt.Sprintf("user%d", i))
+				}
+				h.tgt.conc = 4
+				h.engine.ProgressEvery = tc.every
+				b.StartTimer()
+				if _, err := h.engine.Run(context.Background(), h.conn, Options{Progress: tc.report}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
