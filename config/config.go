@@ -65,8 +65,9 @@ type Config struct {
 
 // HTTP is the optional listener (SCIM push endpoint, /metrics, /healthz).
 type HTTP struct {
-	Listen string `yaml:"listen"` // host:port; "" = no listener
-	TLS    *TLS   `yaml:"tls"`
+	Listen string    `yaml:"listen"` // host:port; "" = no listener
+	TLS    *TLS      `yaml:"tls"`
+	Auth   *HTTPAuth `yaml:"auth"` // basic auth for the listener (http_auth.go)
 }
 
 // TLS serves the listener over HTTPS. Relative paths are resolved against
@@ -190,6 +191,11 @@ func Load(path string) (*Config, error) {
 // check` can decode the backend blocks and report their problems in the
 // same pass; anything else must not use a Config that came with an error.
 func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, error) {
+	return parse(name, data, env, false)
+}
+
+// parse is Parse; readOnly is ParseForReading's mode.
+func parse(name string, data []byte, env func(string) (string, bool), readOnly bool) (*Config, error) {
 	if env == nil {
 		env = os.LookupEnv
 	}
@@ -201,7 +207,8 @@ func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 			renamed:   map[*yaml.Node]string{},
 			expanded:  map[*yaml.Node]bool{},
 		}),
-		env: env,
+		env:      env,
+		readOnly: readOnly,
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -223,6 +230,8 @@ type parser struct {
 	env          func(string) (string, bool)
 	warnings     []Problem
 	inlineSecret string // path of the first secret written in the file itself
+	// readOnly: secrets are neither read nor required (ParseForReading).
+	readOnly bool
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -375,6 +384,7 @@ func (p *parser) validate(raw *rawConfig, top *yaml.Node) *Config {
 			p.at("http.listen", "required with http.tls")
 		}
 	}
+	p.httpAuth(&cfg.HTTP)
 	p.oneOf("log.level", &cfg.Log.Level, "info", "debug", "info", "warn", "error")
 	p.oneOf("log.format", &cfg.Log.Format, "text", "text", "json")
 

@@ -29,6 +29,11 @@ func (p *parser) expandEnv(path string, n *yaml.Node) {
 			return
 		}
 		out, fromEnv, errs := expand(n.Value, p.env)
+		if len(errs) > 0 && p.readOnly && isSecretKey(lastKey(path)) {
+			n.Value = "" // not needed to read the state (ParseForReading)
+			p.doc.sensitive[n] = true
+			return
+		}
 		for _, e := range errs {
 			p.problem(path, n, "%s", e)
 		}

@@ -88,6 +88,10 @@ func (p *parser) resolveSecrets(path string, n *yaml.Node, seen map[*yaml.Node]b
 			p.problem(kpath, k, "set either %s or %s, not both", base, k.Value)
 			continue
 		}
+		if p.readOnly {
+			p.unreadSecret(n, i, base)
+			continue
+		}
 		data, err := os.ReadFile(file)
 		if err != nil {
 			// The *PathError names the file, never its contents; but the

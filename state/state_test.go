@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"maps"
 	"slices"
@@ -218,4 +219,48 @@ func TestOutboxHeldAndLog(t *testing.T) {
 		}
 		return err
 	})
+}
+
+func TestRunOps(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir()+"/idsync.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var ids []int64
+	err = s.Update(ctx, func(tx *Tx) error {
+		for range 3 {
+			id, err := tx.StartRun("acme", "incremental")
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		for _, e := range []Event{
+			{RunID: ids[0], Kind: "create", Result: "applied"}, {RunID: ids[0], Kind: "create", Result: "applied"},
+			{RunID: ids[1], Kind: "create", Result: "failed"}, {RunID: ids[1], Kind: "delete", Result: "applied"},
+			{RunID: ids[2], Kind: "update", Result: "applied"},
+		} {
+			e.Connection = "acme"
+			if err := tx.AddEvent(e); err != nil {
+				return err
+			}
+		}
+		return tx.AddEvent(Event{RunID: ids[1], Connection: "other", Kind: "create", Result: "applied"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []OpCount
+	if err := s.View(ctx, func(tx *Tx) (err error) {
+		got, err = tx.RunOps("acme", ids[0], ids[1])
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []OpCount{{ids[0], "create", "applied", 2}, {ids[1], "create", "failed", 1}, {ids[1], "delete", "applied", 1}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("RunOps = %v, want %v", got, want)
+	}
 }

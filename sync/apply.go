@@ -38,6 +38,7 @@ func (e *Engine) drain(ctx context.Context, c *Connection, runID int64, log *slo
 	}); err != nil {
 		return 0, 0, err
 	}
+	progressOf(ctx).total(len(pending))
 	workers := defaultConcurrency
 	if l, ok := c.Target.(targets.Limiter); ok {
 		workers = max(l.Concurrency(), 1)
@@ -269,6 +270,7 @@ func (e *Engine) applyMerged(stop context.Context, c *Connection, runID int64, m
 // object the applied state already records for another object (the target
 // answered with someone else's id) fails the ops and overwrites nothing.
 func (e *Engine) record(stop context.Context, c *Connection, runID int64, ps []state.Pending, out idsync.Applied, cause error, log *slog.Logger) (applied, failed int, fatal error) {
+	defer func() { progressOf(stop).done(applied, failed) }()
 	opCtx := context.WithoutCancel(stop)
 	switch retry, _ := targets.Retryable(cause); {
 	case retry && stop.Err() != nil:

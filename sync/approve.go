@@ -14,6 +14,8 @@ type ApproveOptions struct {
 	// PlanID pins the approval to the held plan with this id (the one a
 	// person reviewed); "" approves the held plan as it stands.
 	PlanID string
+	// Progress is Options.Progress for the approval's run.
+	Progress func(Progress)
 }
 
 // Approve releases the connection's held plan. It does not apply the
@@ -49,6 +51,8 @@ func (e *Engine) Approve(ctx context.Context, c *Connection, opt ApproveOptions)
 		return res, err
 	}
 	log.Info("approving held plan", "plan", held.ID, "ops", len(held.Plan.Ops))
+	ctx, stop := e.track(ctx, c.Name, opt.Progress, log)
+	defer stop()
 	err := c.scrubErr(e.guarded(ctx, c, log, func(ctx context.Context) error {
 		return e.run(ctx, c, Options{Reconcile: disablesUnmanaged(held.Plan)}, res, newApproval(held), log)
 	}))

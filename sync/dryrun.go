@@ -38,8 +38,13 @@ func (e *Engine) dryRunInMemory(ctx context.Context, c *Connection, opt Options,
 	start := time.Now()
 	mem := newMemDirectory()
 	setPhase(ctx, "pulling from "+c.idpName())
+	prog := progressOf(ctx)
+	prog.phase(PhasePull)
 	w := newPageWriter(mem.apply) // records page k while the source fetches k+1
-	_, _, err := c.Source.Pull(ctx, "", func(page []idsync.Change) error { return w.put(page) })
+	_, _, err := c.Source.Pull(ctx, "", func(page []idsync.Change) error {
+		prog.page(len(page))
+		return w.put(page)
+	})
 	if werr := w.close(); werr != nil {
 		err = werr
 	}
@@ -58,6 +63,7 @@ func (e *Engine) dryRunInMemory(ctx context.Context, c *Connection, opt Options,
 	res.Reconcile = rec
 	pulled := time.Now()
 	setPhase(ctx, "planning")
+	prog.phase(PhasePlan)
 	// The pull is over: the read transaction is short and sees one state.
 	return e.Store.View(ctx, func(tx *state.Tx) error {
 		var d *drift
@@ -123,6 +129,7 @@ func (e *Engine) dryRunOnCopy(ctx context.Context, c *Connection, opt Options, r
 	res.Reconcile = rec
 	pulled := time.Now()
 	setPhase(ctx, "planning")
+	progressOf(ctx).phase(PhasePlan)
 	d, err := c.reconcileTx(tx, ls) // into the copy, rolled back
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)

@@ -23,6 +23,10 @@ type Engine struct {
 	mu       stdsync.Mutex
 	locks    map[string]*stdsync.Mutex
 	counters map[string]*Counters
+	// ProgressEvery, when > 0, logs each run's progress (phase, pages,
+	// objects, ops applied of total) every that long while it lasts: the
+	// daemon sets it, so a long run is not silent in its log.
+	ProgressEvery time.Duration
 	// deadline bounds a run's context (context.WithTimeoutCause when nil;
 	// tests pass the deadline by hand).
 	deadline func(context.Context, time.Duration, error) (context.Context, context.CancelFunc)
@@ -46,6 +50,10 @@ type Options struct {
 	// Reconcile lists the workspace and corrects drift (as every full
 	// read does) without a full read of the directory.
 	Reconcile bool
+	// Progress, when set, is told how the run goes: each page pulled and
+	// each op applied (progress.go). It is called one report at a time,
+	// from the run's goroutines, and must return quickly.
+	Progress func(Progress)
 }
 
 // Result is what a run did (or, for a dry run, would do).
@@ -107,6 +115,8 @@ func (e *Engine) Run(ctx context.Context, c *Connection, opt Options) (*Result, 
 	defer e.lock(c.Name)()
 	res := &Result{Connection: c.Name, DryRun: opt.DryRun, Plan: idsync.Plan{Connection: c.Name, Source: c.SourceType}}
 	log := c.scrubLog(e.Log).With("connection", c.Name)
+	ctx, stop := e.track(ctx, c.Name, opt.Progress, log)
+	defer stop()
 	if opt.DryRun {
 		err := e.guarded(ctx, c, log, func(ctx context.Context) error { return e.dryRunResult(ctx, c, opt, res) })
 		return res, c.scrubErr(err)
@@ -147,6 +157,7 @@ func (e *Engine) dryRunResult(ctx context.Context, c *Connection, opt Options, r
 // unless it is within the safety limits.
 func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Result, appr *approval, log *slog.Logger) error {
 	setPhase(ctx, "resuming ops left in the outbox")
+	progressOf(ctx).phase(PhaseResume)
 	n, failed, err := e.drain(ctx, c, res.RunID, log)
 	res.Resumed, res.Failed = n, failed
 	if err != nil {
@@ -163,6 +174,7 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 	}
 	res.Reconcile = rec
 	setPhase(ctx, "planning")
+	progressOf(ctx).phase(PhasePlan)
 	var ops []idsync.Op
 	err = e.Store.Update(ctx, func(tx *state.Tx) error {
 		d, err := c.reconcileTx(tx, ls)
@@ -223,6 +235,7 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 	}
 	log.Info("plan", "ops", len(ops), "full", res.Full)
 	setPhase(ctx, fmt.Sprintf("applying the plan (%d ops)", len(ops)))
+	progressOf(ctx).phase(PhaseApply)
 	if ls != nil {
 		// The creates match against this run's listing: the workspace is
 		// not listed a second time (see indexCreates).

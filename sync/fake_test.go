@@ -274,7 +274,7 @@ var (
 
 // harness is an engine on a temp-file database with a fake source and target.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	path   string
 	store  *state.Store
 	engine *Engine
@@ -284,7 +284,7 @@ type harness struct {
 	sleeps []time.Duration
 }
 
-func newHarness(t *testing.T, p Policy) *harness {
+func newHarness(t testing.TB, p Policy) *harness {
 	t.Helper()
 	h := &harness{t: t, path: t.TempDir() + "/idsync.db", src: newFakeSource(), tgt: newFakeTarget()}
 	if p.Deprovision == (Deprovision{}) {

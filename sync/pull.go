@@ -39,6 +39,8 @@ func (e *Engine) pull(ctx context.Context, c *Connection, forceFull bool, inTx f
 		cursor = ""
 	}
 	setPhase(ctx, "pulling from "+c.idpName())
+	prog := progressOf(ctx)
+	prog.phase(PhasePull)
 	pages := 0
 	// read runs one Pull; its pages are written on the writer's goroutine
 	// while the source fetches the next one.
@@ -48,6 +50,7 @@ func (e *Engine) pull(ctx context.Context, c *Connection, forceFull bool, inTx f
 		})
 		next, full, err := c.Source.Pull(ctx, cursor, func(page []idsync.Change) error {
 			pages++
+			prog.page(len(page))
 			return w.put(page) // emit owns page (sources.Source)
 		})
 		if werr := w.close(); werr != nil { // the source then returned that error or nothing

@@ -97,6 +97,7 @@ func (e *Engine) listWorkspace(ctx context.Context, c *Connection, want bool, re
 		return nil, nil, err
 	}
 	setPhase(ctx, "listing the workspace")
+	progressOf(ctx).phase(PhaseList)
 	err := l.ListUsers(ctx, func(page []idsync.Applied) error {
 		for _, a := range page {
 			if a.Account == nil || a.TargetID == "" {

@@ -11,8 +11,10 @@ import (
 	"strings"
 
 	"github.com/idsync/idsync/config"
+	"github.com/idsync/idsync/sources"
 	"github.com/idsync/idsync/state"
 	"github.com/idsync/idsync/sync"
+	"github.com/idsync/idsync/targets"
 )
 
 // app is what every subcommand starts from: the loaded config, the state
@@ -48,7 +50,17 @@ func configPath(flag string) string {
 }
 
 func loadConfig(path string) (*config.Config, error) {
-	cfg, err := config.Load(path)
+	return loadWith(config.Load, path)
+}
+
+// loadConfigForReading is loadConfig for the read-only commands
+// (config.LoadForReading: no secret is read).
+func loadConfigForReading(path string) (*config.Config, error) {
+	return loadWith(config.LoadForReading, path)
+}
+
+func loadWith(load func(string) (*config.Config, error), path string) (*config.Config, error) {
+	cfg, err := load(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("no configuration at %s: write one (`idsync config example` prints a starting point), or pass --config / set IDSYNC_CONFIG", path)
 	}
@@ -72,15 +84,23 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 // opens every connection's source and target. It never takes the state's
 // lock and never writes the database: status, log, explain and dry runs
 // run beside the writer without blocking it. Commands that write use
-// openWriter.
+// openWriter. Without wire (status, log, explain) no backend is opened and
+// no secret read: the connections are described (readonly.go).
 func openApp(ctx context.Context, g *globals, wire bool) (*app, error) {
-	cfg, err := loadConfig(configPath(g.config))
+	load := loadConfig
+	if !wire {
+		load = loadConfigForReading
+	}
+	cfg, err := load(configPath(g.config))
 	if err != nil {
 		return nil, err
 	}
 	a, err := newApp(ctx, g, cfg, wire)
 	if err != nil {
 		return nil, err
+	}
+	if !wire {
+		a.describe(cfg)
 	}
 	if a.store, err = state.OpenReadOnly(ctx, cfg.State); err != nil {
 		return nil, err
@@ -203,6 +223,12 @@ func connection(ctx context.Context, cc config.Connection) (*sync.Connection, er
 	if len(probs) > 0 {
 		return nil, probs
 	}
+	return newConnection(cc, src, tgt), nil
+}
+
+// newConnection is the engine connection of cc on its opened (or, for
+// read-only commands, described) backends.
+func newConnection(cc config.Connection, src sources.Source, tgt targets.Target) *sync.Connection {
 	p := sync.Policy{
 		Scope:       cc.Scope,
 		DefaultRole: cc.Roles.Default,
@@ -225,7 +251,7 @@ func connection(ctx context.Context, cc config.Connection) (*sync.Connection, er
 	// a backend may quote a URL or tenant id from the environment.
 	scrub := func(msg string) string { return cc.Target.Scrub(cc.Source.Scrub(msg)) }
 	return &sync.Connection{Name: cc.Name, SourceType: cc.Source.Type, Source: src, Target: tgt, Policy: p,
-		PolicyKey: targetPolicyKey(cc.Target), RunTimeout: cc.RunTimeout, Scrub: scrub}, nil
+		PolicyKey: targetPolicyKey(cc.Target), RunTimeout: cc.RunTimeout, Scrub: scrub}
 }
 
 // location is where a config problem or warning is: "idsync.yaml:12 connections[0].target.token_file".

@@ -20,7 +20,7 @@ import (
 
 func approveCmd(g *globals) *cobra.Command {
 	var output, planID string
-	var yes bool
+	var yes, quiet bool
 	cmd := &cobra.Command{
 		Use:   "approve CONNECTION",
 		Short: "Release a plan held by the safety limits",
@@ -37,7 +37,10 @@ plans every user again and applies that plan if each of its disables and
 deletes (and group deletes) was in the approved plan; other ops are always
 fine. A user restored in the identity provider since the hold is therefore
 left alone. If the new plan takes away more than was approved, it is held
-under its own id, the new ops are shown, and nothing is applied (exit 3).`,
+under its own id, the new ops are shown, and nothing is applied (exit 3).
+
+On a terminal it shows its progress on stderr, as sync does (not with --quiet
+or --output json).`,
 		Example: `  idsync approve acme
   idsync approve acme --plan 3f9a0c1b2d4e`,
 		Args: cobra.ExactArgs(1),
@@ -64,6 +67,11 @@ under its own id, the new ops are shown, and nothing is applied (exit 3).`,
 				}
 				g.argv = append(g.argv, "--yes")
 			}
+			sink := newProgress(g, output, quiet)
+			if sink != nil {
+				defer sink.close()
+			}
+			g.progress = sink
 			a, err := openWriter(ctx, g)
 			if err != nil {
 				return err
@@ -74,7 +82,10 @@ under its own id, the new ops are shown, and nothing is applied (exit 3).`,
 				return err
 			}
 			c := conns[0]
-			res, err := a.engine.Approve(ctx, c, sync.ApproveOptions{PlanID: planID})
+			res, err := a.engine.Approve(ctx, c, sync.ApproveOptions{PlanID: planID, Progress: progressReport(sink)})
+			if sink != nil {
+				sink.clear()
+			}
 			switch {
 			case errors.Is(err, sync.ErrNoHeldPlan):
 				return fmt.Errorf("%s has no held plan to approve ('idsync status' shows held plans)", c.Name)
@@ -98,6 +109,7 @@ under its own id, the new ops are shown, and nothing is applied (exit 3).`,
 	f.StringVar(&planID, "plan", "", "approve only the held plan with this id (refuse if it has changed)")
 	f.BoolVarP(&yes, "yes", "y", false, "do not show the plan and ask first on a terminal")
 	f.StringVarP(&output, "output", "o", "text", "text | json")
+	f.BoolVarP(&quiet, "quiet", "q", false, "show no progress on the terminal")
 	return cmd
 }
 

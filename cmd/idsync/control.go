@@ -15,6 +15,8 @@ import (
 	stdsync "sync"
 	"syscall"
 	"time"
+
+	"github.com/idsync/idsync/sync"
 )
 
 // The control socket: while the daemon runs it holds the state's lock, so
@@ -156,6 +158,11 @@ func forward(ctx context.Context, path string, g *globals, cfg *configFile) (int
 			return 0, fmt.Errorf("send the command to the daemon on %s: %w", path, err)
 		}
 	}
+	if g.progress != nil {
+		if err := writeFrame(conn, frameWantProgress, nil); err != nil {
+			return 0, fmt.Errorf("send the command to the daemon on %s: %w", path, err)
+		}
+	}
 	argv, err := json.Marshal(g.argv)
 	if err != nil {
 		return 0, err
@@ -172,7 +179,15 @@ func forward(ctx context.Context, path string, g *globals, cfg *configFile) (int
 		case err != nil:
 			return 0, fmt.Errorf("the daemon stopped answering before the command ended ('idsync status' and 'idsync log' show what was done): %w", err)
 		}
+		if g.progress != nil && (kind == frameStdout || kind == frameStderr) {
+			g.progress.clear()
+		}
 		switch kind {
+		case frameProgress:
+			var pr sync.Progress
+			if g.progress != nil && json.Unmarshal(p, &pr) == nil {
+				g.progress.report(pr)
+			}
 		case frameStdout:
 			g.stdout.Write(p)
 		case frameStderr:
@@ -339,14 +354,21 @@ func (s *controlServer) handle(conn *net.UnixConn) {
 		return
 	}
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	argv, cfg, err := readRequest(conn)
+	argv, cfg, wantProgress, err := readRequest(conn)
 	conn.SetReadDeadline(time.Time{})
 	if err != nil {
 		s.log.Warn("control socket: unreadable request", "pid", pid, "error", err)
 		return
 	}
 	out := &frames{conn: conn, stop: s.stop}
-	code := s.run(conn, out, argv, cfg, pid)
+	var remote *remoteProgress
+	if wantProgress {
+		remote = newRemoteProgress(out.write)
+	}
+	code := s.run(conn, out, argv, cfg, pid, remote)
+	if remote != nil {
+		remote.close()
+	}
 	if err := out.write(frameExit, []byte(strconv.Itoa(code))); err != nil {
 		s.log.Info("control socket: the CLI did not take the command's output (gone, stopped, or the daemon is stopping); the command ran without it",
 			"command", commandLine(argv), "pid", pid, "exit", code, "error", err)
@@ -354,8 +376,8 @@ func (s *controlServer) handle(conn *net.UnixConn) {
 }
 
 // readRequest reads the CLI's configuration (nil when the client sends
-// none) and command line.
-func readRequest(conn net.Conn) (argv []string, cfg *configFile, err error) {
+// none), whether it draws progress, and its command line.
+func readRequest(conn net.Conn) (argv []string, cfg *configFile, wantProgress bool, err error) {
 	kind, p, err := readFrame(conn)
 	if err == nil && kind == frameConfig {
 		cfg = new(configFile)
@@ -363,17 +385,22 @@ func readRequest(conn net.Conn) (argv []string, cfg *configFile, err error) {
 			kind, p, err = readFrame(conn)
 		}
 	}
+	if err == nil && kind == frameWantProgress {
+		wantProgress = true
+		kind, p, err = readFrame(conn)
+	}
 	if err == nil && kind != frameArgv {
 		err = fmt.Errorf("frame of kind %q, want the command line", kind)
 	}
 	if err == nil {
 		err = json.Unmarshal(p, &argv)
 	}
-	return argv, cfg, err
+	return argv, cfg, wantProgress, err
 }
 
-// run runs argv as the daemon and returns its exit status.
-func (s *controlServer) run(conn net.Conn, out *frames, argv []string, cfg *configFile, pid int) int {
+// run runs argv as the daemon and returns its exit status; remote, when
+// the CLI draws progress, gets the command's.
+func (s *controlServer) run(conn net.Conn, out *frames, argv []string, cfg *configFile, pid int, remote *remoteProgress) int {
 	stderr := stream{out, frameStderr}
 	cmd, _, err := rootCmd(&globals{stdout: io.Discard, stderr: io.Discard}).Find(argv)
 	if err != nil || cmd.Parent() == nil || !forwardable[cmd.Name()] {
@@ -403,7 +430,11 @@ func (s *controlServer) run(conn net.Conn, out *frames, argv []string, cfg *conf
 		cancel()
 	}()
 	s.log.Info("carrying out a command sent to the control socket", "command", line, "pid", pid)
-	code := s.execute(ctx, &globals{stdout: stream{out, frameStdout}, stderr: stderr, argv: argv, daemon: a}, line)
+	g := &globals{stdout: stream{out, frameStdout}, stderr: stderr, argv: argv, daemon: a}
+	if remote != nil {
+		g.remote = remote
+	}
+	code := s.execute(ctx, g, line)
 	s.log.Info("command done", "command", line, "pid", pid, "exit", code)
 	return code
 }

@@ -18,7 +18,7 @@ what it last applied, and the provisioning log for the user. USER is the IdP id,
 the userName or the email.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := openApp(cmd.Context(), g, true)
+			a, err := openApp(cmd.Context(), g, false) // the snapshot only: no backend, no secret
 			if err != nil {
 				return err
 			}

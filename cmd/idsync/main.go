@@ -49,6 +49,12 @@ type globals struct {
 	// daemon is set when the daemon runs a command sent to its control
 	// socket: the daemon's app, which openWriter returns.
 	daemon *app
+	// progress is the command's progress display (progress.go), which a
+	// command forwarded to the daemon feeds from its progress frames; nil
+	// for none. remote, in the daemon, sends a forwarded command's
+	// progress to its CLI, when the CLI asked for it.
+	progress progressSink
+	remote   progressSink
 }
 
 func main() {

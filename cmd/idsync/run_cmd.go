@@ -185,12 +185,13 @@ func listen(ctx context.Context, a *app, d daemonHTTP) (*http.Server, error) {
 			http.Error(w, "waiting for the first run", http.StatusServiceUnavailable)
 		}
 	})
+	mux.Handle("GET /{$}", statusPage(d))
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("http.listen: %w", err)
 	}
 	warnPlainBind(a.log, ln.Addr(), a.cfg.HTTP.TLS != nil)
-	srv := newHTTPServer(mux, a.log)
+	srv := newHTTPServer(withAuth(a, d, mux), a.log)
 	go func() {
 		var err error
 		if t := a.cfg.HTTP.TLS; t != nil {

@@ -13,7 +13,7 @@ import (
 func syncCmd(g *globals) *cobra.Command {
 	var opt sync.Options
 	var output string
-	var detailed bool
+	var detailed, quiet bool
 	cmd := &cobra.Command{
 		Use:   "sync [CONNECTION...]",
 		Short: "Run one sync now (all connections, or the named ones)",
@@ -31,13 +31,24 @@ Exit status: 0 on success, 1 on error (including ops that failed and wait for th
 
 One process writes the state at a time. While the daemon ('idsync run') is running,
 the sync is carried out by the daemon, with the same output and exit status; beside
-another sync it stops with an error naming that process.`,
+another sync it stops with an error naming that process.
+
+On a terminal (stdout and stderr) it shows its progress on stderr: pages read
+and objects seen while pulling, ops applied of the total with the rate and the
+time left while applying. Not with --quiet or --output json, nor when either is
+redirected.`,
 		Example: `  idsync sync --dry-run
   idsync sync acme --full --output json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output: must be text or json, not %q", output)
 			}
+			// Before open: the log then goes through the bar's stderr.
+			sink := newProgress(g, output, quiet)
+			if sink != nil {
+				defer sink.close()
+			}
+			g.progress, opt.Progress = sink, progressReport(sink)
 			open := openWriter
 			if opt.DryRun {
 				open = func(ctx context.Context, g *globals) (*app, error) { return openApp(ctx, g, true) }
@@ -56,6 +67,9 @@ another sync it stops with an error naming that process.`,
 			held, changed := false, false
 			for _, c := range conns {
 				res, err := a.engine.Run(cmd.Context(), c, opt)
+				if sink != nil {
+					sink.clear()
+				}
 				if opt.Reconcile && err == nil && res.Reconcile == nil {
 					fmt.Fprintf(g.stderr, "%s: its target cannot list the workspace's accounts: nothing was reconciled\n", c.Name)
 				}
@@ -98,5 +112,6 @@ another sync it stops with an error naming that process.`,
 	f.BoolVar(&opt.Reconcile, "reconcile", false, "list the workspace: correct managed accounts changed or deleted by hand, report unmanaged ones")
 	f.StringVarP(&output, "output", "o", "text", "text | json")
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 no changes, 2 changes, 3 held, 1 error")
+	f.BoolVarP(&quiet, "quiet", "q", false, "show no progress on the terminal")
 	return cmd
 }

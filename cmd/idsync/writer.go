@@ -19,6 +19,11 @@ import (
 // or any more (it is stopping, and the lock will be free).
 const daemonWait = 10 * time.Second
 
+// daemonProgressEvery is how often the daemon logs a run that is still
+// going (sync.Engine.ProgressEvery): a first sync of 100,000 users is not
+// silent for minutes.
+const daemonProgressEvery = 30 * time.Second
+
 // openWriter returns the app of the one process that may write the state
 // database. It takes the state's exclusive lock; if the idsync daemon holds
 // it, the command (g.argv) is sent over the daemon's control socket, the
@@ -84,6 +89,7 @@ func openDaemon(ctx context.Context, g *globals) (*app, error) {
 		return nil, err
 	}
 	a.file = file
+	a.engine.ProgressEvery = daemonProgressEvery
 	return a, nil
 }
 
