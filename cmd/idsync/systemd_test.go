@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -49,5 +50,20 @@ func TestWatchdogInterval(t *testing.T) {
 	t.Setenv("WATCHDOG_USEC", "")
 	if got := watchdogInterval(log); got != 0 {
 		t.Errorf("interval without WATCHDOG_USEC = %s, want 0", got)
+	}
+}
+
+// The README shows the unit the package ships, as it is.
+func TestReadmeShowsTheShippedUnit(t *testing.T) {
+	unit, err := os.ReadFile("../../deploy/idsync.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "```ini\n"+string(unit)+"```\n") {
+		t.Fatal("README.md does not show deploy/idsync.service as it is: copy the file into the ```ini block of \"Running as a service\"")
 	}
 }
