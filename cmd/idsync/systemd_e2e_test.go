@@ -127,11 +127,10 @@ func TestSystemdNotifySequence(t *testing.T) {
 	}
 	sock.expect(t, "a first STATUS", &pings, func(m string) bool { return m == "STATUS=1 connection ok" })
 
-	// Three disables against max_deletes 1: the run is held and says so.
-	for _, u := range []string{"dave.diaz", "alice.archer", "carol.chen"} {
-		if err := e.tenant.DisableUser(e.user(u)); err != nil {
-			t.Fatal(err)
-		}
+	// Sales leaves the scope in one change: its users' disables exceed
+	// max_deletes 1 in one run, which is held and says so.
+	if err := e.tenant.RemoveMember(e.sample.Groups["Whale Users"], e.sample.Groups["Sales"]); err != nil {
+		t.Fatal(err)
 	}
 	sock.expect(t, "a held STATUS", &pings, func(m string) bool { return m == "STATUS=0 connections ok, 1 held: contoso" })
 	if held := scrape(t, listeningRE.FindStringSubmatch(log.String())[1])[`idsync_held_plan{connection="contoso"}`]; held != 1 {
