@@ -89,6 +89,10 @@ func expand(s string, env func(string) (string, bool)) (out string, fromEnv bool
 			b.WriteString(val)
 		case hasDef:
 			b.WriteString(def)
+		case name == "CREDENTIALS_DIRECTORY":
+			// Set by systemd for a service with LoadCredential= only.
+			errs = append(errs, "environment variable CREDENTIALS_DIRECTORY is not set: systemd sets it for the idsync service "+
+				"(LoadCredential=); by hand, run as root with CREDENTIALS_DIRECTORY=/run/credentials/idsync.service while the service runs")
 		default:
 			errs = append(errs, fmt.Sprintf("environment variable %s is not set", name))
 		}

@@ -297,6 +297,7 @@ func (e *Engine) record(stop context.Context, c *Connection, runID int64, ps []s
 		})
 		switch {
 		case cause == nil:
+			e.countOps(c.Name, ps, "applied")
 			return len(ps), 0, nil
 		case !errors.Is(cause, state.ErrTargetTaken):
 			return 0, 0, cause
@@ -305,6 +306,7 @@ func (e *Engine) record(stop context.Context, c *Connection, runID int64, ps []s
 	for _, p := range ps {
 		log.Warn("op failed; will retry on the next run", "op", p.Op.Kind, "object", p.Op.Name(), "error", cause)
 	}
+	e.countOps(c.Name, ps, "failed")
 	return 0, len(ps), e.Store.Update(opCtx, func(tx *state.Tx) error {
 		for _, p := range ps {
 			op := p.Op

@@ -81,6 +81,9 @@ type Result struct {
 	// Reconcile is what listing the workspace found (full reads and
 	// Options.Reconcile; nil when the run did not list).
 	Reconcile *Reconcile `json:"reconcile,omitempty"`
+	// Elapsed is how long the run took, waiting for the connection's lock
+	// excluded (for the run duration metric).
+	Elapsed time.Duration `json:"-"`
 }
 
 // ErrNoHeldPlan is returned by Approve when there is nothing to approve.
@@ -114,6 +117,8 @@ func (e *Engine) lock(name string) func() {
 func (e *Engine) Run(ctx context.Context, c *Connection, opt Options) (*Result, error) {
 	defer e.lock(c.Name)()
 	res := &Result{Connection: c.Name, DryRun: opt.DryRun, Plan: idsync.Plan{Connection: c.Name, Source: c.SourceType}}
+	start := time.Now()
+	defer func() { res.Elapsed = time.Since(start) }()
 	log := c.scrubLog(e.Log).With("connection", c.Name)
 	ctx, stop := e.track(ctx, c.Name, opt.Progress, log)
 	defer stop()

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
 
+	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/internal/httppolicy"
+	"github.com/idsync/idsync/state"
 )
 
 // DefaultRunTimeout is a run's deadline when its connection sets none
@@ -90,6 +93,16 @@ type Counters struct {
 	// TriggeredRuns the runs they started (at most one per debounce window).
 	Triggers      uint64
 	TriggeredRuns uint64
+	// Ops counts the ops the apply phase finished, by kind and outcome
+	// (runs, resumes and approvals alike).
+	Ops map[OpOutcome]uint64
+}
+
+// OpOutcome is an op kind and how applying it ended: "applied" or
+// "failed" (a permanent failure, retried on a later run).
+type OpOutcome struct {
+	Kind   idsync.OpKind
+	Result string
 }
 
 // Counters returns each connection's counters.
@@ -98,7 +111,9 @@ func (e *Engine) Counters() map[string]Counters {
 	defer e.mu.Unlock()
 	out := make(map[string]Counters, len(e.counters))
 	for k, v := range e.counters {
-		out[k] = *v
+		c := *v
+		c.Ops = maps.Clone(v.Ops)
+		out[k] = c
 	}
 	return out
 }
@@ -115,6 +130,18 @@ func (e *Engine) count(conn string, f func(*Counters)) {
 		e.counters[conn] = c
 	}
 	f(c)
+}
+
+// countOps adds ps to the connection's op counters with the given result.
+func (e *Engine) countOps(conn string, ps []state.Pending, result string) {
+	e.count(conn, func(n *Counters) {
+		if n.Ops == nil {
+			n.Ops = map[OpOutcome]uint64{}
+		}
+		for _, p := range ps {
+			n.Ops[OpOutcome{Kind: p.Op.Kind, Result: result}]++
+		}
+	})
 }
 
 // runPhase is what a run is doing, for the message of a run that stalls.

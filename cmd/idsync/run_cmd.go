@@ -11,10 +11,12 @@ import (
 	stdsync "sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
+	sd "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/cobra"
 
+	"github.com/idsync/idsync/internal/httppolicy"
+	"github.com/idsync/idsync/internal/metrics"
 	"github.com/idsync/idsync/sync"
 )
 
@@ -57,12 +59,22 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 	// sent to the control socket run on the one current when they arrive.
 	var cur atomic.Pointer[app]
 	cur.Store(a)
+	met := daemonMetrics(a, cur.Load)
+	defer httppolicy.SetObserver(nil)
+	var summary runSummary // for systemd's STATUS=
+	watchdog := watchdogInterval(log)
 	var ready stdsync.Once
 	readyCh := make(chan struct{})
 	start := func(a *app) (*sync.Scheduler, error) {
 		s := sync.NewScheduler(ctx, a.engine)
+		summary.setConnections(connNames(a))
+		met.Connections(connNames(a))
 		s.OnResult = func(res *sync.Result, err error) {
 			ready.Do(func() { close(readyCh) })
+			met.ObserveRun(res, err)
+			if res != nil {
+				sdNotify(log, "STATUS="+summary.record(res.Connection, metrics.RunResult(res, err)))
+			}
 			if err != nil {
 				log.Error("run failed", "connection", res.Connection, "error", err)
 			} else if res != nil {
@@ -78,6 +90,7 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 		for _, c := range a.conns {
 			s.RunNow(c, sync.Options{})
 		}
+		startWatchdog(s, watchdog, log)
 		s.Start()
 		return s, nil
 	}
@@ -99,6 +112,7 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 			ready:   readyCh,
 			app:     cur.Load,
 			trigger: func(conn, reason string) bool { return curSched.Load().Trigger(conn, reason) },
+			metrics: met.Handler(),
 		})
 		if err != nil {
 			sched.Stop(false)
@@ -106,14 +120,14 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 		}
 		defer srv.Shutdown(context.WithoutCancel(ctx))
 	}
-	notify("READY=1")
+	sdNotify(log, sd.SdNotifyReady) // the state is open and the listener bound
 	log.Info("idsync running", "connections", len(a.conns), "state", a.cfg.State, "control", controlPath(a.cfg.State))
 
 	var retired stdsync.WaitGroup // schedulers replaced by a reload, finishing their runs
 	for {
 		select {
 		case <-ctx.Done():
-			notify("STOPPING=1")
+			sdNotify(log, sd.SdNotifyStopping)
 			log.Info("stopping: letting ops in flight finish")
 			ctl.close()
 			sched.Stop(false)
@@ -121,24 +135,24 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 			log.Info("stopped")
 			return nil
 		case <-hup:
-			notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", time.Now().UnixMicro()))
+			sdNotify(log, sdReloading())
 			next, err := safeReload(ctx, g, cur.Load())
 			if err != nil {
 				log.Error("reload failed; keeping the running configuration", "error", err)
-				notify("READY=1")
+				sdNotify(log, sd.SdNotifyReady)
 				continue
 			}
 			old := sched
 			if sched, err = start(next); err != nil {
 				log.Error("reload failed; keeping the running configuration", "error", err)
 				sched = old
-				notify("READY=1")
+				sdNotify(log, sd.SdNotifyReady)
 				continue
 			}
 			retired.Go(func() { old.Stop(true) })
 			cur.Store(next)
 			curSched.Store(sched)
-			notify("READY=1")
+			sdNotify(log, sd.SdNotifyReady)
 			log.Info("configuration reloaded", "connections", len(next.conns))
 		}
 	}
@@ -169,6 +183,8 @@ type daemonHTTP struct {
 	// trigger asks for a debounced run of a connection (sync.Scheduler.Trigger
 	// on the current scheduler); false for an unknown connection.
 	trigger func(conn, reason string) bool
+	// metrics serves /metrics (internal/metrics).
+	metrics http.Handler
 }
 
 // listen serves /healthz (the process is up) and /readyz (a first run has
@@ -186,6 +202,7 @@ func listen(ctx context.Context, a *app, d daemonHTTP) (*http.Server, error) {
 		}
 	})
 	mux.Handle("GET /{$}", statusPage(d))
+	mux.Handle("GET /metrics", d.metrics)
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("http.listen: %w", err)
@@ -205,21 +222,4 @@ func listen(ctx context.Context, a *app, d daemonHTTP) (*http.Server, error) {
 	}()
 	a.log.Info("listening", "addr", ln.Addr().String())
 	return srv, nil
-}
-
-// notify sends a systemd sd_notify message when running under systemd.
-func notify(state string) {
-	sock := os.Getenv("NOTIFY_SOCKET")
-	if sock == "" {
-		return
-	}
-	if sock[0] == '@' {
-		sock = "\x00" + sock[1:] // abstract socket
-	}
-	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		return
-	}
-	defer conn.Close()
-	conn.Write([]byte(state))
 }

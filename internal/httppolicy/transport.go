@@ -174,12 +174,14 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		cancel()
+		observe(t.opts.Name, Origin(req.URL), nil, time.Now())
 		if parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = &TimeoutError{Limit: t.opts.Timeout, Err: err}
 		}
 		return nil, err
 	}
 	fixRetryAfter(t.opts.Name, Origin(req.URL), resp.Header, time.Now())
+	observe(t.opts.Name, Origin(req.URL), resp, time.Now())
 	limit, kind := t.opts.MaxBody, "answer"
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		limit, kind = t.opts.MaxErrorBody, "error answer"
