@@ -114,7 +114,9 @@ func (c *Connection) appendUserOps(ops []idsync.Op, accounts []idsync.Account, i
 		if !has {
 			return append(ops, op(idsync.OpCreate, want, "")), accounts
 		}
-		if changes := idsync.DiffAttributes(prev, *want); len(changes) > 0 {
+		// Only what the workspace is sent on an existing account: a change
+		// the preset never sends (Whimsical's names after creation) is no op.
+		if changes := targets.Updates(c.Target, prev, *want); len(changes) > 0 {
 			o := op(idsync.OpUpdate, want, "")
 			o.Changes = changes
 			ops = append(ops, o)
