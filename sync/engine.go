@@ -225,7 +225,7 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 	setPhase(ctx, fmt.Sprintf("applying the plan (%d ops)", len(ops)))
 	if ls != nil {
 		// The creates match against this run's listing: the workspace is
-		// not listed a second time (see indexCreates).
+		// not listed a second time (see indexPhase).
 		ctx = targets.WithIndex(ctx, ls.index())
 	}
 	applied, failed, err := e.drain(ctx, c, res.RunID, log)

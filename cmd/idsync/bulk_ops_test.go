@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	stdsync "sync"
+	"testing"
+	"time"
+
+	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/state"
+	"github.com/idsync/idsync/sync"
+	"github.com/idsync/idsync/targets"
+	"github.com/idsync/idsync/targets/scim"
+	"github.com/idsync/idsync/targets/scim/scimtest"
+)
+
+// disableAll marks every user of f disabled in the IdP.
+func (f *firstSync) disableAll() {
+	for i := range f.src {
+		f.src[i].Status = idsync.StatusDisabled
+	}
+}
+
+// activeAccounts counts the workspace's active accounts.
+func activeAccounts(ws *scimtest.Server) int {
+	n := 0
+	for _, u := range ws.Users() {
+		if u.Active {
+			n++
+		}
+	}
+	return n
+}
+
+// A run of 1,000 disables: without Bulk each is a GET (is the recorded
+// account still this user's?) and a PATCH; with Bulk (maxOperations 100)
+// the run's listing answers the GETs and the PATCHes go 100 to a request:
+// at most N/maxOperations + N/pageSize + a few requests. Deletes too.
+func TestBulkDisablesAndDeletesRequestCounts(t *testing.T) {
+	const n, maxOps, page = 1000, 100, 100
+	off := false
+	for _, tt := range []struct {
+		name string
+		bulk bool
+		most int
+	}{
+		{"without bulk", false, 2*n + n/page + 5},
+		{"bulk, maxOperations 100", true, n/maxOps + n/page + 5},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ws := scimtest.NewServer(scimtest.Options{Token: "t0ken", Bulk: true, BulkMaxOperations: maxOps, PageSize: page})
+			defer ws.Close()
+			f := newFirstSync(t, ws, n)
+			e, st := f.engine()
+			conn := f.conn(newSCIM(t, ws, func(c *scim.Config) {
+				if !tt.bulk {
+					c.Bulk = &off
+				}
+			}))
+			ctx := context.Background()
+			if res, err := e.Run(ctx, conn, sync.Options{}); err != nil || res.Applied != n {
+				t.Fatalf("first sync: %v, %+v", err, res)
+			}
+			f.disableAll()
+			ws.ResetRequests()
+			res, err := e.Run(ctx, conn, sync.Options{})
+			if err != nil || res.Applied != n || res.Failed != 0 {
+				t.Fatalf("disables: %v, applied %d, failed %d", err, res.Applied, res.Failed)
+			}
+			if a := activeAccounts(ws); a != 0 {
+				t.Fatalf("%d accounts still active", a)
+			}
+			got := len(ws.Requests())
+			t.Logf("%d disables: %d requests (%d Bulk, %d GET)", n, got, ws.CountRequests(http.MethodPost, "/Bulk"), ws.CountRequests(http.MethodGet, "/"))
+			if got > tt.most {
+				t.Errorf("%d requests for %d disables, want at most %d", got, n, tt.most)
+			}
+
+			// Disabled now means deleted: deletes batch the same way.
+			conn.Policy.Deprovision.Disabled = sync.ActionDelete
+			ws.ResetRequests()
+			res, err = e.Run(ctx, conn, sync.Options{})
+			if err != nil || res.Applied != n || res.Failed != 0 || len(ws.Users()) != 0 {
+				t.Fatalf("deletes: %v, applied %d, failed %d, %d accounts left", err, res.Applied, res.Failed, len(ws.Users()))
+			}
+			got = len(ws.Requests())
+			t.Logf("%d deletes: %d requests", n, got)
+			if got > tt.most {
+				t.Errorf("%d requests for %d deletes, want at most %d", got, n, tt.most)
+			}
+			var left int
+			st.View(ctx, func(tx *state.Tx) (err error) { left, err = tx.AppliedCount("acme"); return err })
+			if left != 0 {
+				t.Errorf("%d users still applied", left)
+			}
+		})
+	}
+}
+
+// Each operation of a Bulk request of changes counts on its own: a 429 is
+// retried for that op alone, a 400 fails that user alone (planned again
+// next run), and a 404 (deleted by hand since the listing) goes down the
+// single path, which has nothing left to disable.
+func TestBulkDisablesPerOperationStatuses(t *testing.T) {
+	const n = 40
+	ws := scimtest.NewServer(scimtest.Options{Token: "t0ken", Bulk: true, BulkMaxOperations: 10})
+	defer ws.Close()
+	f := newFirstSync(t, ws, n)
+	e, st := f.engine()
+	e.Backoff = targets.Backoff{Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() }}
+	conn := f.conn(newSCIM(t, ws, nil))
+	ctx := context.Background()
+	if res, err := e.Run(ctx, conn, sync.Options{}); err != nil || res.Applied != n {
+		t.Fatalf("first sync: %v, %+v", err, res)
+	}
+	f.disableAll()
+	gone, _ := ws.UserByName("user00007@acme.test")
+	var once stdsync.Once
+	ws.OnRequest(func(r scimtest.Request) {
+		if r.Path == "/Bulk" {
+			once.Do(func() { ws.DeleteUser(gone.ID) }) // after the listing, before its PATCH
+		}
+	})
+	ws.Inject(scimtest.Fault{Kind: scimtest.Fault429, Count: 3, Method: "BULK PATCH"})
+	ws.Inject(scimtest.Fault{Kind: scimtest.Fault400, Count: 1, Method: "BULK PATCH"})
+	ws.ResetRequests()
+	res, err := e.Run(ctx, conn, sync.Options{})
+	ws.OnRequest(nil)
+	if err != nil || res.Applied != n-1 || res.Failed != 1 {
+		t.Fatalf("disables: %v, applied %d, failed %d", err, res.Applied, res.Failed)
+	}
+	if a := activeAccounts(ws); a != 1 {
+		t.Fatalf("%d accounts active, want the one whose operation failed", a)
+	}
+	if ws.BulkOperations() < n-1+3 {
+		t.Errorf("%d Bulk operations: the 429s were not retried", ws.BulkOperations())
+	}
+	res, err = e.Run(ctx, conn, sync.Options{})
+	if err != nil || res.Applied != 1 || res.Failed != 0 || activeAccounts(ws) != 0 {
+		t.Fatalf("second run: %v, applied %d, failed %d, %d active", err, res.Applied, res.Failed, activeAccounts(ws))
+	}
+	var pending int
+	st.View(ctx, func(tx *state.Tx) (err error) { pending, err = tx.OutboxLen("acme"); return err })
+	if pending != 0 {
+		t.Fatalf("outbox holds %d ops", pending)
+	}
+}
+
+// An account idsync recorded for a user but that an admin handed to
+// someone else (it now carries another externalId) is not written to by a
+// batched change, as by a single one: the user's own account is looked up
+// by identity and, there being none, there is nothing to disable. The same
+// outcome with and without Bulk.
+func TestBulkChangeRefusesAnAccountNowAnothers(t *testing.T) {
+	off := false
+	for _, bulk := range []bool{true, false} {
+		t.Run(fmt.Sprintf("bulk=%v", bulk), func(t *testing.T) {
+			ws := scimtest.NewServer(scimtest.Options{Token: "t0ken", Bulk: true, BulkMaxOperations: 10})
+			defer ws.Close()
+			f := newFirstSync(t, ws, 20)
+			e, _ := f.engine()
+			conn := f.conn(newSCIM(t, ws, func(c *scim.Config) {
+				if !bulk {
+					c.Bulk = &off
+				}
+			}))
+			ctx := context.Background()
+			if res, err := e.Run(ctx, conn, sync.Options{}); err != nil || res.Applied != 20 {
+				t.Fatalf("first sync: %v, %+v", err, res)
+			}
+			taken, _ := ws.UserByName("user00003@acme.test")
+			ws.EditUser(taken.ID, func(raw map[string]any) {
+				raw["externalId"] = "someone-else"
+				raw["userName"] = "someone.else@acme.test"
+			})
+			f.disableAll()
+			ws.ResetRequests()
+			res, err := e.Run(ctx, conn, sync.Options{})
+			if err != nil || res.Applied != 20 || res.Failed != 0 {
+				t.Fatalf("disables: %v, applied %d, failed %d", err, res.Applied, res.Failed)
+			}
+			if u, _ := ws.User(taken.ID); !u.Active || u.ExternalID != "someone-else" {
+				t.Fatalf("the account now another's was written to: %+v", u)
+			}
+			if a := activeAccounts(ws); a != 1 {
+				t.Fatalf("%d accounts active, want only the one now another's", a)
+			}
+			for _, r := range ws.Requests() {
+				if r.Method == http.MethodPatch && r.Path == "/Users/"+taken.ID {
+					t.Fatalf("PATCH sent to the account now another's")
+				}
+			}
+			if bulk && ws.CountRequests(http.MethodPost, "/Bulk") == 0 {
+				t.Fatalf("no Bulk request")
+			}
+		})
+	}
+}
