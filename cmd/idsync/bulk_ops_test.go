@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	stdsync "sync"
@@ -196,5 +197,58 @@ func TestBulkChangeRefusesAnAccountNowAnothers(t *testing.T) {
 				t.Fatalf("no Bulk request")
 			}
 		})
+	}
+}
+
+// A run cut off right after a Bulk request of disables whose answer was
+// lost (the workspace disabled the accounts, idsync never heard) leaves
+// them in the outbox; a new engine lists the workspace again, checks each
+// account is still the user's and sends the disables again: every account
+// ends disabled, nothing fails, the outbox empties.
+func TestCrashMidBulkDisablesResumes(t *testing.T) {
+	const n = 250
+	ws := scimtest.NewServer(scimtest.Options{Token: "t0ken", Bulk: true, BulkMaxOperations: 50})
+	defer ws.Close()
+	f := newFirstSync(t, ws, n)
+	e0, st0 := f.engine()
+	if res, err := e0.Run(context.Background(), f.conn(newSCIM(t, ws, nil)), sync.Options{}); err != nil || res.Applied != n {
+		t.Fatalf("first sync: %v, %+v", err, res)
+	}
+	st0.Close()
+	f.disableAll()
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu stdsync.Mutex
+	bulks := 0
+	ws.OnRequest(func(r scimtest.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case r.Fault == string(scimtest.FaultDropAfter):
+			cancel()
+		case r.Path == "/Bulk":
+			if bulks++; bulks == 2 {
+				ws.Inject(scimtest.Fault{Kind: scimtest.FaultDropAfter, Count: 1, Method: http.MethodPost})
+			}
+		}
+	})
+	e1, st1 := f.engine()
+	res, err := e1.Run(ctx, f.conn(newSCIM(t, ws, func(c *scim.Config) { c.Concurrency = 1 })), sync.Options{})
+	ws.OnRequest(nil)
+	if !errors.Is(err, context.Canceled) || res.Applied >= n {
+		t.Fatalf("run: %v, applied %d", err, res.Applied)
+	}
+	st1.Close()
+	e2, st2 := f.engine()
+	res2, err := e2.Run(context.Background(), f.conn(newSCIM(t, ws, nil)), sync.Options{})
+	if err != nil || res2.Failed != 0 || len(res2.Plan.Ops) != 0 || res.Applied+res2.Resumed != n {
+		t.Fatalf("resume: %v; applied %d then %d (failed %d), new plan %d ops", err, res.Applied, res2.Resumed, res2.Failed, len(res2.Plan.Ops))
+	}
+	if a := activeAccounts(ws); a != 0 || len(ws.Users()) != n {
+		t.Fatalf("%d of %d accounts active after resume", a, len(ws.Users()))
+	}
+	var pending int
+	st2.View(context.Background(), func(tx *state.Tx) (err error) { pending, err = tx.OutboxLen("acme"); return err })
+	if pending != 0 {
+		t.Fatalf("outbox holds %d ops", pending)
 	}
 }
