@@ -204,6 +204,9 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 		if err := tx.DropHeld(c.Name); err != nil {
 			return err
 		}
+		if err := tx.DropLostMembers(c.Name, ev.stale); err != nil {
+			return err
+		}
 		if ev.policy != "" {
 			if err := tx.SavePolicyFingerprint(c.Name, ev.policy); err != nil {
 				return err

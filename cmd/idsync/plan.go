@@ -124,6 +124,11 @@ func printOps(w io.Writer, r syncResult) {
 				fmt.Fprintf(w, "  ? %-*s %-*s %s, not managed by idsync: left alone (unmanaged: %s)\n", wordWidth, "unmanaged", nameWidth, shown(u.UserName), state, rc.Policy)
 			}
 		}
+		for _, g := range rc.UnmanagedGroups {
+			if g.Action == "left alone" {
+				fmt.Fprintf(w, "  ? %-*s %-*s group of %d, not managed by idsync: left alone\n", wordWidth, "unmanaged", nameWidth, shown(g.DisplayName), g.Members)
+			}
+		}
 	}
 }
 
