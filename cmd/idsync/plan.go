@@ -161,15 +161,15 @@ func describeOp(op idsync.Op) (sign, word, detail string) {
 	case idsync.OpDelete:
 		return "-", "delete", paren(op.Reason)
 	case idsync.OpGroupCreate:
-		return "+", "group create", ""
+		return "+", "group create", paren(op.Reason)
 	case idsync.OpGroupUpdate:
-		return "~", "group rename", fmt.Sprintf("%q → %q", op.PrevGroup.DisplayName, op.Group.DisplayName)
+		return "~", "group rename", strings.TrimSpace(fmt.Sprintf("%q → %q", op.PrevGroup.DisplayName, op.Group.DisplayName) + " " + paren(op.Reason))
 	case idsync.OpGroupDelete:
 		return "-", "group delete", paren(op.Reason)
 	case idsync.OpMemberAdd:
-		return "+", "members", memberList(op.Members)
+		return "+", "members", strings.TrimSpace(memberList(op.Members) + " " + paren(op.Reason))
 	case idsync.OpMemberRemove:
-		return "-", "members", memberList(op.Members)
+		return "-", "members", strings.TrimSpace(memberList(op.Members) + " " + paren(op.Reason))
 	}
 	return "?", string(op.Kind), ""
 }

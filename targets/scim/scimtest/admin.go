@@ -14,7 +14,8 @@ func (s *Server) DeleteUser(id string) bool {
 
 // EditGroup changes the group with id as an admin would by hand (drift
 // tests): f edits its stored resource (members as [{"value": userID}]);
-// false when there is no such group.
+// false when there is no such group. f runs under the server's lock: it
+// must not call the server.
 func (s *Server) EditGroup(id string, f func(raw map[string]any)) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
