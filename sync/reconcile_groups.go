@@ -289,9 +289,8 @@ func (d *groupDrift) finish(plan *idsync.Plan, rec *Reconcile) {
 			creates[o.ObjectID] = true
 			creates["name:"+strings.ToLower(o.Group.DisplayName)] = true
 		}
-		if why, ok := d.why[o.ObjectID]; ok {
-			o.Reason = strings.TrimPrefix(why+"; "+o.Reason, "; ")
-			o.Reason = strings.TrimSuffix(o.Reason, "; ")
+		if why := d.reason(*o); why != "" {
+			o.Reason = strings.TrimSuffix(why+"; "+o.Reason, "; ")
 		}
 	}
 	rec.GroupsCorrected = len(d.why)
@@ -302,6 +301,24 @@ func (d *groupDrift) finish(plan *idsync.Plan, rec *Reconcile) {
 		}
 	}
 	rec.UnmanagedGroups = d.unmanaged
+}
+
+// reason is why group op o corrects drift, "" when it does not.
+func (d *groupDrift) reason(o idsync.Op) string {
+	id := o.ObjectID
+	switch {
+	case slices.Contains(d.lost, id):
+		return reasonDeleted
+	case o.Kind == idsync.OpGroupUpdate:
+		if _, ok := d.fixed[id]; ok {
+			return reasonChanged
+		}
+	case o.Kind == idsync.OpMemberAdd || o.Kind == idsync.OpMemberRemove:
+		if len(d.gone[id])+len(d.added[id]) > 0 {
+			return reasonMembers
+		}
+	}
+	return ""
 }
 
 // logGroups records the group drift and unmanaged groups in the

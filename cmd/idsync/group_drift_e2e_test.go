@@ -61,7 +61,8 @@ func TestOfficeRnDTeamDriftIsCorrected(t *testing.T) {
 	explained()
 
 	// By hand in the workspace: p01 leaves Beta, Alpha (p00's primary team)
-	// is deleted, Gamma renamed, and a team of nobody's made.
+	// is deleted, Gamma renamed and p03 put in it, and a team of nobody's
+	// made.
 	p00 := o.account("p00@contoso.test").ID // not inside EditGroup: it holds the server's lock
 	o.ws.EditGroup(o.team("Beta").ID, func(raw map[string]any) {
 		raw["members"] = []any{map[string]any{"value": p00}}
@@ -69,7 +70,11 @@ func TestOfficeRnDTeamDriftIsCorrected(t *testing.T) {
 	if !o.ws.DeleteGroup(o.team("Alpha").ID) {
 		t.Fatal("delete Alpha")
 	}
-	o.ws.EditGroup(o.team("Gamma").ID, func(raw map[string]any) { raw["displayName"] = "Gamma (renamed by hand)" })
+	p03 := o.account("p03@contoso.test").ID // in no team in the IdP
+	o.ws.EditGroup(o.team("Gamma").ID, func(raw map[string]any) {
+		raw["displayName"] = "Gamma (renamed by hand)"
+		raw["members"] = append(raw["members"].([]any), map[string]any{"value": p03})
+	})
 	hand := o.ws.AddGroup(scimtest.Group{DisplayName: "Hand Made", Members: []string{o.account("p02@contoso.test").ID}})
 
 	// An incremental run does not list the workspace: nothing changes.
@@ -95,7 +100,7 @@ func TestOfficeRnDTeamDriftIsCorrected(t *testing.T) {
 		t.Errorf("Beta holds %v, want p01 back", got)
 	}
 	gamma := o.team("Gamma")
-	if got := o.memberNames(gamma); !slices.Equal(got, []string{"p01"}) || gamma.Description != "Gamma team" {
+	if got := o.memberNames(gamma); !slices.Equal(got, []string{"p01"}) || gamma.Description != "Gamma team" { // p03 removed
 		t.Errorf("Gamma: %+v holding %v", gamma, got)
 	}
 	if a := o.team("Alpha"); a.ExternalID != o.groups["Alpha"] || a.Description != "Alpha team" {
