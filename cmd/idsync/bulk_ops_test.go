@@ -252,3 +252,43 @@ func TestCrashMidBulkDisablesResumes(t *testing.T) {
 		t.Fatalf("outbox holds %d ops", pending)
 	}
 }
+
+// deltaSource is usersSource read as changes since a cursor: never a full
+// read, so runs do not list the workspace for drift.
+type deltaSource struct{ *firstSync }
+
+func (s deltaSource) Pull(ctx context.Context, cursor string, emit func([]idsync.Change) error) (string, bool, error) {
+	next, _, err := s.src.Pull(ctx, cursor, emit)
+	return next, false, err
+}
+
+// A few changes in a big workspace: listing it would cost more than the
+// reads it saves, so there is no index, and the changes go alone (each
+// with its read) rather than in Bulk requests unchecked.
+func TestBulkChangesWithoutAListingGoAlone(t *testing.T) {
+	ws := scimtest.NewServer(scimtest.Options{Token: "t0ken", Bulk: true, BulkMaxOperations: 100, PageSize: 10})
+	defer ws.Close()
+	for i := range 500 {
+		ws.AddUser(scimtest.User{UserName: fmt.Sprintf("other%d@acme.test", i), ExternalID: fmt.Sprintf("x%d", i), Active: true})
+	}
+	f := newFirstSync(t, ws, 4)
+	e, _ := f.engine()
+	conn := f.conn(newSCIM(t, ws, nil))
+	conn.Source = deltaSource{f}
+	ctx := context.Background()
+	if res, err := e.Run(ctx, conn, sync.Options{}); err != nil || res.Applied != 4 {
+		t.Fatalf("first sync: %v, %+v", err, res)
+	}
+	f.disableAll()
+	ws.ResetRequests()
+	res, err := e.Run(ctx, conn, sync.Options{})
+	if err != nil || res.Applied != 4 || res.Failed != 0 || res.Reconcile != nil {
+		t.Fatalf("disables: %v, applied %d, failed %d, reconcile %+v", err, res.Applied, res.Failed, res.Reconcile)
+	}
+	if a := activeAccounts(ws); a != 500 {
+		t.Fatalf("%d accounts active, want the 500 others", a)
+	}
+	if n, gets := ws.CountRequests(http.MethodPost, "/Bulk"), ws.CountRequests(http.MethodGet, "/Users/"); n != 0 || gets != 4 {
+		t.Fatalf("%d Bulk requests and %d reads, want 0 and one read per disable", n, gets)
+	}
+}
