@@ -70,6 +70,10 @@ func (c *Client) ListUsers(ctx context.Context, emit func([]idsync.Applied) erro
 
 var _ targets.GroupLister = (*Client)(nil)
 
+// groupPage is the count asked for per page of groups: pages carry every
+// member, and a few big teams must stay well within maxBody.
+const groupPage = 10
+
 // ListGroups emits every workspace group with its members (a page at a
 // time, as ListUsers), for drift reconcile of pushed groups. A workspace
 // without groups (404 on /Groups) lists none.
@@ -77,7 +81,7 @@ func (c *Client) ListGroups(ctx context.Context, emit func([]targets.ListedGroup
 	seen := map[string]bool{}
 	for start := 1; ; {
 		var lr listResponse
-		q := url.Values{"startIndex": {strconv.Itoa(start)}, "count": {strconv.Itoa(pageSize)}}
+		q := url.Values{"startIndex": {strconv.Itoa(start)}, "count": {strconv.Itoa(groupPage)}}
 		err := targets.Backoff{Sleep: c.sleep}.Retry(ctx, func() error {
 			lr = listResponse{}
 			return c.do(ctx, http.MethodGet, "/Groups?"+q.Encode(), nil, &lr)
