@@ -232,6 +232,9 @@ func (tx *Tx) DeleteAppliedGroup(conn, id string) error {
 	if _, err := tx.exec(`DELETE FROM applied_members WHERE connection = ? AND group_id = ?`, conn, id); err != nil {
 		return fmt.Errorf("state: forget applied group: %w", err)
 	}
+	if _, err := tx.exec(`DELETE FROM applied_members_lost WHERE connection = ? AND group_id = ?`, conn, id); err != nil {
+		return fmt.Errorf("state: forget applied group: %w", err)
+	}
 	return nil
 }
 
@@ -262,12 +265,18 @@ func (tx *Tx) SetAppliedMembers(conn, group string, users []string, add bool) er
 		return fmt.Errorf("state: record group members: %w", err)
 	}
 	for _, u := range users {
-		if _, err := tx.exec(`INSERT INTO applied_members (connection, group_id, user_id, seq) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			conn, group, u, seq); err != nil {
+		// A membership put back after drift keeps its number (lost.go).
+		if _, err := tx.exec(`INSERT INTO applied_members (connection, group_id, user_id, seq) VALUES (?, ?, ?,
+			COALESCE((SELECT seq FROM applied_members_lost WHERE connection = ? AND group_id = ? AND user_id = ?), ?)) ON CONFLICT DO NOTHING`,
+			conn, group, u, conn, group, u, seq); err != nil {
 			return fmt.Errorf("state: record group members: %w", err)
 		}
 	}
-	return nil
+	pairs := make([][2]string, len(users))
+	for i, u := range users {
+		pairs[i] = [2]string{group, u}
+	}
+	return tx.DropLostMembers(conn, pairs)
 }
 
 // MemberOrder returns, for each given user (nil: every user), the groups

@@ -48,10 +48,7 @@ func (e *Engine) drain(ctx context.Context, c *Connection, runID int64, log *slo
 		for n < len(pending) && phaseOf(pending[n].Op) == phaseOf(pending[0].Op) {
 			n++
 		}
-		pctx := ctx
-		if phase(pending[0].Op.Kind) == 0 {
-			pctx = e.indexCreates(ctx, c, pending[:n], log)
-		}
+		pctx := e.indexPhase(ctx, c, pending[:n], log)
 		a, f, err := e.applyPhase(pctx, c, runID, chains(pending[:n]), workers, log)
 		applied, failed = applied+a, failed+f
 		if err != nil {

@@ -20,7 +20,7 @@ func batching(ctx context.Context, t targets.Target, chains [][]state.Pending) (
 	}
 	n := 0
 	for _, ch := range chains {
-		if b.Batchable(ch[0].Op) {
+		if batchable(ctx, b, ch[0].Op) {
 			n++
 		}
 	}
@@ -31,6 +31,19 @@ func batching(ctx context.Context, t targets.Target, chains [][]state.Pending) (
 		return b, size
 	}
 	return nil, 0
+}
+
+// batchable reports whether op goes in a batch in the phase of ctx. For a
+// target that lists (targets.Indexer), a change to an existing account
+// only when the phase has the workspace's index (targets.Batcher): without
+// one the target would read each account before writing to it, and those
+// ops run concurrently alone instead.
+func batchable(ctx context.Context, b targets.Batcher, op idsync.Op) bool {
+	if !b.Batchable(op) {
+		return false
+	}
+	_, lists := b.(targets.Indexer)
+	return op.Kind == idsync.OpCreate || !lists || targets.IndexOf(ctx) != nil
 }
 
 // applyBatched is applyPhase for a target that batches: the phase runs in
@@ -66,7 +79,7 @@ func (e *Engine) applyBatched(ctx context.Context, c *Connection, runID int64, b
 			}
 			step := st[k]
 			switch {
-			case len(step) == 1 && b.Batchable(step[0].Op):
+			case len(step) == 1 && batchable(ctx, b, step[0].Op):
 				batch = append(batch, step[0])
 				if len(batch) == size {
 					flush()

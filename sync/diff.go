@@ -36,6 +36,7 @@ func (c *Connection) plan(ev *evaluation) idsync.Plan {
 			names[i] = a.Account.UserName
 		}
 	}
+	wants := map[string][]string{} // user → the pushed groups it is planned in
 	slices.SortFunc(byName, func(a, b int) int {
 		return cmp.Or(strings.Compare(names[a], names[b]), strings.Compare(ev.users[a].id, ev.users[b].id))
 	})
@@ -50,6 +51,7 @@ func (c *Connection) plan(ev *evaluation) idsync.Plan {
 			if d.want != wantNone {
 				want = d.groups
 			}
+			wants[id] = want
 			have := ev.members[id]
 			m := idsync.Member{ExternalID: id, TargetID: a.TargetID}
 			var joins []string
@@ -63,8 +65,23 @@ func (c *Connection) plan(ev *evaluation) idsync.Plan {
 				// round k, in groups.include order: the first one joined
 				// (OfficeRnD's primary team) is the operator's first pick,
 				// never a race between concurrent member-adds.
-				rank := ev.graph.rank
-				slices.SortFunc(joins, func(a, b string) int { return cmp.Or(cmp.Compare(rank[a], rank[b]), strings.Compare(a, b)) })
+				// A membership put back after drift keeps its first place
+				// (state/lost.go), ahead of any new one.
+				rank, lost := ev.graph.rank, ev.lost[id]
+				slices.SortFunc(joins, func(a, b string) int {
+					sa, la := lost[a]
+					sb, lb := lost[b]
+					switch {
+					case la && lb:
+						return cmp.Or(cmp.Compare(sa, sb), strings.Compare(a, b))
+					case la != lb:
+						if la {
+							return -1
+						}
+						return 1
+					}
+					return cmp.Or(cmp.Compare(rank[a], rank[b]), strings.Compare(a, b))
+				})
 			}
 			for k, gid := range joins {
 				r := memberRound{group: gid}
@@ -82,6 +99,7 @@ func (c *Connection) plan(ev *evaluation) idsync.Plan {
 	}
 	if c.Policy.GroupSync {
 		p.Ops = append(p.Ops, c.groupOps(ev, traits, adds, removes)...)
+		ev.stale = staleLost(ev, wants)
 	}
 	p.Sort()
 	return p
@@ -114,7 +132,9 @@ func (c *Connection) appendUserOps(ops []idsync.Op, accounts []idsync.Account, i
 		if !has {
 			return append(ops, op(idsync.OpCreate, want, "")), accounts
 		}
-		if changes := idsync.DiffAttributes(prev, *want); len(changes) > 0 {
+		// Only what the workspace is sent on an existing account: a change
+		// the preset never sends (Whimsical's names after creation) is no op.
+		if changes := targets.Updates(c.Target, prev, *want); len(changes) > 0 {
 			o := op(idsync.OpUpdate, want, "")
 			o.Changes = changes
 			ops = append(ops, o)

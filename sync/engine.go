@@ -221,6 +221,9 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 		if err := tx.DropHeld(c.Name); err != nil {
 			return err
 		}
+		if err := tx.DropLostMembers(c.Name, ev.stale); err != nil {
+			return err
+		}
 		if ev.policy != "" {
 			if err := tx.SavePolicyFingerprint(c.Name, ev.policy); err != nil {
 				return err
@@ -243,7 +246,7 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 	progressOf(ctx).phase(PhaseApply)
 	if ls != nil {
 		// The creates match against this run's listing: the workspace is
-		// not listed a second time (see indexCreates).
+		// not listed a second time (see indexPhase).
 		ctx = targets.WithIndex(ctx, ls.index())
 	}
 	applied, failed, err := e.drain(ctx, c, res.RunID, log)

@@ -26,6 +26,11 @@ type evaluation struct {
 	// recorded ("" otherwise); policyChanged says a recorded one differed.
 	policy        string
 	policyChanged bool
+	// lost are the evaluated users' memberships drift reconcile found gone
+	// from the workspace, with the order number each keeps (state/lost.go);
+	// stale, set by the plan, are those the IdP no longer wants.
+	lost  map[string]map[string]int64
+	stale [][2]string
 }
 
 // directory is the snapshot side of what an evaluation reads: the SQLite
@@ -164,6 +169,11 @@ func (c *Connection) evaluateIDs(tx *state.Tx, dir directory, g *graph, ids []st
 	}
 	if ev.members, err = tx.AppliedMemberships(c.Name, ids); err != nil {
 		return nil, err
+	}
+	if c.Policy.GroupSync {
+		if ev.lost, err = tx.LostMembers(c.Name, ids); err != nil {
+			return nil, err
+		}
 	}
 	// Assignments of the users and of the groups they are directly in.
 	var principals []string

@@ -9,39 +9,51 @@ import (
 	"github.com/idsync/idsync/targets"
 )
 
-// indexCreates returns ctx carrying the workspace's accounts
-// (targets.Indexer) when the phase has user creates and the target can
-// list, so each create is one request instead of lookups and a POST. The
-// index is built at the start of every drain's create phase, never kept
-// across drains: after a crash the resumed drain sees what the interrupted
-// one created and adopts it. A target that cannot list, or a listing that
-// fails, leaves ctx as it is and the creates look up one by one.
+// indexPhase returns ctx carrying the workspace's accounts
+// (targets.Indexer) when the phase has user creates, or ops the target
+// batches that change or delete a recorded account, and the target can
+// list: each create is then one request (or one Bulk operation) instead of
+// lookups and a POST, and each batched change is checked against the
+// listing instead of a read of its own. The index is built at the start of
+// every such phase of a drain, never kept across drains: after a crash the
+// resumed drain sees what the interrupted one did. A target that cannot
+// list, or a listing that fails, leaves ctx as it is: creates look up one
+// by one, and changes go one by one with their own reads.
 //
 // A run that has listed the workspace already (drift reconcile on a full
 // read) may pass that listing down as a targets.Index (targets.NewIndex,
 // Add each account, targets.WithIndex on the drain's ctx): it is used as
 // is and the workspace is not listed twice.
-func (e *Engine) indexCreates(ctx context.Context, c *Connection, ops []state.Pending, log *slog.Logger) context.Context {
+func (e *Engine) indexPhase(ctx context.Context, c *Connection, ops []state.Pending, log *slog.Logger) context.Context {
 	ix, ok := c.Target.(targets.Indexer)
 	if !ok || targets.IndexOf(ctx) != nil {
 		return ctx
 	}
-	creates := 0
+	b, _ := c.Target.(targets.Batcher)
+	creates, checks := 0, 0
 	for _, p := range ops {
-		if p.Op.Kind == idsync.OpCreate {
+		switch k := p.Op.Kind; {
+		case k == idsync.OpCreate:
 			creates++
+		case b != nil && !k.IsGroup() && b.Batchable(p.Op):
+			checks++
 		}
 	}
-	if creates == 0 {
+	if checks > 1 && b.BatchSize(ctx) <= 1 {
+		checks = 0 // not batched: each change reads its account anyway
+	}
+	// A listing saves a create two lookups, a batched change one read.
+	weight := creates + checks/2
+	if weight == 0 {
 		return ctx
 	}
-	x, err := ix.IndexUsers(ctx, creates)
+	x, err := ix.IndexUsers(ctx, weight)
 	if err != nil {
-		log.Warn("could not list the workspace; each create looks its account up instead", "error", err)
+		log.Warn("could not list the workspace; each op looks its account up instead", "error", err)
 		return ctx
 	}
 	if x != nil {
-		log.Debug("workspace listed for creates", "accounts", x.Len(), "creates", creates)
+		log.Debug("workspace listed for the phase", "accounts", x.Len(), "creates", creates, "batched changes", checks)
 	}
 	return targets.WithIndex(ctx, x)
 }

@@ -44,6 +44,15 @@ type Reconcile struct {
 	// Error says why nothing was reconciled (the listing failed, or could
 	// not be trusted); the rest of the run went on without it.
 	Error string `json:"error,omitempty"`
+
+	// Pushed groups (groups.sync, where the workspace lists groups):
+	// how many the workspace listed, how many managed ones were changed or
+	// deleted by hand (the plan puts them back), the unmanaged ones, and
+	// why groups were not reconciled when they were not.
+	GroupsListed    int              `json:"groupsListed,omitempty"`
+	GroupsCorrected int              `json:"groupsCorrected,omitempty"`
+	UnmanagedGroups []UnmanagedGroup `json:"unmanagedGroups,omitempty"`
+	GroupsError     string           `json:"groupsError,omitempty"`
 }
 
 // Unmanaged is one workspace account idsync does not manage.
@@ -66,6 +75,7 @@ type listing struct {
 	byTarget map[string]idsync.Account
 	before   map[string]state.AppliedUser
 	n        int
+	groups   *groupListing // nil: groups not listed
 }
 
 // drift is what a listing shows against the applied state: the applied
@@ -76,6 +86,7 @@ type drift struct {
 	unmanaged []Unmanaged
 	known     map[string]bool // IdP ids idsync has applied (unmanaged accounts carrying one are never disabled)
 	names     map[string]string
+	groups    *groupDrift // nil: groups not listed
 }
 
 // listWorkspace lists the workspace when the run reconciles (a full read,
@@ -123,6 +134,12 @@ func (e *Engine) listWorkspace(ctx context.Context, c *Connection, want bool, re
 		rec.Error = fmt.Sprintf("the workspace listed no accounts while idsync manages %d there; not taken as proof that they were deleted, nothing was reconciled", len(ls.before))
 		log.Warn("empty workspace listing; nothing reconciled", "applied", len(ls.before))
 		return nil, rec, nil
+	}
+	if ls.groups, rec.GroupsError, err = e.listGroups(ctx, c, read, log); err != nil {
+		return nil, nil, err
+	}
+	if ls.groups != nil {
+		rec.GroupsListed = len(ls.groups.byTarget)
 	}
 	return ls, rec, nil
 }
@@ -199,6 +216,11 @@ func (c *Connection) compare(tx *state.Tx, ls *listing) (*drift, error) {
 	slices.SortFunc(d.unmanaged, func(a, b Unmanaged) int {
 		return cmp.Or(strings.Compare(a.UserName, b.UserName), strings.Compare(a.TargetID, b.TargetID))
 	})
+	if ls.groups != nil {
+		if d.groups, err = c.compareGroups(tx, ls.groups, now, pending); err != nil {
+			return nil, err
+		}
+	}
 	return d, nil
 }
 
@@ -209,7 +231,10 @@ func (d *drift) record(tx *state.Tx, conn string) error {
 	for id, a := range d.fixed {
 		var err error
 		if a == nil {
-			err = tx.DeleteAppliedUser(conn, id)
+			// Its memberships keep their order for when it is re-created.
+			if err = tx.LoseUserMembers(conn, id); err == nil {
+				err = tx.DeleteAppliedUser(conn, id)
+			}
 		} else {
 			err = tx.SetAppliedUser(conn, a.TargetID, a.Account)
 		}
@@ -219,6 +244,9 @@ func (d *drift) record(tx *state.Tx, conn string) error {
 		if err != nil {
 			return fmt.Errorf("reconcile: %w", err)
 		}
+	}
+	if d.groups != nil {
+		return d.groups.record(tx, conn)
 	}
 	return nil
 }
@@ -236,6 +264,9 @@ func (d *drift) patch(ev *evaluation) {
 		} else {
 			ev.applied[id] = *a
 		}
+	}
+	if d.groups != nil {
+		d.groups.patch(ev)
 	}
 }
 
@@ -273,6 +304,9 @@ func (c *Connection) finish(d *drift, plan *idsync.Plan, rec *Reconcile) {
 		}
 	}
 	rec.Unmanaged = d.unmanaged
+	if d.groups != nil {
+		d.groups.finish(plan, rec)
+	}
 	plan.Sort()
 }
 
@@ -314,6 +348,9 @@ func logReconcile(tx *state.Tx, conn string, runID int64, d *drift, rec *Reconci
 		for _, id := range ids {
 			add(state.Event{Kind: "drift", ObjectID: id, Name: d.names[id], Result: "found", Detail: d.why[id] + ": corrected by this run's plan"})
 		}
+		if d.groups != nil {
+			d.groups.log(add)
+		}
 	}
 	for _, u := range rec.Unmanaged {
 		add(state.Event{Kind: "unmanaged", ObjectID: u.TargetID, Name: u.UserName, Result: "reported", Detail: u.describe()})
@@ -351,6 +388,12 @@ func (r *Reconcile) Summary() string {
 			names = append(names, u.UserName)
 		}
 		s += " (" + strings.Join(names, ", ") + "; unmanaged: " + r.Policy + ")"
+	}
+	switch {
+	case r.GroupsError != "":
+		s += "; " + r.GroupsError
+	case r.GroupsListed > 0 || r.GroupsCorrected > 0:
+		s += fmt.Sprintf("; listed %d groups: %d managed changed or deleted by hand, %d unmanaged (left alone)", r.GroupsListed, r.GroupsCorrected, len(r.UnmanagedGroups))
 	}
 	return s
 }

@@ -20,6 +20,12 @@ import (
 // ErrUnauthorized, or permanent), and the engine records each op on its own
 // and retries only the retryable ones. A failure of the whole request is
 // every op's result. Like Apply, ApplyBatch must be idempotent per op.
+//
+// Ops other than creates change an account idsync recorded. A target that
+// is also an Indexer batches them by checking each against the phase's
+// index (IndexOf) instead of reading it first, so the engine batches them
+// only in a phase whose ctx carries one, and applies them alone,
+// concurrently, otherwise; Batchable answers as if the phase had an index.
 type Batcher interface {
 	BatchSize(ctx context.Context) int
 	Batchable(op idsync.Op) bool

@@ -1,6 +1,10 @@
 package targets
 
-import "github.com/idsync/idsync"
+import (
+	"context"
+
+	"github.com/idsync/idsync"
+)
 
 // Observer is implemented by listers that know which of an account's
 // attributes the workspace keeps as idsync sets them, so a listing can be
@@ -22,4 +26,22 @@ func Observe(t Target, applied, listed idsync.Account) idsync.Account {
 	}
 	applied.Active = listed.Active
 	return applied
+}
+
+// GroupLister is implemented by targets that can read the workspace's
+// groups with their members, so drift reconcile can compare the groups
+// idsync pushes with what the workspace holds.
+type GroupLister interface {
+	// ListGroups emits every group in the workspace, a page at a time.
+	ListGroups(ctx context.Context, emit func([]ListedGroup) error) error
+}
+
+// ListedGroup is one workspace group as a listing shows it.
+type ListedGroup struct {
+	TargetID    string
+	ExternalID  string
+	DisplayName string
+	Description string
+	// Members are the workspace ids of the member accounts.
+	Members []string
 }

@@ -14,7 +14,10 @@ import (
 //
 // Contract: the engine calls IndexUsers once at the start of a drain's
 // create phase, with the number of creates in it, and passes the result to
-// every op of that phase with WithIndex. The target may return nil (no
+// every op of that phase with WithIndex. It does the same for a later
+// phase whose ops the target batches (targets.Batcher) and that have a
+// recorded account to check, with half their number (a listing saves
+// those one read each, a create two). The target may return nil (no
 // index, no error) when listing would cost more requests than the lookups
 // it saves; the creates then look up as before. An index is a snapshot:
 // a miss is trusted only for the POST, which must still fall back to the
@@ -30,13 +33,14 @@ type Indexer interface {
 // Index is the workspace's accounts by externalId and by userName
 // (case-insensitively, as RFC 7643 defines userName).
 type Index struct {
-	byExt  map[string]idsync.Applied
-	byName map[string]idsync.Applied
+	byExt    map[string]idsync.Applied
+	byName   map[string]idsync.Applied
+	byTarget map[string]idsync.Applied
 }
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
-	return &Index{byExt: map[string]idsync.Applied{}, byName: map[string]idsync.Applied{}}
+	return &Index{byExt: map[string]idsync.Applied{}, byName: map[string]idsync.Applied{}, byTarget: map[string]idsync.Applied{}}
 }
 
 // Add records one workspace account (TargetID and Account set).
@@ -44,6 +48,7 @@ func (x *Index) Add(a idsync.Applied) {
 	if a.Account == nil || a.TargetID == "" {
 		return
 	}
+	x.byTarget[a.TargetID] = a
 	if a.Account.ExternalID != "" {
 		x.byExt[a.Account.ExternalID] = a
 	}
@@ -53,7 +58,16 @@ func (x *Index) Add(a idsync.Applied) {
 }
 
 // Len is how many accounts the index holds.
-func (x *Index) Len() int { return max(len(x.byExt), len(x.byName)) }
+func (x *Index) Len() int { return len(x.byTarget) }
+
+// ByTargetID is the account the workspace lists under id: a batched
+// change to an account idsync recorded checks with it, instead of a read
+// of its own, that the account still carries the user's externalId (see
+// OwnerOf).
+func (x *Index) ByTargetID(id string) (idsync.Applied, bool) {
+	a, ok := x.byTarget[id]
+	return a, ok && id != ""
+}
 
 // ByExternalID is the account carrying externalId ext.
 func (x *Index) ByExternalID(ext string) (idsync.Applied, bool) {

@@ -124,6 +124,11 @@ func printOps(w io.Writer, r syncResult) {
 				fmt.Fprintf(w, "  ? %-*s %-*s %s, not managed by idsync: left alone (unmanaged: %s)\n", wordWidth, "unmanaged", nameWidth, shown(u.UserName), state, rc.Policy)
 			}
 		}
+		for _, g := range rc.UnmanagedGroups {
+			if g.Action == "left alone" {
+				fmt.Fprintf(w, "  ? %-*s %-*s group of %d, not managed by idsync: left alone\n", wordWidth, "unmanaged", nameWidth, shown(g.DisplayName), g.Members)
+			}
+		}
 	}
 }
 
@@ -156,15 +161,15 @@ func describeOp(op idsync.Op) (sign, word, detail string) {
 	case idsync.OpDelete:
 		return "-", "delete", paren(op.Reason)
 	case idsync.OpGroupCreate:
-		return "+", "group create", ""
+		return "+", "group create", paren(op.Reason)
 	case idsync.OpGroupUpdate:
-		return "~", "group rename", fmt.Sprintf("%q → %q", op.PrevGroup.DisplayName, op.Group.DisplayName)
+		return "~", "group rename", strings.TrimSpace(fmt.Sprintf("%q → %q", op.PrevGroup.DisplayName, op.Group.DisplayName) + " " + paren(op.Reason))
 	case idsync.OpGroupDelete:
 		return "-", "group delete", paren(op.Reason)
 	case idsync.OpMemberAdd:
-		return "+", "members", memberList(op.Members)
+		return "+", "members", strings.TrimSpace(memberList(op.Members) + " " + paren(op.Reason))
 	case idsync.OpMemberRemove:
-		return "-", "members", memberList(op.Members)
+		return "-", "members", strings.TrimSpace(memberList(op.Members) + " " + paren(op.Reason))
 	}
 	return "?", string(op.Kind), ""
 }

@@ -43,3 +43,25 @@ func (c *Client) Observed(applied, listed idsync.Account) idsync.Account {
 	}
 	return out
 }
+
+var _ targets.Updater = (*Client)(nil)
+
+// Updates lists the changes from applied to want that an update sends: the
+// attributes the preset takes on an existing account (not Whimsical's names,
+// not what the app does not take, not what role_attribute uses), compared
+// as the preset shapes them (Whimsical: a userName differing only in case
+// is the same lower-cased userName).
+func (c *Client) Updates(applied, want idsync.Account) []idsync.FieldChange {
+	have, next := c.preset.shape(applied), c.preset.shape(want)
+	var out []idsync.FieldChange
+	for _, f := range idsync.DiffAttributes(applied, want) {
+		if _, ok := attrPath(f.Field); !ok || !c.preset.updatable(f.Field) || c.role.covers(f.Field) {
+			continue
+		}
+		if attr(have, f.Field) == attr(next, f.Field) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}

@@ -8,9 +8,11 @@ import (
 	"strings"
 )
 
-// Bulk (RFC 7644 §3.7): POST /Bulk with a BulkRequest; each operation is
-// served like the request it names and answered in the BulkResponse with
-// its own status. bulkId references ("bulkId:x" inside data) are not
+// Bulk (RFC 7644 §3.7): POST /Bulk with a BulkRequest; each operation
+// (POST, PUT, PATCH or DELETE of a User or Group) is served like the
+// request it names, with the same strict-mode rules, its version as
+// If-Match, and answered in the BulkResponse with its own status,
+// location and the resource's new version. bulkId references ("bulkId:x" inside data) are not
 // resolved: idsync never sends them.
 
 const (
@@ -123,6 +125,10 @@ func (s *Server) bulkOne(op bulkOp) map[string]any {
 	}
 	if op.Method == http.MethodPost && op.BulkID == "" {
 		return fail(badRequest("invalidSyntax", "bulkId is required for POST"))
+	}
+	if e := s.ifMatch(kind, id, op.Version); e != nil && op.Method != http.MethodPost {
+		// RFC 7644 §3.7: an operation's version is its If-Match.
+		return fail(e)
 	}
 	var (
 		out    any

@@ -59,3 +59,44 @@ func TestBulk(t *testing.T) {
 		t.Errorf("bulk served when off: %d", r.status)
 	}
 }
+
+// PATCH, PUT and DELETE inside a Bulk request are served like the single
+// requests: the preset's strict rules, 404 for a missing resource, the
+// operation's version as If-Match (412 when stale), and each answer carries
+// the resource's location and new version.
+func TestBulkChangesAndDeletes(t *testing.T) {
+	srv := scimtest.NewServer(scimtest.Options{Token: tok, Bulk: true, Preset: "officernd", Strict: true})
+	defer srv.Close()
+	a := srv.AddUser(scimtest.User{UserName: "a@x", ExternalID: "ea", Active: true})
+	b := srv.AddUser(scimtest.User{UserName: "b@x", ExternalID: "eb", Active: true})
+	patch := func(id, version, body string) string {
+		return fmt.Sprintf(`{"method":"PATCH","path":"/Users/%s","version":%q,"data":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[%s]}}`, id, version, body)
+	}
+	cur := call(t, srv, "GET", "/Users/"+a.ID, "").body["meta"].(map[string]any)["version"].(string)
+	r := call(t, srv, "POST", "/Bulk", bulkBody(
+		patch(a.ID, cur, `{"op":"replace","path":"active","value":false}`),
+		patch(b.ID, "W/\"stale\"", `{"op":"replace","path":"active","value":false}`),
+		patch(b.ID, "", `{"op":"replace","path":"title","value":"CEO"}`), // OfficeRnD takes no title
+		fmt.Sprintf(`{"method":"PUT","path":"/Users/%s","data":{"userName":"b@x","externalId":"eb","displayName":"Bee","active":true}}`, b.ID),
+		fmt.Sprintf(`{"method":"DELETE","path":"/Users/%s"}`, b.ID), // OfficeRnD never deletes
+		patch("nope", "", `{"op":"replace","path":"active","value":false}`),
+	))
+	want := []string{"200", "412", "400", "200", "405", "404"}
+	ops := r.body["Operations"].([]any)
+	for i, o := range ops {
+		if st := o.(map[string]any)["status"]; st != want[i] {
+			t.Errorf("operation %d: status %v, want %s (%v)", i, st, want[i], o)
+		}
+	}
+	if o := ops[0].(map[string]any); !strings.HasSuffix(str(o["location"]), "/Users/"+a.ID) || str(o["version"]) == "" || str(o["version"]) == cur {
+		t.Errorf("PATCH answer %v: want its location and a new version", o)
+	}
+	if u, _ := srv.User(a.ID); u.Active {
+		t.Errorf("a still active after its Bulk PATCH")
+	}
+	if u, _ := srv.User(b.ID); !u.Active || u.DisplayName != "Bee" || u.Title != "" {
+		t.Errorf("b after the Bulk PUT: %+v", u)
+	}
+}
+
+func str(v any) string { s, _ := v.(string); return s }

@@ -230,8 +230,16 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte) {
 // precondition refuses a write whose If-Match names another version of the
 // resource than the current one (RFC 7644 §3.14, RFC 9110 §13.1.1).
 func (s *Server) precondition(kind, id string, r *http.Request) *scimError {
-	want := r.Header.Get("If-Match")
-	if s.opts.NoETags || want == "" || id == "" || r.Method == http.MethodGet {
+	if r.Method == http.MethodGet {
+		return nil
+	}
+	return s.ifMatch(kind, id, r.Header.Get("If-Match"))
+}
+
+// ifMatch is precondition for a write of resource id whose If-Match (or
+// Bulk operation version) is want.
+func (s *Server) ifMatch(kind, id, want string) *scimError {
+	if s.opts.NoETags || want == "" || id == "" {
 		return nil
 	}
 	table, _ := s.table(kind)
