@@ -108,8 +108,16 @@ func TestSystemdNotifySequence(t *testing.T) {
 	cmd := exec.Command("/bin/sh", "-c", `WATCHDOG_PID=$$; export WATCHDOG_PID; exec "$0" "$@"`,
 		binary, "--config", e.config, "--verbose", "run")
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock.path, "WATCHDOG_USEC=400000") // ping every 200ms
-	log := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = log, log
+	// A file, not a buffer: the daemon writes it directly, so whatever it
+	// logged before sending READY=1 is in it when READY=1 arrives (a pipe
+	// is copied by a goroutine that may lag).
+	log := &fileLog{path: filepath.Join(t.TempDir(), "daemon.log")}
+	f, err := os.Create(log.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -172,4 +180,12 @@ func TestSystemdNotifySequence(t *testing.T) {
 		t.Fatalf("daemon exit: %v\n%s", err, tail(log.String()))
 	}
 	done <- nil // for the cleanup
+}
+
+// fileLog is a daemon's output written to a file.
+type fileLog struct{ path string }
+
+func (l *fileLog) String() string {
+	b, _ := os.ReadFile(l.path)
+	return string(b)
 }
