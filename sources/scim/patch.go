@@ -121,6 +121,15 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request, rt *resourceType
 		h.onChange(rt.Kind, id)
 		h.log.Info("scim: patched", "kind", rt.Kind, "id", id, "ops", len(ops))
 	}
+	// 204 unless the client asked for attributes: RFC 7644 §3.5.2 allows
+	// it, Entra advises it for groups (a body listing every member is
+	// expensive), Okta accepts it, and the Microsoft collection expects it.
+	q := r.URL.Query()
+	if q.Get("attributes") == "" && q.Get("excludedAttributes") == "" {
+		w.Header().Set("ETag", etag(res))
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	h.writeResource(w, r, rt, res, http.StatusOK)
 }
 
