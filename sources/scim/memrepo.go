@@ -106,14 +106,19 @@ func (m *MemRepo) Update(ctx context.Context, f func(tx RepoTx) error) error {
 			}
 		}
 	}
+	// Free every old userName before taking the new ones: names may have
+	// been swapped within the transaction.
+	for id := range tx.puts[KindUser] {
+		if old, ok := m.res[KindUser][id]; ok {
+			delete(m.names, strings.ToLower(old.UserName))
+		}
+	}
 	for kind, puts := range tx.puts {
 		for id, r := range puts {
-			if old, ok := m.res[kind][id]; ok {
-				if kind == KindUser {
-					delete(m.names, strings.ToLower(old.UserName))
+			if _, ok := m.res[kind][id]; !ok {
+				if i, found := slices.BinarySearch(m.ids[kind], id); !found {
+					m.ids[kind] = slices.Insert(m.ids[kind], i, id)
 				}
-			} else if i, found := slices.BinarySearch(m.ids[kind], id); !found {
-				m.ids[kind] = slices.Insert(m.ids[kind], i, id)
 			}
 			m.res[kind][id] = r
 			if kind == KindUser {
