@@ -102,6 +102,19 @@ func TestEntraUserDialect(t *testing.T) {
 		t.Errorf("manager still there: %s", r.raw)
 	}
 
+	// Entra's custom extension attributes: no schema here, kept as sent.
+	const custom = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User"
+	c.must(204, "PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Add","path":"`+custom+`:CustomAttribute","value":"x1"}]}`)
+	c.must(204, "PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"`+custom+`:Other":"x2"}}]}`)
+	r = c.must(200, "GET", "/Users/"+id, "")
+	if got := r.body[custom]; !equalJSON(got, map[string]any{"CustomAttribute": "x1", "Other": "x2"}) {
+		t.Errorf("custom extension = %v", got)
+	}
+	c.must(204, "PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"`+custom+`"}]}`)
+	if _, ok := c.must(200, "GET", "/Users/"+id, "").body[custom]; ok {
+		t.Error("custom extension not removed")
+	}
+
 	c.must(204, "DELETE", "/Users/"+id, "")
 	c.mustErr(404, "", "GET", "/Users/"+id, "")
 	c.mustErr(404, "", "DELETE", "/Users/"+id, "")

@@ -250,6 +250,10 @@ func resolvePatchPath(rt *resourceType, raw string) (*target, error) {
 		t.container, t.ext = ext.ID, ext
 		return t, nil
 	}
+	if customExtension(rt, raw) { // a whole extension without a schema here
+		t.container = raw
+		return t, nil
+	}
 	p, err := filter.ParsePath([]byte(raw))
 	if err != nil {
 		return nil, badRequest(typeInvalidPath, "path %q does not parse: %v", clip(raw), err)
@@ -260,6 +264,15 @@ func resolvePatchPath(rt *resourceType, raw string) (*target, error) {
 	case rt.ext(uri) != nil:
 		t.ext = rt.ext(uri)
 		t.container, attrs = t.ext.ID, t.ext.Attrs
+	case customExtension(rt, uri):
+		// An extension without a schema here (Entra's custom extension
+		// attributes): its attributes are kept as sent.
+		if p.AttributePath.SubAttribute != nil || p.ValueExpression != nil {
+			return nil, badRequest(typeInvalidPath, "path %q: %s has no schema here; only whole attributes can be set", clip(raw), uri)
+		}
+		t.container = uri
+		t.a = &attr{Name: p.AttributePath.AttributeName, Type: tAny}
+		return t, nil
 	default:
 		return nil, badRequest(typeInvalidPath, "path %q: unknown schema %q", clip(raw), uri)
 	}
@@ -305,6 +318,14 @@ func resolvePatchPath(rt *resourceType, raw string) (*target, error) {
 	return t, nil
 }
 
+// customExtension reports whether uri names an extension of rt's kind
+// that has no schema here ("urn:…:CustomExtensionName:2.0:User").
+func customExtension(rt *resourceType, uri string) bool {
+	lu := strings.ToLower(uri)
+	return strings.HasPrefix(lu, "urn:") && strings.HasSuffix(lu, ":"+strings.ToLower(string(rt.Kind))) &&
+		!strings.EqualFold(uri, rt.Core.ID) && rt.ext(uri) == nil
+}
+
 func orStr(s, def string) string {
 	if s == "" {
 		return def
@@ -348,6 +369,13 @@ func (t *target) containerOf(attrs map[string]any, create bool) map[string]any {
 	if t.container == "" {
 		return attrs
 	}
+	if t.ext == nil { // a custom extension: use the key as first stored
+		for k := range attrs {
+			if strings.EqualFold(k, t.container) {
+				t.container = k
+			}
+		}
+	}
 	c, ok := attrs[t.container].(map[string]any)
 	if !ok && create {
 		c = map[string]any{}
@@ -371,9 +399,18 @@ func (t *target) set(attrs map[string]any, op string, v any) error {
 	if t.discard {
 		return nil
 	}
+	t.containerOf(attrs, false) // settles a custom extension's key
 	defer t.tidy(attrs)
 	if t.a == nil { // the whole extension object: merge its attributes
-		nv, err := normalizeObject(t.ext.ID, t.ext.Attrs, v, true)
+		var nv any
+		var err error
+		if t.ext != nil {
+			nv, err = normalizeObject(t.ext.ID, t.ext.Attrs, v, true)
+		} else if obj, ok := v.(map[string]any); ok || v == nil {
+			nv = emptyToNil(cloneJSON(obj))
+		} else {
+			err = badRequest(typeInvalidValue, "%s must be an object, got %s", t.where, describe(v))
+		}
 		if err != nil {
 			return err
 		}
@@ -514,6 +551,7 @@ func (t *target) remove(attrs map[string]any, v any) error {
 		return nil
 	}
 	if t.a == nil {
+		t.containerOf(attrs, false) // finds a custom extension's key
 		delete(attrs, t.container)
 		return nil
 	}
