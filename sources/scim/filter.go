@@ -412,6 +412,9 @@ func subValuePath(raw string) (string, bool) {
 // userNameEq recognises `userName eq "…"`, the query Okta and Entra send
 // before every create, so that it is answered from the userName index.
 func userNameEq(raw string) (string, bool) {
+	if len(raw) < 12 || !strings.EqualFold(raw[:8], "userName") && !strings.HasPrefix(strings.ToLower(raw), "urn:") {
+		return "", false // not worth a parse
+	}
 	expr, err := filter.ParseFilter([]byte(raw))
 	if err != nil {
 		return "", false

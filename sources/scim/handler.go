@@ -267,7 +267,7 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, rt *resourceTyp
 		return
 	}
 	h.onChange(rt.Kind, res.ID)
-	h.log.Info("scim: created", "kind", rt.Kind, "id", res.ID)
+	h.log.Debug("scim: created", "kind", rt.Kind, "id", res.ID)
 	w.Header().Set("Location", h.location(rt, res.ID))
 	h.writeResource(w, r, rt, res, http.StatusCreated)
 }
@@ -332,7 +332,7 @@ func (h *handler) replace(w http.ResponseWriter, r *http.Request, rt *resourceTy
 		return
 	}
 	h.onChange(rt.Kind, id)
-	h.log.Info("scim: replaced", "kind", rt.Kind, "id", id)
+	h.log.Debug("scim: replaced", "kind", rt.Kind, "id", id)
 	h.writeResource(w, r, rt, res, http.StatusOK)
 }
 
@@ -352,7 +352,7 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request, rt *resourceTyp
 		return
 	}
 	h.onChange(rt.Kind, id)
-	h.log.Info("scim: deleted", "kind", rt.Kind, "id", id)
+	h.log.Debug("scim: deleted", "kind", rt.Kind, "id", id)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -38,8 +38,10 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, rt *resourceType)
 		return
 	}
 	raw := strings.TrimSpace(q.Get("filter"))
+	name, byName := userNameEq(raw)
+	byName = byName && rt.Kind == KindUser
 	var match pred
-	if raw != "" {
+	if raw != "" && !byName {
 		if match, err = compileFilter(rt, raw); err != nil {
 			h.writeError(w, r, err)
 			return
@@ -53,7 +55,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, rt *resourceType)
 			page = append(page, proj.apply(h.render(rt, res)))
 		}
 	}
-	if name, ok := userNameEq(raw); ok && rt.Kind == KindUser {
+	if byName {
 		// The lookup Okta and Entra make before each create.
 		res, err := h.repo.ByUserName(r.Context(), name)
 		switch {

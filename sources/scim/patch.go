@@ -119,7 +119,7 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request, rt *resourceType
 	}
 	if changed {
 		h.onChange(rt.Kind, id)
-		h.log.Info("scim: patched", "kind", rt.Kind, "id", id, "ops", len(ops))
+		h.log.Debug("scim: patched", "kind", rt.Kind, "id", id, "ops", len(ops))
 	}
 	// 204 unless the client asked for attributes: RFC 7644 §3.5.2 allows
 	// it, Entra advises it for groups (a body listing every member is
