@@ -68,6 +68,7 @@ func TestGarbageIsRefusedAndChangesNothing(t *testing.T) {
 		{"filter bad dateTime", "GET", "/Users?filter=" + url.QueryEscape(`meta.created gt "yesterday"`), "", "invalidFilter", 400},
 		{"filter password", "GET", "/Users?filter=" + url.QueryEscape(`password eq "x"`), "", "invalidFilter", 400},
 		{"filter too many terms", "GET", "/Users?filter=" + url.QueryEscape(strings.Repeat(`title eq "x" or `, maxFilterTerms)+`title eq "x"`), "", "tooMany", 400},
+		{"filter invalid utf-8", "GET", "/Users?filter=userName%20eq%20%22%BA%22", "", "invalidFilter", 400},
 		{"count not a number", "GET", "/Users?count=ten", "", "invalidValue", 400},
 		{"sortBy", "GET", "/Users?sortBy=userName", "", "invalidValue", 400},
 		{"unknown endpoint", "GET", "/Devices", "", "", 404},

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	filter "github.com/scim2/filter-parser/v2"
 )
@@ -40,6 +41,9 @@ type filterCompiler struct {
 func compileFilter(rt *resourceType, raw string) (pred, error) {
 	if len(raw) > maxFilterLen {
 		return nil, badRequest(typeInvalidFilter, "filter is longer than %d bytes", maxFilterLen)
+	}
+	if !utf8.ValidString(raw) {
+		return nil, badRequest(typeInvalidFilter, "filter is not valid UTF-8")
 	}
 	expr, err := filter.ParseFilter([]byte(raw))
 	if err != nil {
@@ -412,6 +416,9 @@ func subValuePath(raw string) (string, bool) {
 // userNameEq recognises `userName eq "…"`, the query Okta and Entra send
 // before every create, so that it is answered from the userName index.
 func userNameEq(raw string) (string, bool) {
+	if name, ok := quickUserNameEq(raw); ok {
+		return name, true
+	}
 	if len(raw) < 12 || !strings.EqualFold(raw[:8], "userName") && !strings.HasPrefix(strings.ToLower(raw), "urn:") {
 		return "", false // not worth a parse
 	}

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	filter "github.com/scim2/filter-parser/v2"
 )
 
 // fuzzSeedRepo holds two users and a group for the fuzzers.
@@ -132,6 +134,45 @@ func FuzzPatch(f *testing.F) {
 			}
 		default:
 			t.Fatalf("%s: status %d: %s", ops, rec.Code, rec.Body)
+		}
+	})
+}
+
+// FuzzFastPaths: whatever the hand-written recognisers accept, the
+// parser reads the same way.
+func FuzzFastPaths(f *testing.F) {
+	for _, s := range []string{`userName eq "a@b"`, `USERNAME  Eq  "x\"y"`, `urn:ietf:params:scim:schemas:core:2.0:User:userName eq "\u00e9"`,
+		`userName eq "a" or userName eq "b"`, `name.givenName`, `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value`,
+		`members.$ref`, `a-b_c.d1`, `emails[type eq "work"].value`, `userNameeq"x"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if name, ok := quickUserNameEq(s); ok {
+			expr, err := filter.ParseFilter([]byte(s))
+			if err != nil {
+				// The parser is stricter about escapes (\u needs upper-case
+				// hex): accepting more there is fine, anything else is not.
+				if !strings.Contains(s, `\`) {
+					t.Fatalf("%q: quick accepts, parser refuses: %v", s, err)
+				}
+				return
+			}
+			x, ok := expr.(*filter.AttributeExpression)
+			if !ok || !strings.EqualFold(x.AttributePath.AttributeName, "userName") || x.AttributePath.SubAttribute != nil {
+				t.Fatalf("%q: parser reads %#v", s, expr)
+			}
+			if cv, _ := x.CompareValue.(string); unescape(cv) != name {
+				t.Fatalf("%q: quick %q, parser %q", s, name, unescape(cv))
+			}
+		}
+		if p, ok := quickPath(s); ok {
+			lp, err := filter.ParsePath([]byte(s))
+			if err != nil {
+				t.Fatalf("%q: quick accepts, parser refuses: %v", s, err)
+			}
+			if lp.String() != p.String() || lp.ValueExpression != nil {
+				t.Fatalf("%q: quick %v, parser %v", s, p, lp)
+			}
 		}
 	})
 }

@@ -6,8 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-
-	filter "github.com/scim2/filter-parser/v2"
+	"unicode/utf8"
 )
 
 // list answers GET /Users and GET /Groups (RFC 7644 §3.4.2): filter,
@@ -38,6 +37,10 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, rt *resourceType)
 		return
 	}
 	raw := strings.TrimSpace(q.Get("filter"))
+	if !utf8.ValidString(raw) {
+		h.writeError(w, r, badRequest(typeInvalidFilter, "filter is not valid UTF-8"))
+		return
+	}
 	name, byName := userNameEq(raw)
 	byName = byName && rt.Kind == KindUser
 	var match pred
@@ -135,7 +138,7 @@ func projectionSet(rt *resourceType, list string) (map[string]bool, error) {
 			set[ext.ID+"\x00"] = true
 			continue
 		}
-		p, err := filter.ParsePath([]byte(item))
+		p, err := parsePath(item)
 		if err != nil {
 			return nil, badRequest(typeInvalidValue, "attribute list entry %q is not an attribute path: %v", clip(item), err)
 		}

@@ -254,7 +254,7 @@ func resolvePatchPath(rt *resourceType, raw string) (*target, error) {
 		t.container = raw
 		return t, nil
 	}
-	p, err := filter.ParsePath([]byte(raw))
+	p, err := parsePath(raw)
 	if err != nil {
 		return nil, badRequest(typeInvalidPath, "path %q does not parse: %v", clip(raw), err)
 	}
