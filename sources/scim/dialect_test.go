@@ -2,6 +2,7 @@ package scim
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -248,3 +249,34 @@ func TestOktaDialect(t *testing.T) {
 	wantField(t, r.body, "displayName", "Test SCIMv2")
 	c.must(204, "DELETE", "/Groups/"+gid, "")
 }
+
+func TestGroupMembersMany(t *testing.T) {
+	c := newTClient(t)
+	gid := c.group("everyone")
+	var ids []string
+	for i := range 300 {
+		ids = append(ids, c.user("m"+itoa(i)+"@example.com"))
+	}
+	var add []string
+	for _, id := range ids {
+		add = append(add, `{"value":"`+id+`"}`, `{"value":"`+id+`","display":"again"}`)
+	}
+	body := patchHead + `[{"op":"Add","path":"members","value":[` + strings.Join(add, ",") + `]}]}`
+	c.must(204, "PATCH", "/Groups/"+gid, body)
+	c.must(204, "PATCH", "/Groups/"+gid, body) // idempotent
+	r := c.must(200, "GET", "/Groups/"+gid, "")
+	if n := len(r.body["members"].([]any)); n != 300 {
+		t.Fatalf("%d members, want 300 (each once)", n)
+	}
+	var rm []string
+	for _, id := range ids[:100] {
+		rm = append(rm, `{"value":"`+id+`"}`)
+	}
+	c.must(204, "PATCH", "/Groups/"+gid, patchHead+`[{"op":"Remove","path":"members","value":[`+strings.Join(rm, ",")+`]},{"op":"remove","path":"members[value eq \"`+ids[150]+`\"]"}]}`)
+	r = c.must(200, "GET", "/Groups/"+gid, "")
+	if n := len(r.body["members"].([]any)); n != 199 {
+		t.Fatalf("%d members, want 199", n)
+	}
+	wantField(t, r.body, "members.0.value", ids[100])
+}
+

@@ -451,9 +451,11 @@ func (t *target) set(attrs map[string]any, op string, v any) error {
 	switch {
 	case a.Multi && op == "add":
 		list, _ := c[a.Name].([]any)
+		have := newElementSet(a, list)
 		for _, e := range values(nv) {
-			if !slices.ContainsFunc(list, func(x any) bool { return sameElement(a, x, e) }) {
+			if !have.contains(e) {
 				list = append(list, e)
+				have.add(e)
 			}
 		}
 		setOrDelete(c, a.Name, emptyToNil(list))
@@ -590,9 +592,10 @@ func (t *target) remove(attrs map[string]any, v any) error {
 			return err
 		}
 		list, _ := c[a.Name].([]any)
+		drop := newElementSet(a, values(gone))
 		kept := []any{}
 		for _, e := range list {
-			if !slices.ContainsFunc(values(gone), func(g any) bool { return sameElement(a, e, g) }) {
+			if !drop.contains(e) {
 				kept = append(kept, e)
 			}
 		}
@@ -601,6 +604,54 @@ func (t *target) remove(attrs map[string]any, v any) error {
 		delete(c, a.Name)
 	}
 	return nil
+}
+
+// elementSet answers "is this element already in the list" in O(1) for
+// members (a group may have tens of thousands) and by sameElement for
+// the short lists of other attributes.
+type elementSet struct {
+	a      *attr
+	list   []any
+	byName map[string]bool // members: by value
+}
+
+func newElementSet(a *attr, list []any) *elementSet {
+	s := &elementSet{a: a}
+	if a.Name == "members" {
+		s.byName = map[string]bool{}
+	}
+	for _, e := range list {
+		s.add(e)
+	}
+	return s
+}
+
+func memberValue(e any) (string, bool) {
+	m, ok := e.(map[string]any)
+	if !ok {
+		return "", false
+	}
+	v, ok := m["value"].(string)
+	return v, ok
+}
+
+func (s *elementSet) add(e any) {
+	if s.byName != nil {
+		if v, ok := memberValue(e); ok {
+			s.byName[v] = true
+			return
+		}
+	}
+	s.list = append(s.list, e)
+}
+
+func (s *elementSet) contains(e any) bool {
+	if s.byName != nil {
+		if v, ok := memberValue(e); ok && s.byName[v] {
+			return true
+		}
+	}
+	return slices.ContainsFunc(s.list, func(x any) bool { return sameElement(s.a, x, e) })
 }
 
 // sameElement: two values of a multi-valued attribute are the same one
