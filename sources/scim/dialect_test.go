@@ -279,4 +279,3 @@ func TestGroupMembersMany(t *testing.T) {
 	}
 	wantField(t, r.body, "members.0.value", ids[100])
 }
-
