@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +20,7 @@ import (
 
 // Options configure a handler. Zero values get the defaults.
 type Options struct {
-	BaseURL  string                     // absolute URL of this connection's root, for meta.location
+	BaseURL  string                     // absolute URL of this connection's root, for meta.location (default: from the request)
 	MaxBody  int64                      // default 1 MiB; larger → 413 with a SCIM error
 	OnChange func(kind Kind, id string) // called after every committed write (the daemon triggers a run)
 	Log      *slog.Logger
@@ -83,6 +84,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.writeError(w, r, &apiError{Status: http.StatusInternalServerError, Detail: "internal error; the listener's log has the cause"})
 		}
 	}()
+	if h.base == "" {
+		// No configured root: derive it from the request, so that
+		// meta.location is still absolute.
+		hh := *h
+		hh.base = requestBase(r)
+		h = &hh
+	}
 	segs := splitPath(r.URL.Path)
 	if len(segs) == 0 {
 		h.writeError(w, r, &apiError{Status: http.StatusNotFound, Detail: "no endpoint here; use /Users, /Groups, /ServiceProviderConfig, /ResourceTypes or /Schemas"})
@@ -139,6 +147,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.writeError(w, r, &apiError{Status: http.StatusNotFound, Detail: "no such endpoint: " + r.URL.Path})
 	}
+}
+
+// requestBase is the connection's root URL as the client addressed it:
+// the request URI's path without what is left after http.StripPrefix.
+func requestBase(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	prefix := r.URL.Path
+	if u, err := url.ParseRequestURI(r.RequestURI); err == nil {
+		prefix = strings.TrimSuffix(u.Path, r.URL.Path)
+	}
+	return scheme + "://" + r.Host + strings.TrimRight(prefix, "/")
 }
 
 // splitPath splits the path below the connection's root; an empty

@@ -1,9 +1,13 @@
 package scim
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -186,4 +190,22 @@ func TestDiscovery(t *testing.T) {
 	wantField(t, r.body, "attributes.0.uniqueness", "server")
 	c.mustErr(404, "", "GET", "/Schemas/urn:nope", "")
 	c.mustErr(405, "", "POST", "/Schemas", "{}")
+}
+
+func TestLocationWithoutBaseURL(t *testing.T) {
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	mux.Handle("/scim/v2/initech/", http.StripPrefix("/scim/v2/initech", NewHandler(NewMemRepo(), Options{})))
+	res, err := srv.Client().Post(srv.URL+"/scim/v2/initech/Users", "application/scim+json", strings.NewReader(`{"userName":"a@b"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&m)
+	want := srv.URL + "/scim/v2/initech/Users/" + fmt.Sprint(m["id"])
+	if loc := res.Header.Get("Location"); loc != want || dig(m, "meta.location") != want {
+		t.Errorf("Location %q, meta.location %v, want %q", loc, dig(m, "meta.location"), want)
+	}
 }
