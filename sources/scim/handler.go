@@ -241,9 +241,11 @@ func ifMatch(req *http.Request, cur *Resource) bool {
 	return false
 }
 
-// fromResource builds a Resource of kind from normalized attributes.
-func fromAttrs(rt *resourceType, id string, attrs map[string]any) *Resource {
-	res := &Resource{Kind: rt.Kind, ID: id, Attrs: attrs}
+// fromAttrs builds a Resource from normalized attributes, stamped with
+// the handler's clock (the Repo keeps Created from the stored version).
+func (h *handler) fromAttrs(rt *resourceType, id string, attrs map[string]any) *Resource {
+	now := h.now().UTC()
+	res := &Resource{Kind: rt.Kind, ID: id, Attrs: attrs, Created: now, Modified: now}
 	if rt.Kind == KindUser {
 		res.UserName, _ = attrs["userName"].(string)
 	}
@@ -270,7 +272,7 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, rt *resourceTyp
 		h.writeError(w, r, err)
 		return
 	}
-	res := fromAttrs(rt, newID(), attrs)
+	res := h.fromAttrs(rt, newID(), attrs)
 	err = h.commit(r.Context(), func(tx RepoTx) error {
 		if err := checkMembers(tx, rt, nil, attrs); err != nil {
 			return err
@@ -335,7 +337,7 @@ func (h *handler) replace(w http.ResponseWriter, r *http.Request, rt *resourceTy
 		h.writeError(w, r, err)
 		return
 	}
-	res := fromAttrs(rt, id, attrs)
+	res := h.fromAttrs(rt, id, attrs)
 	err = h.commit(r.Context(), func(tx RepoTx) error {
 		cur, err := tx.Get(rt.Kind, id)
 		if err != nil {

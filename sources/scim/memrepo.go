@@ -190,13 +190,18 @@ func (t *memTx) Put(r *Resource) error {
 			return ErrConflict
 		}
 	}
-	now := t.m.now()
+	now := r.Modified // the handler's clock (Options.Now) when it set one
+	if now.IsZero() {
+		now = t.m.now()
+	}
 	if old, ok := t.lookup(r.Kind, r.ID); ok {
 		r.Version = old.Version + 1
 		r.Created = old.Created
 	} else {
 		r.Version = 1
-		r.Created = now
+		if r.Created.IsZero() {
+			r.Created = now
+		}
 	}
 	r.Modified = now
 	delete(t.dels[r.Kind], r.ID)

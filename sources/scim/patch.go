@@ -109,7 +109,7 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request, rt *resourceType
 		if err := checkMembers(tx, rt, cur.Attrs, attrs); err != nil {
 			return err
 		}
-		res = fromAttrs(rt, id, attrs)
+		res = h.fromAttrs(rt, id, attrs)
 		changed = true
 		return tx.Put(res)
 	})

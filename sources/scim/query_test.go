@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func seedPeople(t *testing.T, c *tclient) map[string]string {
@@ -208,4 +209,22 @@ func TestLocationWithoutBaseURL(t *testing.T) {
 	if loc := res.Header.Get("Location"); loc != want || dig(m, "meta.location") != want {
 		t.Errorf("Location %q, meta.location %v, want %q", loc, dig(m, "meta.location"), want)
 	}
+}
+
+func TestOptionsNowStampsMeta(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := t0
+	h := NewHandler(NewMemRepo(), Options{BaseURL: "https://x/scim/v2/c", Now: func() time.Time { return now }})
+	do := func(method, path, body string) map[string]any {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
+		var m map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &m)
+		return m
+	}
+	m := do("POST", "/Users", `{"userName":"t@x"}`)
+	now = t0.Add(time.Hour)
+	m = do("PUT", "/Users/"+m["id"].(string), `{"userName":"t@x","title":"x"}`)
+	wantField(t, m, "meta.created", "2026-01-02T03:04:05Z")
+	wantField(t, m, "meta.lastModified", "2026-01-02T04:04:05Z")
 }
