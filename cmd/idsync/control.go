@@ -54,7 +54,7 @@ const (
 
 // forwardable are the commands the daemon carries out for the CLI: the
 // ones that write the state.
-var forwardable = map[string]bool{"sync": true, "approve": true}
+var forwardable = map[string]bool{"sync": true, "approve": true, "off": true, "on": true, "register": true} // off, on, register: idsync notify
 
 // errNoDaemon: nothing answers on the control socket.
 var errNoDaemon = errors.New("no idsync daemon answers")

@@ -75,6 +75,7 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 				return nil, err
 			}
 		}
+		notifyTriggerable(s, a)
 		for _, c := range a.conns {
 			s.RunNow(c, sync.Options{})
 		}
@@ -185,6 +186,7 @@ func listen(ctx context.Context, a *app, d daemonHTTP) (*http.Server, error) {
 			http.Error(w, "waiting for the first run", http.StatusServiceUnavailable)
 		}
 	})
+	mountNotify(ctx, mux, a, d) // /notify/<connection>/...: change notifications (notify_cmd.go)
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("http.listen: %w", err)
