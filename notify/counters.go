@@ -21,7 +21,7 @@ type Counts struct {
 
 type counters struct {
 	received, accepted, rejected, dropped, triggers, lifecycle, validations atomic.Int64
-	lag                                                                      atomic.Int64
+	lag                                                                     atomic.Int64
 }
 
 func (c *counters) snapshot() Counts {

@@ -117,8 +117,8 @@ func TestGraphForgedClientStateIgnored(t *testing.T) {
 			"changeType": "updated", "resource": "Users/x"}}}
 	}
 	for _, body := range []map[string]any{
-		forged(sub.ID, sub.ClientState+"x"),         // wrong clientState
-		forged(sub.ID, ""),                          // none
+		forged(sub.ID, sub.ClientState+"x"), // wrong clientState
+		forged(sub.ID, ""),                  // none
 		forged("00000000-0000-0000-0000-000000000000", sub.ClientState), // another subscription's id
 	} {
 		if code := postJSON(t, r.srv.URL+"/notify/acme/graph", body); code != http.StatusAccepted {
