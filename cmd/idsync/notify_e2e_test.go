@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/idsync/idsync/sources/okta/oktatest"
 )
 
 // freeAddr is a loopback address nothing listens on (for http.listen).
@@ -77,5 +79,57 @@ func TestDaemonChangeNotifications(t *testing.T) {
 	}
 	if st := e.must([]string{"status"}); !strings.Contains(st.stdout, "notify      off") {
 		t.Errorf("status does not say off:\n%s", st.stdout)
+	}
+}
+
+// TestDaemonOktaEventHook: `idsync notify register` (carried out by the
+// running daemon) creates the hook through the Okta API and Okta verifies
+// it against the daemon; a profile update in Okta then reaches the workspace
+// through a delivery while the schedule is hourly.
+func TestDaemonOktaEventHook(t *testing.T) {
+	addr := freeAddr(t)
+	e := newOktaE2E(t, false, func(oktatest.Sample) string { return oktaScopeGroups }, notifyConfig(addr))
+	cmd := exec.Command(binary, "--config", e.config, "--verbose", "run")
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	waitFor(t, "initial sync", func() bool { return len(e.ws.Users()) > 0 && strings.Contains(stderr.String(), "run finished") })
+
+	r := e.must([]string{"notify", "register", "globex"})
+	if !strings.Contains(r.stdout, "created and verified") {
+		t.Fatalf("register printed:\n%s\n%s", r.stdout, r.stderr)
+	}
+	hooks := e.org.EventHooks()
+	if len(hooks) != 1 || hooks[0].VerificationStatus != "VERIFIED" || hooks[0].URI != "http://"+addr+"/notify/globex/okta" {
+		t.Fatalf("hooks %+v", hooks)
+	}
+	if strings.Contains(r.stdout+r.stderr+stderr.String(), hooks[0].AuthValue) {
+		t.Errorf("the hook secret was printed or logged")
+	}
+	e.org.UpdateUser(e.uid("bob"), func(u *oktatest.User) { u.LastName = "Hooked" })
+	defer func() {
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", stderr.String())
+		}
+	}()
+	waitFor(t, "the profile update, delivered", func() bool {
+		for _, u := range e.ws.Users() {
+			if u.FamilyName == "Hooked" {
+				return true
+			}
+		}
+		return false
+	})
+	if !strings.Contains(stderr.String(), "okta event hook") {
+		t.Errorf("no hook-triggered run in the log")
+	}
+	if st := e.must([]string{"status"}); !strings.Contains(st.stdout, "notify      okta eventHook "+hooks[0].ID+", verified") {
+		t.Errorf("status:\n%s", st.stdout)
 	}
 }
