@@ -216,7 +216,9 @@ func (s *Service) create(ctx context.Context, cs *connState, resource string) er
 // recreate; missed → nothing more. Each also triggers a pull, since
 // notifications may have been lost around it.
 func (s *Service) lifecycle(name, id, event string) {
+	s.mu.Lock()
 	ctx := s.ctx
+	s.mu.Unlock()
 	s.wg.Go(func() {
 		defer s.trigger(name, "graph lifecycle: "+event)
 		cs := s.lookup(name)

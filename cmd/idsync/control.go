@@ -377,7 +377,7 @@ func (s *controlServer) run(conn net.Conn, out *frames, argv []string, cfg *conf
 	stderr := stream{out, frameStderr}
 	cmd, _, err := rootCmd(&globals{stdout: io.Discard, stderr: io.Discard}).Find(argv)
 	if err != nil || cmd.Parent() == nil || !forwardable[cmd.Name()] {
-		fmt.Fprintf(stderr, "idsync: the daemon carries out only sync and approve, not %q\n", commandLine(argv))
+		fmt.Fprintf(stderr, "idsync: the daemon carries out only sync, approve and notify, not %q\n", commandLine(argv))
 		return exitError
 	}
 	a := s.app()

@@ -52,9 +52,8 @@ type notifier struct {
 	delivered, failed int
 }
 
-// NotifyDelay is how long after a change its notification is sent (Graph
-// takes from seconds to a few minutes; tests and the benchmark set it).
-// Set it before the first subscription is created.
+// SetNotifyDelay sets how long after a change its notification is sent
+// (default 0; Graph takes from seconds to a few minutes).
 func (s *Server) SetNotifyDelay(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
