@@ -69,7 +69,8 @@ type Service struct {
 	Now func() time.Time
 
 	Lifetime, RenewBefore, CheckEvery, VerifyEvery time.Duration
-	QueueSize, Workers                             int
+	// Workers check queued requests (default 2).
+	Workers int
 
 	mu       stdsync.Mutex
 	key      any
@@ -77,6 +78,7 @@ type Service struct {
 	locks    map[string]*stdsync.Mutex // per connection: one subscription change at a time
 	secrets  map[string][]secretEntry  // by connection
 	pending  map[string]map[string]bool
+	retired  map[string][]retiredEntry // by connection: subscriptions forgotten lately
 	loadedAt time.Time
 	counts   map[string]*counters
 	verified map[string]time.Time
@@ -93,6 +95,17 @@ type secretEntry struct {
 	id, kind, resource, hash string
 }
 
+// retiredEntry is a subscription this process forgot (gone, replaced):
+// notifications still in flight for it are genuine for a while.
+type retiredEntry struct {
+	secretEntry
+	at time.Time
+}
+
+// retiredFor is how long a forgotten subscription's notifications are
+// still taken.
+const retiredFor = 10 * time.Minute
+
 // delivery is one request waiting for a worker.
 type delivery struct {
 	conn, kind string // kind: graph | lifecycle | okta
@@ -108,12 +121,12 @@ func New(store *state.Store, trigger func(conn, reason string) bool, conns func(
 	s := &Service{
 		Store: store, Trigger: trigger, Conns: conns, Log: log, Now: time.Now,
 		Lifetime: DefaultLifetime, RenewBefore: DefaultRenewBefore, CheckEvery: DefaultCheckEvery,
-		VerifyEvery: DefaultVerifyEvery, QueueSize: DefaultQueue, Workers: 2,
+		VerifyEvery: DefaultVerifyEvery, Workers: 2,
 		locks: map[string]*stdsync.Mutex{}, counts: map[string]*counters{}, verified: map[string]time.Time{},
 		pending: map[string]map[string]bool{},
 	}
 	s.ctx = context.Background()
-	s.queue = make(chan delivery, s.QueueSize)
+	s.queue = make(chan delivery, DefaultQueue)
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("/notify/{conn}/graph", func(w http.ResponseWriter, r *http.Request) { s.serveGraph(w, r, "graph") })
 	s.mux.HandleFunc("/notify/{conn}/graph/lifecycle", func(w http.ResponseWriter, r *http.Request) { s.serveGraph(w, r, "lifecycle") })
@@ -130,9 +143,6 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serv
 func (s *Service) Start(ctx context.Context) {
 	s.mu.Lock()
 	s.ctx = ctx
-	if cap(s.queue) != s.QueueSize && s.QueueSize > 0 {
-		s.queue = make(chan delivery, s.QueueSize)
-	}
 	s.mu.Unlock()
 	for range max(s.Workers, 1) {
 		s.wg.Go(func() { s.work(ctx) })
@@ -311,9 +321,37 @@ func (s *Service) dropSecret(name, id string) {
 	for _, old := range s.secrets[name] {
 		if old.id != id {
 			list = append(list, old)
+		} else {
+			s.retireLocked(name, old)
 		}
 	}
 	s.secrets[name] = list
+}
+
+func (s *Service) retireLocked(name string, e secretEntry) {
+	if s.retired == nil {
+		s.retired = map[string][]retiredEntry{}
+	}
+	now := time.Now()
+	kept := []retiredEntry{{secretEntry: e, at: now}}
+	for _, r := range s.retired[name] {
+		if now.Sub(r.at) < retiredFor && len(kept) < 16 {
+			kept = append(kept, r)
+		}
+	}
+	s.retired[name] = kept
+}
+
+// retiredHash is the hash of subscription id if it was retired lately.
+func (s *Service) retiredHash(name, id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.retired[name] {
+		if r.id == id && time.Since(r.at) < retiredFor {
+			return r.hash
+		}
+	}
+	return ""
 }
 
 // checkGraph reports whether clientState is subscription id's; an id
@@ -330,6 +368,9 @@ func (s *Service) checkGraph(name, id, clientState string) bool {
 		if pend[hashSecret(clientState)] {
 			return true
 		}
+	}
+	if h := s.retiredHash(name, id); h != "" {
+		return sameSecret(clientState, h)
 	}
 	return false
 }

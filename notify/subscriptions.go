@@ -15,15 +15,17 @@ var GraphResources = []string{"users", "groups"}
 
 // upkeep looks after every Graph connection's subscriptions now and every
 // CheckEvery: creates the missing ones, renews the ones due, and reads each
-// back from Graph every VerifyEvery.
+// back from Graph every VerifyEvery. After a failure (the public URL not
+// served yet, Graph busy) it tries again sooner: 15 s, doubling up to
+// CheckEvery.
 func (s *Service) upkeep(ctx context.Context) {
 	every := s.CheckEvery
 	if every <= 0 {
 		every = DefaultCheckEvery
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
+	retry := 15 * time.Second
 	for {
+		next := every
 		for _, cs := range s.connNames() {
 			if cs.Graph == nil {
 				continue
@@ -35,8 +37,9 @@ func (s *Service) upkeep(ctx context.Context) {
 				if ctx.Err() != nil {
 					return
 				}
+				next = min(next, retry)
 				s.Log.Warn("notify: could not set up change notifications; runs go on on the schedule, and this is tried again",
-					"connection", cs.Name, "error", err, "retry_in", every.String())
+					"connection", cs.Name, "error", err, "retry_in", next.String())
 				continue
 			}
 			if verify {
@@ -45,10 +48,15 @@ func (s *Service) upkeep(ctx context.Context) {
 				s.mu.Unlock()
 			}
 		}
+		if next < every {
+			retry = min(2*retry, every)
+		} else {
+			retry = 15 * time.Second
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(next):
 		}
 	}
 }

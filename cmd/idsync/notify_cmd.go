@@ -134,7 +134,15 @@ subscriptions itself; for Okta, 'idsync notify register' creates the event hook.
 			if err := svc.On(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "%s: change notifications on (Entra: the running daemon subscribes within %s; Okta: run 'idsync notify register %s')\n",
+			if a.borrowed && svc == daemonNotify.Load() && a.sourceType(args[0]) == "entra" {
+				// Carried out by the daemon, whose endpoints Graph can call now.
+				if err := svc.Reconcile(cmd.Context(), args[0], false); err != nil {
+					return fmt.Errorf("notify on %s: %w (the daemon tries again on its own)", args[0], err)
+				}
+				fmt.Fprintf(g.stdout, "%s: change notifications on; subscribed to users and groups\n", args[0])
+				return nil
+			}
+			fmt.Fprintf(g.stdout, "%s: change notifications on (Entra: the daemon subscribes when it runs, within %s; Okta: run 'idsync notify register %s')\n",
 				args[0], notifications.DefaultCheckEvery, args[0])
 			return nil
 		},
@@ -211,6 +219,16 @@ func notifyWriter(ctx context.Context, g *globals, name string) (*app, *notifica
 	}
 	a.close()
 	return nil, nil, fmt.Errorf("no connection %q in the config (have: %v)", name, a.names())
+}
+
+// sourceType is the named connection's source type.
+func (a *app) sourceType(name string) string {
+	for _, cc := range a.cfg.Connections {
+		if cc.Name == name {
+			return cc.Source.Type
+		}
+	}
+	return ""
 }
 
 // notifyLines are a connection's lines in `idsync status`.

@@ -186,11 +186,11 @@ func listen(ctx context.Context, a *app, d daemonHTTP) (*http.Server, error) {
 			http.Error(w, "waiting for the first run", http.StatusServiceUnavailable)
 		}
 	})
-	mountNotify(ctx, mux, a, d) // /notify/<connection>/...: change notifications (notify_cmd.go)
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("http.listen: %w", err)
 	}
+	mountNotify(ctx, mux, a, d) // /notify/<connection>/...: change notifications (notify_cmd.go); bound first: Graph calls it back
 	warnPlainBind(a.log, ln.Addr(), a.cfg.HTTP.TLS != nil)
 	srv := newHTTPServer(mux, a.log)
 	go func() {
