@@ -80,6 +80,10 @@ func TestDaemonChangeNotifications(t *testing.T) {
 	if st := e.must([]string{"status"}); !strings.Contains(st.stdout, "notify      off") {
 		t.Errorf("status does not say off:\n%s", st.stdout)
 	}
+	on := e.must([]string{"notify", "on", "contoso"})
+	if !strings.Contains(on.stdout, "subscribed to users and groups") || len(e.tenant.Subscriptions()) != 2 {
+		t.Errorf("notify on: %d subscriptions\n%s", len(e.tenant.Subscriptions()), on.stdout)
+	}
 }
 
 // TestDaemonOktaEventHook: `idsync notify register` (carried out by the
