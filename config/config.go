@@ -455,7 +455,7 @@ func (p *parser) validate(raw *rawConfig, top *yaml.Node) *Config {
 				p.at(path+".safety.max_delete_percent", "must be between 0 (no limit) and 100")
 			}
 		}
-		c.Notify = p.notify(path+".notify", rc.Notify, cfg.HTTP.Listen)
+		c.Notify = p.notify(path+".notify", rc.Notify, cfg.HTTP.Listen, c.Source.Type)
 		cfg.Connections = append(cfg.Connections, c)
 	}
 	return cfg

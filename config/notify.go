@@ -38,9 +38,12 @@ func (n *Notify) URL(conn, endpoint string) string {
 	return strings.TrimRight(n.PublicURL, "/") + "/notify/" + conn + "/" + endpoint
 }
 
-func (p *parser) notify(path string, raw *rawNotify, listen string) *Notify {
+func (p *parser) notify(path string, raw *rawNotify, listen, sourceType string) *Notify {
 	if raw == nil {
 		return nil
+	}
+	if sourceType != "" && sourceType != "entra" && sourceType != "okta" {
+		p.at(path, "change notifications come from entra and okta sources only, not %s", sourceType)
 	}
 	n := &Notify{PublicURL: raw.PublicURL, Debounce: DefaultNotifyDebounce}
 	if raw.Debounce != nil {

@@ -39,6 +39,8 @@ func TestNotifyProblems(t *testing.T) {
 		{"query", notifyBase + "    notify: {public_url: \"https://x.example/?a=b\"}\n", "without user, query or fragment"},
 		{"negative debounce", notifyBase + "    notify: {public_url: \"https://x.example\", debounce: -1s}\n", "notify.debounce: must be 0 or more"},
 		{"unknown key", notifyBase + "    notify: {public_url: \"https://x.example\", debounse: 1s}\n", "debounse"},
+		{"push source", strings.Replace(notifyBase, "type: entra", "type: scim", 1) + "    notify: {public_url: \"https://x.example\"}\n",
+			"entra and okta sources only"},
 		{"no listener", strings.Replace(notifyBase, `http: {listen: "127.0.0.1:8080"}`, "", 1) + "    notify: {public_url: \"https://x.example\"}\n",
 			"needs http.listen"},
 	} {

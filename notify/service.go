@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	stdsync "sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/idsync/idsync/sources"
@@ -51,6 +52,8 @@ const (
 	DefaultQueue = 1024
 	// maxBody bounds a notification request's body.
 	maxBody = 1 << 20
+	// maxQueued bounds the bytes of the requests waiting for a worker.
+	maxQueued = 32 << 20
 )
 
 // Service serves the notification endpoints and owns the subscriptions.
@@ -83,10 +86,11 @@ type Service struct {
 	counts   map[string]*counters
 	verified map[string]time.Time
 
-	queue chan delivery
-	ctx   context.Context
-	wg    stdsync.WaitGroup
-	mux   *http.ServeMux
+	queue  chan delivery
+	queued atomic.Int64 // bytes in queue
+	ctx    context.Context
+	wg     stdsync.WaitGroup
+	mux    *http.ServeMux
 }
 
 type connState struct{ Conn }
@@ -224,9 +228,16 @@ func (s *Service) lock(name string) *stdsync.Mutex {
 // must not hold memory or the endpoint, and a dropped notification costs
 // latency only (the schedule is the safety net).
 func (s *Service) enqueue(c *counters, d delivery) {
+	n := int64(len(d.body))
+	if s.queued.Add(n) > maxQueued {
+		s.queued.Add(-n)
+		c.dropped.Add(1)
+		return
+	}
 	select {
 	case s.queue <- d:
 	default:
+		s.queued.Add(-n)
 		c.dropped.Add(1)
 	}
 }
@@ -237,6 +248,7 @@ func (s *Service) work(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case d := <-s.queue:
+			s.queued.Add(-int64(len(d.body)))
 			switch d.kind {
 			case KindOkta:
 				s.processOkta(d)
