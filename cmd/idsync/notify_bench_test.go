@@ -5,12 +5,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/idsync/idsync/sources/entra/entratest"
+	"github.com/idsync/idsync/sources/okta/oktatest"
 	"github.com/idsync/idsync/targets/scim/scimtest"
 )
 
@@ -27,7 +29,23 @@ import (
 //	go test ./cmd/idsync -run '^$' -bench NotifyLatency -benchtime 1x
 func BenchmarkNotifyLatency(b *testing.B) {
 	for range b.N {
-		lat := notifyLatency(b, 100)
+		reportLatency(b, notifyLatency(b, 100))
+	}
+}
+
+// BenchmarkNotifyLatencyOkta is BenchmarkNotifyLatency with an Okta org:
+// the hook is registered through the running daemon (`idsync notify
+// register`), and each new hire is created and added to Whale Users.
+//
+//	go test ./cmd/idsync -run '^$' -bench NotifyLatencyOkta -benchtime 1x
+func BenchmarkNotifyLatencyOkta(b *testing.B) {
+	for range b.N {
+		reportLatency(b, oktaNotifyLatency(b, 100))
+	}
+}
+
+func reportLatency(b *testing.B, lat []time.Duration) {
+	{
 		slices.Sort(lat)
 		q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
 		b.ReportMetric(q(0.50).Seconds(), "p50-s")
@@ -55,28 +73,105 @@ func notifyLatency(b *testing.B, n int) []time.Duration {
 	if err := os.WriteFile(path, append(cfg, extra...), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(binary, "--config", path, "run")
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
+	d := startBenchDaemon(b, path)
+	defer d.stop()
+	d.wait("initial sync", func() bool { return len(ws.Users()) == 11 })
+	d.wait("subscriptions", func() bool { return len(tenant.Subscriptions()) == 2 })
+	sales := sample.Groups["Sales"]
+	return measureHires(b, d, ws, n, func(i int) string {
+		upn := fmt.Sprintf("hire%03d@%s", i, entratest.SampleDomain)
+		id := tenant.AddUser(entratest.User{UserPrincipalName: upn, Mail: upn, GivenName: "Hire", Surname: fmt.Sprint(i), AccountEnabled: true})
+		if err := tenant.AddMember(sales, id); err != nil {
+			b.Fatal(err)
+		}
+		return upn
+	})
+}
+
+func oktaNotifyLatency(b *testing.B, n int) []time.Duration {
+	b.Helper()
+	org := oktatest.NewServer()
+	defer org.Close()
+	sample := org.LoadSample()
+	ws := scimtest.NewServer(scimtest.Options{Token: demoToken, Preset: "generic", TLS: true})
+	defer ws.Close()
+	dir := b.TempDir()
+	ln := freeAddrB(b)
+	tokenFile, wsToken := filepath.Join(dir, "okta-token"), filepath.Join(dir, "workspace-token")
+	os.WriteFile(tokenFile, []byte(org.Token+"\n"), 0o600)
+	os.WriteFile(wsToken, []byte(demoToken+"\n"), 0o600)
+	path := filepath.Join(dir, "idsync.yaml")
+	cfg := fmt.Sprintf(`state: %q
+log: {level: error}
+http: {listen: %q}
+connections:
+  - name: globex
+    schedule: "@every 1h"
+    notify: {public_url: "http://%s"}
+    safety: {max_deletes: 0, max_delete_percent: 0}
+    target: {type: scim, url: %q, token_file: %q, preset: generic, ca_file: %q, rate_limit: 0}
+    source:
+      type: okta
+      org_url: %q
+      token_file: %q
+      ca_file: %q
+      scope: {groups: ["Whale Users"]}
+`, filepath.Join(dir, "idsync.db"), ln, ln, ws.URL, wsToken, ws.CAFile, org.URL, tokenFile, org.CAFile)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
-	waitB := func(what string, ok func() bool) {
-		deadline := time.Now().Add(60 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				b.Fatalf("timed out waiting for %s\n%s", what, stderr.String())
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+	d := startBenchDaemon(b, path)
+	defer d.stop()
+	d.wait("initial sync", func() bool { return len(ws.Users()) >= 4 }) // the sample's active Whale Users
+	if out, err := exec.Command(binary, "--config", path, "notify", "register", "globex").CombinedOutput(); err != nil {
+		b.Fatalf("notify register: %v\n%s", err, out)
 	}
-	waitB("initial sync", func() bool { return len(ws.Users()) == 11 })
-	waitB("subscriptions", func() bool { return len(tenant.Subscriptions()) == 2 })
+	users := sample.Groups["Whale Users"]
+	return measureHires(b, d, ws, n, func(i int) string {
+		login := fmt.Sprintf("hire%03d@globex.test", i)
+		u := org.CreateUser(oktatest.User{Login: login, FirstName: "Hire", LastName: fmt.Sprint(i)})
+		org.AddMember(users, u.ID)
+		return login
+	})
+}
 
+type benchDaemon struct {
+	b      *testing.B
+	cmd    *exec.Cmd
+	stderr *lockedBuffer
+}
+
+func startBenchDaemon(b *testing.B, path string) *benchDaemon {
+	b.Helper()
+	d := &benchDaemon{b: b, cmd: exec.Command(binary, "--config", path, "run"), stderr: &lockedBuffer{}}
+	d.cmd.Stderr = d.stderr
+	if err := d.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+func (d *benchDaemon) stop() {
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	d.cmd.Wait()
+}
+
+func (d *benchDaemon) wait(what string, ok func() bool) {
+	d.b.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			d.b.Fatalf("timed out waiting for %s\n%s", what, d.stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// measureHires makes n changes with hire (which returns the userName the
+// workspace will show), one every 300–500 ms, and returns how long each
+// took from the mutation to the workspace.
+func measureHires(b *testing.B, d *benchDaemon, ws *scimtest.Server, n int, hire func(i int) string) []time.Duration {
+	b.Helper()
 	type change struct {
 		userName string
 		at       time.Time
@@ -110,25 +205,19 @@ func notifyLatency(b *testing.B, n int) []time.Duration {
 			open = kept
 		}
 	}()
-	sales := sample.Groups["Sales"]
 	for i := range n {
-		upn := fmt.Sprintf("hire%03d@%s", i, entratest.SampleDomain)
 		at := time.Now()
-		id := tenant.AddUser(entratest.User{UserPrincipalName: upn, Mail: upn, GivenName: "Hire", Surname: fmt.Sprint(i), AccountEnabled: true})
-		if err := tenant.AddMember(sales, id); err != nil {
-			b.Fatal(err)
-		}
-		changes <- change{userName: upn, at: at}
+		changes <- change{userName: hire(i), at: at}
 		time.Sleep(300*time.Millisecond + rand.N(200*time.Millisecond))
 	}
 	out := make([]time.Duration, 0, n)
 	deadline := time.After(60 * time.Second)
 	for len(out) < n {
 		select {
-		case d := <-lat:
-			out = append(out, d)
+		case v := <-lat:
+			out = append(out, v)
 		case <-deadline:
-			b.Fatalf("only %d of %d changes reached the workspace\n%s", len(out), n, stderr.String())
+			b.Fatalf("only %d of %d changes reached the workspace\n%s", len(out), n, d.stderr.String())
 		}
 	}
 	return out
