@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -266,5 +267,41 @@ func TestGraphNotifyOffDeletes(t *testing.T) {
 	}
 	if n := len(r.tenant.Subscriptions()); n != 2 {
 		t.Errorf("on again: %d subscriptions", n)
+	}
+}
+
+// A changed notify.public_url: the subscriptions delivering to the old URL
+// are deleted and new ones made for the new URL.
+func TestGraphPublicURLChangeResubscribes(t *testing.T) {
+	r := newGraphRig(t)
+	if err := r.svc.Reconcile(r.ctx, "acme", false); err != nil {
+		t.Fatal(err)
+	}
+	old := r.tenant.Subscriptions()
+	// The same server under another path prefix (as a proxy would map it).
+	mux := http.NewServeMux()
+	mux.Handle("/v2/", http.StripPrefix("/v2", r.svc))
+	srv2 := httptest.NewServer(mux)
+	defer srv2.Close()
+	r.svc.mu.Lock()
+	cs := r.svc.conns["acme"]
+	r.svc.mu.Unlock()
+	cs.NotificationURL, cs.LifecycleURL = srv2.URL+"/v2/notify/acme/graph", srv2.URL+"/v2/notify/acme/graph/lifecycle"
+	if err := r.svc.Reconcile(r.ctx, "acme", false); err != nil {
+		t.Fatal(err)
+	}
+	now := r.tenant.Subscriptions()
+	if len(now) != 2 {
+		t.Fatalf("%d subscriptions", len(now))
+	}
+	for _, s := range now {
+		if s.NotificationURL != cs.NotificationURL {
+			t.Errorf("subscription %s delivers to %s", s.ID, s.NotificationURL)
+		}
+		for _, o := range old {
+			if o.ID == s.ID {
+				t.Errorf("old subscription %s kept", s.ID)
+			}
+		}
 	}
 }

@@ -110,7 +110,10 @@ func (s *Service) Reconcile(ctx context.Context, name string, verify bool) error
 		if sub.Kind != KindGraph {
 			continue
 		}
-		if _, dup := have[sub.Resource]; dup || !wanted(sub.Resource) {
+		// A duplicate, a resource no longer wanted, or one delivered to a
+		// URL that is not notify.public_url's any more: deleted (and the
+		// right one created below).
+		if _, dup := have[sub.Resource]; dup || !wanted(sub.Resource) || (sub.URL != "" && sub.URL != cs.NotificationURL) {
 			if err := cs.Graph.DeleteSubscription(ctx, sub.ID); err != nil {
 				return err
 			}
@@ -216,7 +219,7 @@ func (s *Service) create(ctx context.Context, cs *connState, resource string) er
 	}
 	s.Log.Info("notify: created a Graph subscription", "connection", cs.Name, "resource", resource, "subscription", id, "expires", exp)
 	return s.save(ctx, state.NotifySubscription{Connection: cs.Name, ID: id, Kind: KindGraph, Resource: resource,
-		SecretHash: h, ExpiresAt: exp, CreatedAt: s.Now()})
+		SecretHash: h, ExpiresAt: exp, CreatedAt: s.Now(), URL: cs.NotificationURL})
 }
 
 // lifecycle handles a Graph lifecycle event (its clientState checked) away
@@ -357,7 +360,7 @@ func (s *Service) RegisterOkta(ctx context.Context, name string) (string, error)
 		return "", err
 	}
 	sub := state.NotifySubscription{Connection: name, ID: id, Kind: KindOkta, Resource: "eventHook",
-		SecretHash: hashSecret(secret), CreatedAt: s.Now(), Status: StatusUnverified}
+		SecretHash: hashSecret(secret), CreatedAt: s.Now(), Status: StatusUnverified, URL: cs.HookURL}
 	if err := s.save(ctx, sub); err != nil {
 		return id, err
 	}
@@ -383,5 +386,5 @@ func (s *Service) ManualOkta(ctx context.Context, name string) (string, error) {
 	}
 	secret := newSecret()
 	return secret, s.save(ctx, state.NotifySubscription{Connection: name, ID: "manual", Kind: KindOkta, Resource: "eventHook",
-		SecretHash: hashSecret(secret), CreatedAt: s.Now(), Status: StatusManual})
+		SecretHash: hashSecret(secret), CreatedAt: s.Now(), Status: StatusManual, URL: cs.HookURL})
 }

@@ -21,6 +21,7 @@ type NotifySubscription struct {
 	CreatedAt  time.Time `json:"created_at"`
 	RenewedAt  time.Time `json:"renewed_at,omitzero"`
 	Status     string    `json:"status,omitempty"` // e.g. "verified", "unverified"
+	URL        string    `json:"url,omitempty"`    // where the IdP delivers
 }
 
 func fmtTime(t time.Time) string {
@@ -36,10 +37,10 @@ func (tx *Tx) NotifySubscriptions(conn string) ([]NotifySubscription, error) {
 	out, err := queryAll(tx, func(r *sql.Rows) (NotifySubscription, error) {
 		var s NotifySubscription
 		var exp, created, renewed string
-		err := r.Scan(&s.Connection, &s.ID, &s.Kind, &s.Resource, &s.SecretHash, &exp, &created, &renewed, &s.Status)
+		err := r.Scan(&s.Connection, &s.ID, &s.Kind, &s.Resource, &s.SecretHash, &exp, &created, &renewed, &s.Status, &s.URL)
 		s.ExpiresAt, s.CreatedAt, s.RenewedAt = parseTime(exp), parseTime(created), parseTime(renewed)
 		return s, err
-	}, `SELECT connection, id, kind, resource, secret_hash, expires_at, created_at, renewed_at, status
+	}, `SELECT connection, id, kind, resource, secret_hash, expires_at, created_at, renewed_at, status, url
 		FROM notify_subscriptions WHERE (? = '' OR connection = ?) ORDER BY connection, kind, resource, id`, conn, conn)
 	if err != nil {
 		return nil, fmt.Errorf("state: read notification subscriptions: %w", err)
@@ -54,13 +55,13 @@ func (tx *Tx) SaveNotifySubscription(s NotifySubscription) error {
 		s.CreatedAt = tx.store.Now()
 	}
 	if _, err := tx.exec(`INSERT INTO notify_subscriptions
-		(connection, id, kind, resource, secret_hash, expires_at, created_at, renewed_at, status)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		(connection, id, kind, resource, secret_hash, expires_at, created_at, renewed_at, status, url)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (connection, id) DO UPDATE SET kind = excluded.kind, resource = excluded.resource,
 			secret_hash = excluded.secret_hash, expires_at = excluded.expires_at,
-			renewed_at = excluded.renewed_at, status = excluded.status`,
+			renewed_at = excluded.renewed_at, status = excluded.status, url = excluded.url`,
 		s.Connection, s.ID, s.Kind, s.Resource, s.SecretHash, fmtTime(s.ExpiresAt), fmtTime(s.CreatedAt),
-		fmtTime(s.RenewedAt), s.Status); err != nil {
+		fmtTime(s.RenewedAt), s.Status, s.URL); err != nil {
 		return fmt.Errorf("state: save notification subscription: %w", err)
 	}
 	return nil

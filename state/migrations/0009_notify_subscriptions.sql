@@ -3,7 +3,8 @@
 -- the SHA-256 (hex) of the subscription's clientState or the hook's
 -- Authorization secret: idsync only ever compares what arrives with it, so
 -- the secret itself is never stored. expires_at is '' for what does not
--- expire (an Okta hook).
+-- expire (an Okta hook). url is where the IdP delivers (a changed
+-- notify.public_url makes the daemon subscribe again).
 CREATE TABLE notify_subscriptions (
     connection  TEXT NOT NULL,
     id          TEXT NOT NULL,
@@ -14,6 +15,7 @@ CREATE TABLE notify_subscriptions (
     created_at  TEXT NOT NULL,
     renewed_at  TEXT NOT NULL DEFAULT '',
     status      TEXT NOT NULL DEFAULT '',
+    url         TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (connection, id)
 );
 
