@@ -252,3 +252,15 @@ func notifyLines(s connStatus, now time.Time) []string {
 	}
 	return out
 }
+
+// notifyCounts are the running daemon's notification counters by
+// connection (nil outside the daemon or without a listener), for /metrics:
+// received, accepted, rejected, dropped, triggers, lifecycle events,
+// handshakes and the last delivery lag. The runs they started are the
+// engine's Counters().TriggeredRuns.
+func notifyCounts() map[string]notifications.Counts {
+	if svc := daemonNotify.Load(); svc != nil {
+		return svc.Counts()
+	}
+	return nil
+}
