@@ -105,6 +105,9 @@ type Connection struct {
 	// or disable (within the safety limits).
 	Unmanaged string
 	Target    Backend
+	// Notify, when set, lets the IdP's change notifications start runs
+	// (see notify.go); nil without a notify block.
+	Notify *Notify
 }
 
 // Roles decides each in-scope user's role.
@@ -161,6 +164,7 @@ type rawConnection struct {
 	Groups      Groups         `yaml:"groups"`
 	Unmanaged   string         `yaml:"unmanaged"`
 	Target      *yaml.Node     `yaml:"target"`
+	Notify      *rawNotify     `yaml:"notify"`
 }
 
 type rawSafety struct {
@@ -461,6 +465,7 @@ func (p *parser) validate(raw *rawConfig, top *yaml.Node) *Config {
 				p.at(path+".safety.max_delete_percent", "must be between 0 (no limit) and 100")
 			}
 		}
+		c.Notify = p.notify(path+".notify", rc.Notify, cfg.HTTP.Listen, c.Source.Type)
 		cfg.Connections = append(cfg.Connections, c)
 	}
 	return cfg

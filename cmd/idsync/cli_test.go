@@ -183,7 +183,8 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	for _, want := range []string{"11 to create", "+ create   quinn.quade@contoso.test", "~ role     bob.baker@contoso.test", "held:", "applied 5, failed 0",
-		"dave.diaz@contoso.test      Dave Diaz      false"} {
+		"dave.diaz@contoso.test      Dave Diaz      false",
+		"subscribed to users and groups", "rosa.rivera has a Whimsical account"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, r.stdout)
 		}

@@ -56,7 +56,7 @@ const (
 
 // forwardable are the commands the daemon carries out for the CLI: the
 // ones that write the state.
-var forwardable = map[string]bool{"sync": true, "approve": true}
+var forwardable = map[string]bool{"sync": true, "approve": true, "off": true, "on": true, "register": true} // off, on, register: idsync notify
 
 // errNoDaemon: nothing answers on the control socket.
 var errNoDaemon = errors.New("no idsync daemon answers")
@@ -404,7 +404,7 @@ func (s *controlServer) run(conn net.Conn, out *frames, argv []string, cfg *conf
 	stderr := stream{out, frameStderr}
 	cmd, _, err := rootCmd(&globals{stdout: io.Discard, stderr: io.Discard}).Find(argv)
 	if err != nil || cmd.Parent() == nil || !forwardable[cmd.Name()] {
-		fmt.Fprintf(stderr, "idsync: the daemon carries out only sync and approve, not %q\n", commandLine(argv))
+		fmt.Fprintf(stderr, "idsync: the daemon carries out only sync, approve and notify, not %q\n", commandLine(argv))
 		return exitError
 	}
 	a := s.app()

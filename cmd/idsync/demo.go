@@ -28,7 +28,9 @@ workspace default) on 127.0.0.1, write a temporary idsync.yaml, and run
 idsync against them: an initial sync, then a handful of changes in the
 tenant (a new hire, a promotion to editor, a disabled account, a soft delete,
 a permanent delete), a dry-run of the incremental plan, the real sync, and
-the resulting workspace. Nothing leaves the machine.`,
+the resulting workspace; then the daemon with change notifications on and an
+hourly schedule, and a change in Entra reaching the workspace within seconds.
+Nothing leaves the machine.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := os.MkdirTemp("", "idsync-demo-")
@@ -116,6 +118,9 @@ func demo(cmd *cobra.Command, g *globals, dir string, keep bool) error {
 	}
 	fmt.Fprintln(out, "── 6. The workspace now (viewer: Whimsical's default role, given to people sent without one)")
 	printWorkspace(out, ws)
+	if err := demoNotify(cmd.Context(), g, dir, tenant, ws, sample); err != nil {
+		return err
+	}
 	if keep {
 		fmt.Fprintf(out, "\nKept %s (try: idsync --config %s log)\n", dir, path)
 	}

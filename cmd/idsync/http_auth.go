@@ -13,9 +13,10 @@ import (
 // openPaths are served without http.auth: the probes (a load balancer or
 // systemd has no password), and the endpoints that authenticate their
 // callers themselves (the SCIM push listener's bearer tokens: a request
-// carries one Authorization header). A feature mounted on the listener
+// carries one Authorization header; change notifications check their
+// clientState or hook secret). A feature mounted on the listener
 // that authenticates its own callers adds its prefix here.
-var openPaths = []string{"/healthz", "/readyz", "/scim/"}
+var openPaths = []string{"/healthz", "/readyz", "/scim/", "/notify/"}
 
 func isOpenPath(p string) bool {
 	for _, o := range openPaths {

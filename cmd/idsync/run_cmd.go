@@ -87,6 +87,7 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 				return nil, err
 			}
 		}
+		notifyTriggerable(s, a)
 		for _, c := range a.conns {
 			s.RunNow(c, sync.Options{})
 		}
@@ -207,6 +208,7 @@ func listen(ctx context.Context, a *app, d daemonHTTP) (*http.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http.listen: %w", err)
 	}
+	mountNotify(ctx, mux, a, d) // /notify/<connection>/...: change notifications (notify_cmd.go); bound first: Graph calls it back
 	warnPlainBind(a.log, ln.Addr(), a.cfg.HTTP.TLS != nil)
 	srv := newHTTPServer(withAuth(a, d, mux), a.log)
 	go func() {

@@ -21,6 +21,9 @@ type connStatus struct {
 	Failed     int               `json:"ops_failed_last_run"`
 	Held       *heldPlan         `json:"held,omitempty"`
 	Workspace  *workspaceListing `json:"workspace,omitempty"` // the last workspace listing
+	// Change notifications: the Graph subscriptions / Okta hook idsync owns.
+	Notify    []state.NotifySubscription `json:"notify,omitempty"`
+	NotifyOff bool                       `json:"notify_off,omitempty"`
 }
 
 // workspaceListing is what the last listing of the workspace (a full read,
@@ -86,6 +89,12 @@ func statusCmd(g *globals) *cobra.Command {
 					if h != nil {
 						s.Held = &heldPlan{PlanID: h.ID, At: h.HeldAt, Reason: h.Reason, Ops: len(h.Plan.Ops)}
 					}
+					if s.Notify, err = tx.NotifySubscriptions(name); err != nil {
+						return err
+					}
+					if s.NotifyOff, err = tx.NotifyOff(name); err != nil {
+						return err
+					}
 					out = append(out, s)
 				}
 				return nil
@@ -115,6 +124,9 @@ func statusCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(g.stdout, "  applied     %d users\n", s.Applied)
 				fmt.Fprintf(g.stdout, "  outbox      %d ops pending\n", s.Pending)
+				for _, l := range notifyLines(s, now) {
+					fmt.Fprintf(g.stdout, "  notify      %s\n", l)
+				}
 				if w := s.Workspace; w != nil {
 					fmt.Fprintf(g.stdout, "  workspace   %s ago: %s\n", ago(now, w.At), shown(w.Summary))
 				}

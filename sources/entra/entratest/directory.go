@@ -88,12 +88,14 @@ func (s *Server) addUserLocked(u User) string {
 	if old, ok := s.users[u.ID]; ok {
 		old.User, old.state, old.changed = u, stateLive, s.bump()
 		old.whole = old.changed
+		s.changedLocked("users", u.ID, "updated")
 		return u.ID
 	}
 	r := &userRec{User: u, changed: s.bump()}
 	r.whole = r.changed
 	s.users[u.ID] = r
 	s.userOrder = append(s.userOrder, r)
+	s.changedLocked("users", u.ID, "updated")
 	return u.ID
 }
 
@@ -150,6 +152,7 @@ func (s *Server) UpdateUser(id string, f func(*User)) error {
 			r.stamps[name] = r.changed
 		}
 	}
+	s.changedLocked("users", id, "updated")
 	return nil
 }
 
@@ -174,6 +177,7 @@ func (s *Server) SoftDeleteUser(id string) error {
 		return err
 	}
 	r.state, r.changed, r.deleted = stateSoftDeleted, s.bump(), time.Now()
+	s.changedLocked("users", id, "deleted")
 	return nil
 }
 
@@ -186,6 +190,7 @@ func (s *Server) RestoreUser(id string) error {
 	}
 	r.state, r.changed = stateLive, s.bump()
 	r.whole = r.changed
+	s.changedLocked("users", id, "updated")
 	return nil
 }
 
@@ -205,8 +210,10 @@ func (s *Server) HardDeleteUser(id string) error {
 	for _, g := range s.groups {
 		if l, ok := g.byMember[id]; ok && !l.removed {
 			l.removed, l.changed = true, s.bump()
+			s.changedLocked("groups", g.id, "updated")
 		}
 	}
+	s.changedLocked("users", id, "deleted")
 	return nil
 }
 
@@ -231,6 +238,7 @@ func (s *Server) addGroupLocked(name, description string) string {
 	g := &groupRec{id: id, name: name, description: description, changed: s.bump(), byMember: map[string]*link{}}
 	s.groups[id] = g
 	s.groupOrder = append(s.groupOrder, g)
+	s.changedLocked("groups", id, "updated")
 	return id
 }
 
@@ -255,6 +263,7 @@ func (s *Server) RenameGroup(id, name string) error {
 		return err
 	}
 	g.name, g.changed = name, s.bump()
+	s.changedLocked("groups", id, "updated")
 	return nil
 }
 
@@ -272,8 +281,10 @@ func (s *Server) DeleteGroup(id string) error {
 	for _, p := range s.groups {
 		if l, ok := p.byMember[id]; ok && !l.removed {
 			l.removed, l.changed = true, s.bump()
+			s.changedLocked("groups", p.id, "updated")
 		}
 	}
+	s.changedLocked("groups", id, "deleted")
 	return nil
 }
 
@@ -306,12 +317,14 @@ func (s *Server) addMemberLocked(group, member string) error {
 	if l, ok := g.byMember[member]; ok {
 		if l.removed {
 			l.removed, l.changed = false, s.bump()
+			s.changedLocked("groups", group, "updated")
 		}
 		return nil
 	}
 	l := &link{member: member, isGroup: isGroup, changed: s.bump()}
 	g.byMember[member] = l
 	g.links = append(g.links, l)
+	s.changedLocked("groups", group, "updated")
 	return nil
 }
 
@@ -328,6 +341,7 @@ func (s *Server) RemoveMember(group, member string) error {
 		return fmt.Errorf("entratest: %s is not a member of %s", member, group)
 	}
 	l.removed, l.changed = true, s.bump()
+	s.changedLocked("groups", group, "updated")
 	return nil
 }
 

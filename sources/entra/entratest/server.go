@@ -79,6 +79,11 @@ type Server struct {
 	pageFaults []*pageFault
 	hooks      []*hook
 	calls      map[string]int
+
+	// Change notifications (subscriptions.go).
+	nt           notifier
+	notifyDelay  time.Duration
+	notifyClient *http.Client
 }
 
 // NewServer starts an emulator with an empty tenant. It panics if it cannot
@@ -95,6 +100,7 @@ func NewServer() *Server {
 		apps:           map[string]*appRec{},
 		tokens:         map[string]time.Time{},
 		calls:          map[string]int{},
+		nt:             notifier{subs: map[string]*Subscription{}, wake: make(chan struct{}, 1), done: make(chan struct{})},
 	}
 	if err := s.start(); err != nil {
 		panic("entratest: " + err.Error())
@@ -151,6 +157,11 @@ func (s *Server) start() error {
 
 // Close stops the server and removes its files.
 func (s *Server) Close() {
+	select {
+	case <-s.nt.done:
+	default:
+		close(s.nt.done)
+	}
 	s.srv.Close()
 	os.RemoveAll(s.dir)
 }
@@ -249,6 +260,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, rest string) {
+	if rest == "subscriptions" || strings.HasPrefix(rest, "subscriptions/") {
+		if !s.authorized(r) {
+			graphError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token is empty or invalid.")
+			return
+		}
+		s.serveSubscriptions(w, r, rest)
+		return
+	}
 	if r.Method != http.MethodGet {
 		graphError(w, http.StatusMethodNotAllowed, "Request_BadRequest", "entratest serves reads only")
 		return

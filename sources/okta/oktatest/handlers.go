@@ -29,6 +29,10 @@ var logAttrs = map[string]bool{"eventType": true, "target.id": true, "target.typ
 	"actor.id": true, "outcome.result": true, "published": true, "severity": true}
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request, now time.Time) {
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/api/v1/"); ok && strings.HasPrefix(rest, "eventHooks") {
+		s.eventHooks(w, r, strings.Split(strings.Trim(rest, "/"), "/"))
+		return
+	}
 	if r.Method != http.MethodGet {
 		writeError(w, http.StatusMethodNotAllowed, "E0000022", "The endpoint does not support the provided HTTP method")
 		return

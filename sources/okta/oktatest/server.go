@@ -115,6 +115,8 @@ type Server struct {
 
 	oauthClients map[string]any
 	bearer       map[string]time.Time
+
+	hk hookState // event hooks (eventhooks.go)
 }
 
 type window struct {
@@ -140,6 +142,7 @@ func NewServer() *Server {
 	for k, v := range DefaultRateLimits {
 		s.limits[k] = v
 	}
+	s.hooksInit()
 	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	s.ts.StartTLS()
 	s.URL = s.ts.URL
@@ -158,6 +161,13 @@ func NewServer() *Server {
 
 // Close shuts the server down and removes its CA file.
 func (s *Server) Close() {
+	s.mu.Lock()
+	select {
+	case <-s.hk.done:
+	default:
+		close(s.hk.done)
+	}
+	s.mu.Unlock()
 	s.ts.Close()
 	os.RemoveAll(s.dir)
 }

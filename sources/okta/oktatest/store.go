@@ -87,6 +87,8 @@ type store struct {
 
 	events []*event
 	evPos  map[string]int
+	// onEvent sees every event logged (event hooks).
+	onEvent func(*event)
 }
 
 type pendingIndex struct {
@@ -235,6 +237,9 @@ func (s *store) log(now time.Time, typ, msg string, targets ...target) {
 	e := &event{UUID: newUUID(), Published: now, Type: typ, Message: msg, Targets: targets}
 	s.evPos[e.UUID] = len(s.events)
 	s.events = append(s.events, e)
+	if s.onEvent != nil {
+		s.onEvent(e)
+	}
 }
 
 func userTarget(u *User) target {
