@@ -453,6 +453,7 @@ func (p *parser) validate(raw *rawConfig, top *yaml.Node) *Config {
 		}
 		cfg.Connections = append(cfg.Connections, c)
 	}
+	p.checkPush(cfg)
 	return cfg
 }
 
