@@ -185,6 +185,7 @@ func listen(ctx context.Context, a *app, d daemonHTTP) (*http.Server, error) {
 			http.Error(w, "waiting for the first run", http.StatusServiceUnavailable)
 		}
 	})
+	mountSCIM(ctx, mux, a, d) // push connections at /scim/v2/<connection>/
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("http.listen: %w", err)

@@ -3,6 +3,7 @@ package scim
 import (
 	"context"
 	"errors"
+	"net/url"
 	"time"
 
 	"github.com/idsync/idsync"
@@ -20,6 +21,7 @@ import (
 //	  queue_wait: 1s
 //	  max_body: 1048576       # request body bytes (1 MiB)
 //	  debounce: 2s            # pushes within this of a run's start fold into one follow-up run
+//	  base_url: ""            # where the IdP reaches this connection, for meta.location (default: http(s)://<http.listen>/scim/v2/<name>)
 //	  scope: {groups: []}     # as for pull sources: pushed groups (names or ids); empty = every pushed user
 type Config struct {
 	RateLimit     float64       `yaml:"rate_limit"`
@@ -27,6 +29,7 @@ type Config struct {
 	QueueWait     time.Duration `yaml:"queue_wait"`
 	MaxBody       int64         `yaml:"max_body"`
 	Debounce      time.Duration `yaml:"debounce"`
+	BaseURL       string        `yaml:"base_url"`
 	Scope         sources.Scope `yaml:"scope"`
 }
 
@@ -62,6 +65,11 @@ func (c Config) Validate() error {
 	}
 	if c.Debounce < 0 {
 		errs = append(errs, errors.New("debounce: must not be negative"))
+	}
+	if c.BaseURL != "" {
+		if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, errors.New("base_url: must be an absolute http(s) URL, such as https://idsync.example.com/scim/v2/initech"))
+		}
 	}
 	if c.Scope.AppID != "" {
 		errs = append(errs, errors.New("scope.app_id: a push connection has no app to read assignments of; the IdP pushes only the users assigned to its app (scope them there, or with scope.groups)"))
