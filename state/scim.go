@@ -155,8 +155,9 @@ func (tx *Tx) PushGroupsOf(conn, member string) ([]string, error) {
 
 // PushStats is what `idsync status` shows of a push connection.
 type PushStats struct {
-	Users, Groups int
-	LastPush      time.Time // the latest write (zero: none yet)
+	Users    int       `json:"users"`
+	Groups   int       `json:"groups"`
+	LastPush time.Time `json:"last_push,omitzero"` // the latest write (zero: none yet)
 }
 
 // PushStats counts the connection's pushed resources.
