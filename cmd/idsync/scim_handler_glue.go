@@ -8,7 +8,7 @@ import (
 )
 
 // pushHandlerOptions are what the listener gives a push connection's SCIM
-// handler (pushscim.Options).
+// handler.
 type pushHandlerOptions struct {
 	BaseURL  string
 	MaxBody  int64
@@ -18,7 +18,5 @@ type pushHandlerOptions struct {
 
 // newSCIMHandler is a push connection's SCIM handler over repo.
 func newSCIMHandler(repo pushscim.Repo, o pushHandlerOptions) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scimError(w, http.StatusNotImplemented, "the SCIM handler is not in this build yet")
-	})
+	return pushscim.NewHandler(repo, pushscim.Options{BaseURL: o.BaseURL, MaxBody: o.MaxBody, OnChange: o.OnChange, Log: o.Log})
 }

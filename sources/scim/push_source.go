@@ -35,12 +35,11 @@ type Config struct {
 
 // Push connection defaults. Entra's provisioning service sends a few
 // requests a second per app (its gallery asks SCIM endpoints to take 25/s);
-// Okta's about as many.
+// Okta's about as many. The body limit is the handler's DefaultMaxBody.
 const (
 	DefaultRateLimit     = 50
 	DefaultMaxConcurrent = 64
 	DefaultQueueWait     = time.Second
-	DefaultMaxBody       = 1 << 20
 )
 
 // DefaultConfig is a push source's block with nothing set.
