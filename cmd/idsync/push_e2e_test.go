@@ -155,7 +155,9 @@ func TestPushReachesTheWorkspace(t *testing.T) {
 		t.Fatalf("create: %d %v", code, created)
 	}
 	id, _ := created["id"].(string)
-	waitFor(t, "alice in the workspace", func() bool { return p.workspace("initech")["alice@initech.test"] || p.workspace("initech")["Alice@Initech.test"] })
+	waitFor(t, "alice in the workspace", func() bool {
+		return p.workspace("initech")["alice@initech.test"] || p.workspace("initech")["Alice@Initech.test"]
+	})
 	for _, u := range p.ws["initech"].Users() {
 		if u.ExternalID != id {
 			t.Errorf("workspace account's externalId %q, want the listener's id %q", u.ExternalID, id)
