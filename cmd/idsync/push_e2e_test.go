@@ -8,9 +8,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/idsync/idsync/targets/scim/scimtest"
 )
@@ -18,7 +20,7 @@ import (
 // pushE2E is a daemon with push connections (source.type: scim) in front of
 // emulated workspaces, and an IdP's SCIM client for each connection.
 type pushE2E struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	config string
 	listen string
@@ -27,7 +29,7 @@ type pushE2E struct {
 }
 
 // freeAddr is a loopback address nothing listens on (the daemon binds it).
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -41,6 +43,13 @@ func freeAddr(t *testing.T) string {
 // its own workspace; extra is appended to every connection block.
 func newPushE2E(t *testing.T, extra string, names ...string) *pushE2E {
 	t.Helper()
+	return newPushE2EFor(t, extra, "source: {type: scim, debounce: 200ms}", "", names...)
+}
+
+// newPushE2EFor is newPushE2E with the source block (one line) and more of
+// the target block given.
+func newPushE2EFor(t testing.TB, extra, source, targetExtra string, names ...string) *pushE2E {
+	t.Helper()
 	p := &pushE2E{t: t, dir: t.TempDir(), listen: freeAddr(t), ws: map[string]*scimtest.Server{}}
 	token := filepath.Join(p.dir, "workspace-token")
 	if err := os.WriteFile(token, []byte(demoToken+"\n"), 0o600); err != nil {
@@ -52,8 +61,8 @@ func newPushE2E(t *testing.T, extra string, names ...string) *pushE2E {
 		ws := scimtest.NewServer(scimtest.Options{Token: demoToken, Preset: "generic", Strict: true, TLS: true})
 		t.Cleanup(ws.Close)
 		p.ws[name] = ws
-		fmt.Fprintf(&b, "  - name: %s\n    source: {type: scim, debounce: 200ms}\n    target:\n      type: scim\n      url: %q\n      token_file: %q\n      ca_file: %q\n%s",
-			name, ws.URL, token, ws.CAFile, extra)
+		fmt.Fprintf(&b, "  - name: %s\n    %s\n    target:\n      type: scim\n      url: %q\n      token_file: %q\n      ca_file: %q\n%s%s",
+			name, source, ws.URL, token, ws.CAFile, targetExtra, extra)
 	}
 	p.config = filepath.Join(p.dir, "idsync.yaml")
 	if err := os.WriteFile(p.config, []byte(b.String()), 0o600); err != nil {
@@ -62,22 +71,44 @@ func newPushE2E(t *testing.T, extra string, names ...string) *pushE2E {
 	return p
 }
 
+// start starts the daemon (stopped at the end of the test) and waits for
+// its listener.
 func (p *pushE2E) start() {
 	p.t.Helper()
-	e := &e2e{t: p.t, config: p.config}
-	p.daemon = e.startDaemon()
-	waitFor(p.t, "the listener", func() bool {
+	d := &daemonProc{cmd: execIdsync(p.config, "--verbose", "run"), log: &lockedBuffer{}, done: make(chan struct{})}
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	if err := d.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	go func() { d.err = d.cmd.Wait(); close(d.done) }()
+	p.t.Cleanup(func() { d.stop() })
+	p.daemon = d
+	deadline := time.Now().Add(30 * time.Second)
+	for {
 		resp, err := http.Get("http://" + p.listen + "/healthz")
 		if err == nil {
 			resp.Body.Close()
+			return
 		}
-		return err == nil
-	})
+		if time.Now().After(deadline) {
+			p.t.Fatalf("the daemon's listener did not come up: %v\n%s", err, d.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (p *pushE2E) must(args ...string) result {
 	p.t.Helper()
-	r := runBinary(p.t, append([]string{"--config", p.config}, args...)...)
+	cmd := execIdsync(p.config, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		p.t.Fatal(err)
+	}
 	if r.code != 0 {
 		p.t.Fatalf("idsync %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
 	}
