@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	stdsync "sync"
 
 	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/state"
@@ -20,9 +22,22 @@ import (
 // Identity is the id the listener assigned (Resource.ID): it is the
 // snapshot user's id and so the workspace account's externalId. userName
 // and the sender's externalId may change; the id never does.
+//
+// Reads by id and by userName are served from memory: a copy of the
+// connection's rows, loaded at the first read and updated after each
+// committed write, in commit order (one write of the repo at a time). The
+// daemon holds the state's lock and this repo is the only writer of the
+// connection's pushed resources, so the copy is what the database holds.
+// Listings (Scan) read the database.
 type StateRepo struct {
 	store *state.Store
 	conn  string
+
+	wmu    stdsync.Mutex // one write at a time: the copy follows the commits in order
+	mu     stdsync.RWMutex
+	loaded bool
+	rows   map[Kind]map[string]*state.PushResource
+	names  map[string]string // lower-cased userName → user id
 }
 
 var (
@@ -42,23 +57,92 @@ func NewStateRepo(store *state.Store, conn string) *StateRepo {
 const pushGeneration = 0
 
 func (r *StateRepo) Get(ctx context.Context, kind Kind, id string) (*Resource, error) {
-	var out *Resource
-	err := r.store.View(ctx, func(tx *state.Tx) error {
-		p, err := tx.PushResource(r.conn, string(kind), id)
-		out, err = snapResourceOf(p, err)
-		return err
-	})
-	return out, err
+	if err := r.load(ctx); err != nil {
+		return nil, err
+	}
+	r.mu.RLock()
+	p := r.rows[kind][id]
+	r.mu.RUnlock()
+	return snapResourceOf(p, nil)
 }
 
 func (r *StateRepo) ByUserName(ctx context.Context, userName string) (*Resource, error) {
-	var out *Resource
+	if err := r.load(ctx); err != nil {
+		return nil, err
+	}
+	r.mu.RLock()
+	p := r.rows[KindUser][r.names[strings.ToLower(userName)]]
+	r.mu.RUnlock()
+	return snapResourceOf(p, nil)
+}
+
+// load reads the connection's rows into memory, once.
+func (r *StateRepo) load(ctx context.Context) error {
+	r.mu.RLock()
+	done := r.loaded
+	r.mu.RUnlock()
+	if done {
+		return nil
+	}
+	r.wmu.Lock() // no write commits while the copy is read
+	defer r.wmu.Unlock()
+	return r.loadLocked(ctx)
+}
+
+func (r *StateRepo) loadLocked(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.loaded {
+		return nil
+	}
+	rows := map[Kind]map[string]*state.PushResource{KindUser: {}, KindGroup: {}}
+	names := map[string]string{}
 	err := r.store.View(ctx, func(tx *state.Tx) error {
-		p, err := tx.PushUserByName(r.conn, userName)
-		out, err = snapResourceOf(p, err)
-		return err
+		for _, kind := range []Kind{KindUser, KindGroup} {
+			after := ""
+			for {
+				page, err := tx.PushResources(r.conn, string(kind), after, snapScanPage)
+				if err != nil {
+					return err
+				}
+				for _, p := range page {
+					rows[kind][p.ID] = p
+					if kind == KindUser {
+						names[strings.ToLower(p.UserName)] = p.ID
+					}
+				}
+				if len(page) < snapScanPage {
+					break
+				}
+				after = page[len(page)-1].ID
+			}
+		}
+		return nil
 	})
-	return out, err
+	if err != nil {
+		return err
+	}
+	r.rows, r.names, r.loaded = rows, names, true
+	return nil
+}
+
+// remember applies a committed transaction's writes to the copy.
+func (r *StateRepo) remember(t *stateTx) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, w := range t.writes {
+		if old := r.rows[w.kind][w.id]; old != nil && w.kind == KindUser {
+			delete(r.names, strings.ToLower(old.UserName))
+		}
+		if w.row == nil {
+			delete(r.rows[w.kind], w.id)
+			continue
+		}
+		r.rows[w.kind][w.id] = w.row
+		if w.kind == KindUser {
+			r.names[strings.ToLower(w.row.UserName)] = w.id
+		}
+	}
 }
 
 // snapScanPage is how many resources Scan reads per statement.
@@ -92,15 +176,34 @@ func (r *StateRepo) Scan(ctx context.Context, kind Kind, f func(*Resource) bool)
 }
 
 func (r *StateRepo) Update(ctx context.Context, f func(tx RepoTx) error) error {
-	return r.store.Update(ctx, func(tx *state.Tx) error {
-		return f(&stateTx{tx: tx, conn: r.conn})
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	if err := r.loadLocked(ctx); err != nil {
+		return err
+	}
+	var t *stateTx
+	err := r.store.Update(ctx, func(tx *state.Tx) error {
+		t = &stateTx{tx: tx, conn: r.conn}
+		return f(t)
 	})
+	if err == nil {
+		r.remember(t)
+	}
+	return err
 }
 
 // stateTx is a write transaction of a StateRepo.
 type stateTx struct {
-	tx   *state.Tx
-	conn string
+	tx     *state.Tx
+	conn   string
+	writes []stateWrite // in order, for the repo's copy once committed
+}
+
+// stateWrite is a row a transaction wrote (row nil: deleted).
+type stateWrite struct {
+	kind Kind
+	id   string
+	row  *state.PushResource
 }
 
 func (t *stateTx) Get(kind Kind, id string) (*Resource, error) {
@@ -138,6 +241,7 @@ func (t *stateTx) Put(r *Resource) error {
 		return err
 	}
 	r.Version, r.Created, r.Modified = p.Version, p.Created, p.Modified
+	t.writes = append(t.writes, stateWrite{r.Kind, r.ID, p})
 	var changes []idsync.Change
 	if r.Kind == KindUser {
 		changes = snapUserChanges(old, r)
@@ -155,6 +259,7 @@ func (t *stateTx) Delete(kind Kind, id string) error {
 	if !ok {
 		return ErrNotFound
 	}
+	t.writes = append(t.writes, stateWrite{kind, id, nil})
 	if kind == KindGroup {
 		return t.apply([]idsync.Change{idsync.GroupRemovedChange(id)})
 	}

@@ -252,3 +252,31 @@ func TestStateRepoScanPages(t *testing.T) {
 		t.Fatalf("scan saw %d of %d", n, len(rs))
 	}
 }
+
+// TestStateRepoReadsFollowWrites: reads served from memory see every
+// committed write (a rename frees the old userName), and a second repo on
+// the same database (a restarted daemon) reads the same.
+func TestStateRepoReadsFollowWrites(t *testing.T) {
+	ctx := context.Background()
+	repo, st := openStateRepo(t, "a")
+	u := &Resource{Kind: KindUser, ID: "u1", UserName: "Old@a.test", Attrs: map[string]any{"userName": "Old@a.test"}}
+	put(t, repo, u)
+	if _, err := repo.ByUserName(ctx, "old@A.test"); err != nil {
+		t.Fatal(err)
+	}
+	u.UserName, u.Attrs["userName"] = "new@a.test", "new@a.test"
+	put(t, repo, u)
+	if _, err := repo.ByUserName(ctx, "old@a.test"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("old name after the rename: %v", err)
+	}
+	put(t, repo, &Resource{Kind: KindUser, ID: "u2", UserName: "OLD@a.test", Attrs: map[string]any{}})
+	for _, r := range []*StateRepo{repo, NewStateRepo(st, "a")} {
+		got, err := r.ByUserName(ctx, "NEW@a.test")
+		if err != nil || got.ID != "u1" || got.Version != 2 || got.Attrs["userName"] != "new@a.test" {
+			t.Errorf("new name: %+v %v", got, err)
+		}
+		if got, err := r.ByUserName(ctx, "old@a.test"); err != nil || got.ID != "u2" {
+			t.Errorf("old name taken again: %+v %v", got, err)
+		}
+	}
+}
