@@ -64,6 +64,9 @@ type scimListener struct {
 
 	mu    stdsync.Mutex
 	conns map[string]*pushConn
+	// repos outlive reloads: a repo's copy of its rows must see every
+	// write, so one connection has one repo.
+	repos map[string]*pushscim.StateRepo
 
 	tmu      stdsync.Mutex
 	tokens   map[string][]state.Token // by connection, valid or not
@@ -79,7 +82,7 @@ type scimListener struct {
 // The last uses of tokens are written until ctx ends.
 func mountSCIM(ctx context.Context, mux *http.ServeMux, a *app, d daemonHTTP) {
 	l := &scimListener{d: d, log: a.log, store: a.store, tls: a.cfg.HTTP.TLS != nil,
-		conns: map[string]*pushConn{}, used: map[string]time.Time{}, fails: map[string]*rate.Limiter{}}
+		conns: map[string]*pushConn{}, repos: map[string]*pushscim.StateRepo{}, used: map[string]time.Time{}, fails: map[string]*rate.Limiter{}}
 	mux.Handle(scimPrefix, l)
 	go func() {
 		t := time.NewTicker(tokenTouchEvery)
@@ -223,7 +226,12 @@ func (l *scimListener) conn(name string) *pushConn {
 	}
 	// New, or its configuration was reloaded: limits start afresh.
 	pc := &pushConn{name: name, src: src, slots: make(chan struct{}, src.Config.MaxConcurrent), perTok: map[string]*rate.Limiter{}}
-	pc.handler = newSCIMHandler(pushscim.NewStateRepo(l.store, name), pushHandlerOptions{
+	repo, ok := l.repos[name]
+	if !ok {
+		repo = pushscim.NewStateRepo(l.store, name)
+		l.repos[name] = repo
+	}
+	pc.handler = newSCIMHandler(repo, pushHandlerOptions{
 		BaseURL: l.baseURL(a, name, src),
 		MaxBody: src.Config.MaxBody,
 		OnChange: func(kind pushscim.Kind, id string) {
