@@ -3,8 +3,10 @@ package scim
 import (
 	"encoding/json"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	filter "github.com/scim2/filter-parser/v2"
 )
@@ -40,7 +42,15 @@ func compileFilter(rt *resourceType, raw string) (pred, error) {
 	if len(raw) > maxFilterLen {
 		return nil, badRequest(typeInvalidFilter, "filter is longer than %d bytes", maxFilterLen)
 	}
+	if !utf8.ValidString(raw) {
+		return nil, badRequest(typeInvalidFilter, "filter is not valid UTF-8")
+	}
 	expr, err := filter.ParseFilter([]byte(raw))
+	if err != nil {
+		if alt, ok := subValuePath(raw); ok {
+			expr, err = filter.ParseFilter([]byte(alt))
+		}
+	}
 	if err != nil {
 		return nil, badRequest(typeInvalidFilter, "filter %q does not parse (RFC 7644 §3.4.2.2; strings need double quotes): %v", clip(raw), err)
 	}
@@ -386,9 +396,32 @@ func unescape(s string) string {
 	return out
 }
 
+// subValuePathRE matches `emails[type eq "work"].value eq "…"`: the form
+// of Entra's query when the matching attribute is the work email. RFC
+// 7644's grammar has no sub-attribute after a value path in a filter; it
+// means `emails[type eq "work" and value eq "…"]`, which is what it is
+// rewritten to.
+var subValuePathRE = regexp.MustCompile(`^\s*([A-Za-z][\w$-]*)\[(.+)\]\.([A-Za-z][\w$-]*)\s+([A-Za-z]{2})\s+(.+?)\s*$`)
+
+func subValuePath(raw string) (string, bool) {
+	m := subValuePathRE.FindStringSubmatch(raw)
+	// The value filter grammar has no parentheses; an "or" inside would
+	// bind differently once "and" is appended.
+	if m == nil || strings.Contains(strings.ToLower(m[2]), " or ") {
+		return "", false
+	}
+	return m[1] + "[" + m[2] + " and " + m[3] + " " + m[4] + " " + m[5] + "]", true
+}
+
 // userNameEq recognises `userName eq "…"`, the query Okta and Entra send
 // before every create, so that it is answered from the userName index.
 func userNameEq(raw string) (string, bool) {
+	if name, ok := quickUserNameEq(raw); ok {
+		return name, true
+	}
+	if len(raw) < 12 || !strings.EqualFold(raw[:8], "userName") && !strings.HasPrefix(strings.ToLower(raw), "urn:") {
+		return "", false // not worth a parse
+	}
 	expr, err := filter.ParseFilter([]byte(raw))
 	if err != nil {
 		return "", false

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +20,7 @@ import (
 
 // Options configure a handler. Zero values get the defaults.
 type Options struct {
-	BaseURL  string                     // absolute URL of this connection's root, for meta.location
+	BaseURL  string                     // absolute URL of this connection's root, for meta.location (default: from the request)
 	MaxBody  int64                      // default 1 MiB; larger → 413 with a SCIM error
 	OnChange func(kind Kind, id string) // called after every committed write (the daemon triggers a run)
 	Log      *slog.Logger
@@ -83,6 +84,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.writeError(w, r, &apiError{Status: http.StatusInternalServerError, Detail: "internal error; the listener's log has the cause"})
 		}
 	}()
+	if h.base == "" {
+		// No configured root: derive it from the request, so that
+		// meta.location is still absolute.
+		hh := *h
+		hh.base = requestBase(r)
+		h = &hh
+	}
 	segs := splitPath(r.URL.Path)
 	if len(segs) == 0 {
 		h.writeError(w, r, &apiError{Status: http.StatusNotFound, Detail: "no endpoint here; use /Users, /Groups, /ServiceProviderConfig, /ResourceTypes or /Schemas"})
@@ -139,6 +147,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.writeError(w, r, &apiError{Status: http.StatusNotFound, Detail: "no such endpoint: " + r.URL.Path})
 	}
+}
+
+// requestBase is the connection's root URL as the client addressed it:
+// the request URI's path without what is left after http.StripPrefix.
+func requestBase(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	prefix := r.URL.Path
+	if u, err := url.ParseRequestURI(r.RequestURI); err == nil {
+		prefix = strings.TrimSuffix(u.Path, r.URL.Path)
+	}
+	return scheme + "://" + r.Host + strings.TrimRight(prefix, "/")
 }
 
 // splitPath splits the path below the connection's root; an empty
@@ -219,9 +241,11 @@ func ifMatch(req *http.Request, cur *Resource) bool {
 	return false
 }
 
-// fromResource builds a Resource of kind from normalized attributes.
-func fromAttrs(rt *resourceType, id string, attrs map[string]any) *Resource {
-	res := &Resource{Kind: rt.Kind, ID: id, Attrs: attrs}
+// fromAttrs builds a Resource from normalized attributes, stamped with
+// the handler's clock (the Repo keeps Created from the stored version).
+func (h *handler) fromAttrs(rt *resourceType, id string, attrs map[string]any) *Resource {
+	now := h.now().UTC()
+	res := &Resource{Kind: rt.Kind, ID: id, Attrs: attrs, Created: now, Modified: now}
 	if rt.Kind == KindUser {
 		res.UserName, _ = attrs["userName"].(string)
 	}
@@ -248,7 +272,7 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, rt *resourceTyp
 		h.writeError(w, r, err)
 		return
 	}
-	res := fromAttrs(rt, newID(), attrs)
+	res := h.fromAttrs(rt, newID(), attrs)
 	err = h.commit(r.Context(), func(tx RepoTx) error {
 		if err := checkMembers(tx, rt, nil, attrs); err != nil {
 			return err
@@ -267,7 +291,7 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, rt *resourceTyp
 		return
 	}
 	h.onChange(rt.Kind, res.ID)
-	h.log.Info("scim: created", "kind", rt.Kind, "id", res.ID)
+	h.log.Debug("scim: created", "kind", rt.Kind, "id", res.ID)
 	w.Header().Set("Location", h.location(rt, res.ID))
 	h.writeResource(w, r, rt, res, http.StatusCreated)
 }
@@ -313,7 +337,7 @@ func (h *handler) replace(w http.ResponseWriter, r *http.Request, rt *resourceTy
 		h.writeError(w, r, err)
 		return
 	}
-	res := fromAttrs(rt, id, attrs)
+	res := h.fromAttrs(rt, id, attrs)
 	err = h.commit(r.Context(), func(tx RepoTx) error {
 		cur, err := tx.Get(rt.Kind, id)
 		if err != nil {
@@ -332,7 +356,7 @@ func (h *handler) replace(w http.ResponseWriter, r *http.Request, rt *resourceTy
 		return
 	}
 	h.onChange(rt.Kind, id)
-	h.log.Info("scim: replaced", "kind", rt.Kind, "id", id)
+	h.log.Debug("scim: replaced", "kind", rt.Kind, "id", id)
 	h.writeResource(w, r, rt, res, http.StatusOK)
 }
 
@@ -352,7 +376,7 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request, rt *resourceTyp
 		return
 	}
 	h.onChange(rt.Kind, id)
-	h.log.Info("scim: deleted", "kind", rt.Kind, "id", id)
+	h.log.Debug("scim: deleted", "kind", rt.Kind, "id", id)
 	w.WriteHeader(http.StatusNoContent)
 }
 

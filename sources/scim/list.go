@@ -6,8 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-
-	filter "github.com/scim2/filter-parser/v2"
+	"unicode/utf8"
 )
 
 // list answers GET /Users and GET /Groups (RFC 7644 §3.4.2): filter,
@@ -38,8 +37,14 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, rt *resourceType)
 		return
 	}
 	raw := strings.TrimSpace(q.Get("filter"))
+	if !utf8.ValidString(raw) {
+		h.writeError(w, r, badRequest(typeInvalidFilter, "filter is not valid UTF-8"))
+		return
+	}
+	name, byName := userNameEq(raw)
+	byName = byName && rt.Kind == KindUser
 	var match pred
-	if raw != "" {
+	if raw != "" && !byName {
 		if match, err = compileFilter(rt, raw); err != nil {
 			h.writeError(w, r, err)
 			return
@@ -53,7 +58,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, rt *resourceType)
 			page = append(page, proj.apply(h.render(rt, res)))
 		}
 	}
-	if name, ok := userNameEq(raw); ok && rt.Kind == KindUser {
+	if byName {
 		// The lookup Okta and Entra make before each create.
 		res, err := h.repo.ByUserName(r.Context(), name)
 		switch {
@@ -133,7 +138,7 @@ func projectionSet(rt *resourceType, list string) (map[string]bool, error) {
 			set[ext.ID+"\x00"] = true
 			continue
 		}
-		p, err := filter.ParsePath([]byte(item))
+		p, err := parsePath(item)
 		if err != nil {
 			return nil, badRequest(typeInvalidValue, "attribute list entry %q is not an attribute path: %v", clip(item), err)
 		}

@@ -106,14 +106,19 @@ func (m *MemRepo) Update(ctx context.Context, f func(tx RepoTx) error) error {
 			}
 		}
 	}
+	// Free every old userName before taking the new ones: names may have
+	// been swapped within the transaction.
+	for id := range tx.puts[KindUser] {
+		if old, ok := m.res[KindUser][id]; ok {
+			delete(m.names, strings.ToLower(old.UserName))
+		}
+	}
 	for kind, puts := range tx.puts {
 		for id, r := range puts {
-			if old, ok := m.res[kind][id]; ok {
-				if kind == KindUser {
-					delete(m.names, strings.ToLower(old.UserName))
+			if _, ok := m.res[kind][id]; !ok {
+				if i, found := slices.BinarySearch(m.ids[kind], id); !found {
+					m.ids[kind] = slices.Insert(m.ids[kind], i, id)
 				}
-			} else if i, found := slices.BinarySearch(m.ids[kind], id); !found {
-				m.ids[kind] = slices.Insert(m.ids[kind], i, id)
 			}
 			m.res[kind][id] = r
 			if kind == KindUser {
@@ -185,13 +190,18 @@ func (t *memTx) Put(r *Resource) error {
 			return ErrConflict
 		}
 	}
-	now := t.m.now()
+	now := r.Modified // the handler's clock (Options.Now) when it set one
+	if now.IsZero() {
+		now = t.m.now()
+	}
 	if old, ok := t.lookup(r.Kind, r.ID); ok {
 		r.Version = old.Version + 1
 		r.Created = old.Created
 	} else {
 		r.Version = 1
-		r.Created = now
+		if r.Created.IsZero() {
+			r.Created = now
+		}
 	}
 	r.Modified = now
 	delete(t.dels[r.Kind], r.ID)

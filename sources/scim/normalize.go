@@ -159,6 +159,8 @@ func normalizeSingle(where string, a *attr, v any, dropReadOnly bool) (any, erro
 			return nil, badRequest(typeInvalidValue, "%s: must be a%s number, got %s", where, map[bool]string{true: "n integer", false: ""}[a.Type == tInteger], describe(v))
 		}
 		return v, nil
+	case tAny:
+		return cloneJSON(v), nil
 	case tComplex:
 		if s, ok := v.(string); ok && a.ValueString {
 			v = map[string]any{"value": s}

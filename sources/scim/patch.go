@@ -109,7 +109,7 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request, rt *resourceType
 		if err := checkMembers(tx, rt, cur.Attrs, attrs); err != nil {
 			return err
 		}
-		res = fromAttrs(rt, id, attrs)
+		res = h.fromAttrs(rt, id, attrs)
 		changed = true
 		return tx.Put(res)
 	})
@@ -119,7 +119,16 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request, rt *resourceType
 	}
 	if changed {
 		h.onChange(rt.Kind, id)
-		h.log.Info("scim: patched", "kind", rt.Kind, "id", id, "ops", len(ops))
+		h.log.Debug("scim: patched", "kind", rt.Kind, "id", id, "ops", len(ops))
+	}
+	// 204 unless the client asked for attributes: RFC 7644 §3.5.2 allows
+	// it, Entra advises it for groups (a body listing every member is
+	// expensive), Okta accepts it, and the Microsoft collection expects it.
+	q := r.URL.Query()
+	if q.Get("attributes") == "" && q.Get("excludedAttributes") == "" {
+		w.Header().Set("ETag", etag(res))
+		w.WriteHeader(http.StatusNoContent)
+		return
 	}
 	h.writeResource(w, r, rt, res, http.StatusOK)
 }
@@ -241,7 +250,11 @@ func resolvePatchPath(rt *resourceType, raw string) (*target, error) {
 		t.container, t.ext = ext.ID, ext
 		return t, nil
 	}
-	p, err := filter.ParsePath([]byte(raw))
+	if customExtension(rt, raw) { // a whole extension without a schema here
+		t.container = raw
+		return t, nil
+	}
+	p, err := parsePath(raw)
 	if err != nil {
 		return nil, badRequest(typeInvalidPath, "path %q does not parse: %v", clip(raw), err)
 	}
@@ -251,6 +264,15 @@ func resolvePatchPath(rt *resourceType, raw string) (*target, error) {
 	case rt.ext(uri) != nil:
 		t.ext = rt.ext(uri)
 		t.container, attrs = t.ext.ID, t.ext.Attrs
+	case customExtension(rt, uri):
+		// An extension without a schema here (Entra's custom extension
+		// attributes): its attributes are kept as sent.
+		if p.AttributePath.SubAttribute != nil || p.ValueExpression != nil {
+			return nil, badRequest(typeInvalidPath, "path %q: %s has no schema here; only whole attributes can be set", clip(raw), uri)
+		}
+		t.container = uri
+		t.a = &attr{Name: p.AttributePath.AttributeName, Type: tAny}
+		return t, nil
 	default:
 		return nil, badRequest(typeInvalidPath, "path %q: unknown schema %q", clip(raw), uri)
 	}
@@ -296,6 +318,14 @@ func resolvePatchPath(rt *resourceType, raw string) (*target, error) {
 	return t, nil
 }
 
+// customExtension reports whether uri names an extension of rt's kind
+// that has no schema here ("urn:…:CustomExtensionName:2.0:User").
+func customExtension(rt *resourceType, uri string) bool {
+	lu := strings.ToLower(uri)
+	return strings.HasPrefix(lu, "urn:") && strings.HasSuffix(lu, ":"+strings.ToLower(string(rt.Kind))) &&
+		!strings.EqualFold(uri, rt.Core.ID) && rt.ext(uri) == nil
+}
+
 func orStr(s, def string) string {
 	if s == "" {
 		return def
@@ -339,6 +369,13 @@ func (t *target) containerOf(attrs map[string]any, create bool) map[string]any {
 	if t.container == "" {
 		return attrs
 	}
+	if t.ext == nil { // a custom extension: use the key as first stored
+		for k := range attrs {
+			if strings.EqualFold(k, t.container) {
+				t.container = k
+			}
+		}
+	}
 	c, ok := attrs[t.container].(map[string]any)
 	if !ok && create {
 		c = map[string]any{}
@@ -362,9 +399,18 @@ func (t *target) set(attrs map[string]any, op string, v any) error {
 	if t.discard {
 		return nil
 	}
+	t.containerOf(attrs, false) // settles a custom extension's key
 	defer t.tidy(attrs)
 	if t.a == nil { // the whole extension object: merge its attributes
-		nv, err := normalizeObject(t.ext.ID, t.ext.Attrs, v, true)
+		var nv any
+		var err error
+		if t.ext != nil {
+			nv, err = normalizeObject(t.ext.ID, t.ext.Attrs, v, true)
+		} else if obj, ok := v.(map[string]any); ok || v == nil {
+			nv = emptyToNil(cloneJSON(obj))
+		} else {
+			err = badRequest(typeInvalidValue, "%s must be an object, got %s", t.where, describe(v))
+		}
 		if err != nil {
 			return err
 		}
@@ -405,9 +451,11 @@ func (t *target) set(attrs map[string]any, op string, v any) error {
 	switch {
 	case a.Multi && op == "add":
 		list, _ := c[a.Name].([]any)
+		have := newElementSet(a, list)
 		for _, e := range values(nv) {
-			if !slices.ContainsFunc(list, func(x any) bool { return sameElement(a, x, e) }) {
+			if !have.contains(e) {
 				list = append(list, e)
+				have.add(e)
 			}
 		}
 		setOrDelete(c, a.Name, emptyToNil(list))
@@ -505,6 +553,7 @@ func (t *target) remove(attrs map[string]any, v any) error {
 		return nil
 	}
 	if t.a == nil {
+		t.containerOf(attrs, false) // finds a custom extension's key
 		delete(attrs, t.container)
 		return nil
 	}
@@ -543,9 +592,10 @@ func (t *target) remove(attrs map[string]any, v any) error {
 			return err
 		}
 		list, _ := c[a.Name].([]any)
+		drop := newElementSet(a, values(gone))
 		kept := []any{}
 		for _, e := range list {
-			if !slices.ContainsFunc(values(gone), func(g any) bool { return sameElement(a, e, g) }) {
+			if !drop.contains(e) {
 				kept = append(kept, e)
 			}
 		}
@@ -554,6 +604,54 @@ func (t *target) remove(attrs map[string]any, v any) error {
 		delete(c, a.Name)
 	}
 	return nil
+}
+
+// elementSet answers "is this element already in the list" in O(1) for
+// members (a group may have tens of thousands) and by sameElement for
+// the short lists of other attributes.
+type elementSet struct {
+	a      *attr
+	list   []any
+	byName map[string]bool // members: by value
+}
+
+func newElementSet(a *attr, list []any) *elementSet {
+	s := &elementSet{a: a}
+	if a.Name == "members" {
+		s.byName = map[string]bool{}
+	}
+	for _, e := range list {
+		s.add(e)
+	}
+	return s
+}
+
+func memberValue(e any) (string, bool) {
+	m, ok := e.(map[string]any)
+	if !ok {
+		return "", false
+	}
+	v, ok := m["value"].(string)
+	return v, ok
+}
+
+func (s *elementSet) add(e any) {
+	if s.byName != nil {
+		if v, ok := memberValue(e); ok {
+			s.byName[v] = true
+			return
+		}
+	}
+	s.list = append(s.list, e)
+}
+
+func (s *elementSet) contains(e any) bool {
+	if s.byName != nil {
+		if v, ok := memberValue(e); ok && s.byName[v] {
+			return true
+		}
+	}
+	return slices.ContainsFunc(s.list, func(x any) bool { return sameElement(s.a, x, e) })
 }
 
 // sameElement: two values of a multi-valued attribute are the same one

@@ -64,8 +64,11 @@ type RepoTx interface {
 	Get(kind Kind, id string) (*Resource, error)
 	ByUserName(userName string) (*Resource, error)
 	// Put creates or replaces r (by Kind and ID), sets r.Version to the
-	// stored version + 1 and r.Modified (and r.Created on create). A userName
-	// held by another user is ErrConflict.
+	// stored version + 1 and r.Modified (and r.Created on create). The
+	// handler passes its clock's time (Options.Now) in r.Modified and
+	// r.Created; a store may keep those or use its own. On a replace,
+	// Created stays the stored one. A userName held by another user is
+	// ErrConflict.
 	Put(r *Resource) error
 	// Delete removes the resource (ErrNotFound when absent). Deleting a
 	// user also removes it from every group's members.

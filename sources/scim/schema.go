@@ -26,6 +26,9 @@ const (
 	tReference attrType = "reference"
 	tBinary    attrType = "binary"
 	tComplex   attrType = "complex"
+	// tAny is an attribute of an extension this listener has no schema
+	// for (Entra's custom extension attributes): kept as sent.
+	tAny attrType = "any"
 )
 
 // attr is one attribute definition (RFC 7643 §7).

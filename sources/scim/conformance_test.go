@@ -1,0 +1,392 @@
+package scim
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The identity providers' own conformance suites, replayed against the
+// handler. Every assertion passes or is listed, with its reason, in
+// testdata/expected-failures.txt; a listed one that passes fails the test
+// too, so the list stays honest.
+
+// conformanceDir is shared/conformance beside the repository.
+func conformanceDir(t *testing.T) string {
+	dir := filepath.Join("..", "..", "..", "shared", "conformance")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("conformance suites not found at %s (shared/ lies beside the repository): %v", dir, err)
+	}
+	return dir
+}
+
+// expectedFailures reads "suite | request | assertion | why" lines; an
+// assertion of "*" covers every assertion of the request.
+func expectedFailures(t *testing.T, suite string) map[string]string {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", "expected-failures.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		parts := strings.SplitN(line, "|", 4)
+		if len(parts) != 4 || strings.TrimSpace(parts[3]) == "" {
+			t.Fatalf("expected-failures.txt: %q is not \"suite | request | assertion | why\"", line)
+		}
+		if strings.TrimSpace(parts[0]) == suite {
+			out[strings.TrimSpace(parts[1])+" | "+strings.TrimSpace(parts[2])] = strings.TrimSpace(parts[3])
+		}
+	}
+	return out
+}
+
+// verdicts checks results against the expected failures.
+type verdicts struct {
+	t        *testing.T
+	expected map[string]string
+	seen     map[string]bool
+	passed   int
+}
+
+func (v *verdicts) record(request, assertion string, ok bool, detail string) {
+	v.t.Helper()
+	key, any := request+" | "+assertion, request+" | *"
+	_, exp := v.expected[key]
+	if !exp {
+		_, exp = v.expected[any]
+		key = any
+	}
+	if exp {
+		v.seen[key] = true
+	}
+	switch {
+	case ok && exp && key != any:
+		v.t.Errorf("%s: passes now; take it off expected-failures.txt", key)
+	case ok:
+		v.passed++
+	case !exp:
+		v.t.Errorf("%s | %s: failed: %s", request, assertion, detail)
+	}
+}
+
+func (v *verdicts) done() {
+	for k := range v.expected {
+		if !v.seen[k] {
+			v.t.Errorf("expected failure %q did not occur (renamed or fixed?); update expected-failures.txt", k)
+		}
+	}
+	v.t.Logf("%d assertions passed, %d listed as expected failures", v.passed, len(v.expected))
+}
+
+type rsStep struct {
+	StepType   string              `json:"step_type"`
+	Note       string              `json:"note"`
+	Method     string              `json:"method"`
+	URL        string              `json:"url"`
+	Headers    map[string][]string `json:"headers"`
+	Body       string              `json:"body"`
+	Assertions []struct {
+		Comparison string  `json:"comparison"`
+		Source     string  `json:"source"`
+		Property   string  `json:"property"`
+		Value      *string `json:"value"`
+	} `json:"assertions"`
+	Variables []struct {
+		Name, Source, Property string
+	} `json:"variables"`
+	Scripts []string `json:"scripts"`
+}
+
+// TestOktaSpecTest replays Okta's SCIM 2.0 spec test (a Runscope export)
+// with the variables its initial script sets.
+func TestOktaSpecTest(t *testing.T) {
+	dir := conformanceDir(t)
+	raw, err := os.ReadFile(filepath.Join(dir, "okta-scim-20-spec-test.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var suite struct{ Steps []rsStep }
+	if err := json.Unmarshal(raw, &suite); err != nil {
+		t.Fatal(err)
+	}
+	c := newTClient(t)
+	// "it needs one existing user before it starts"
+	c.must(201, "POST", "/Users", `{"userName":"existing@atko.com","active":true,"name":{"givenName":"Existing","familyName":"User"},"emails":[{"value":"existing@atko.com","type":"work","primary":true}]}`)
+
+	// The initial script's variables.
+	digits := func(n int) string {
+		var b strings.Builder
+		for range n {
+			b.WriteByte(byte('0' + rand.IntN(10)))
+		}
+		return b.String()
+	}
+	first := "Runscope" + digits(3)
+	letters := func(from byte, n int) string {
+		var b strings.Builder
+		for range n {
+			b.WriteByte(from + byte(rand.IntN(26)))
+		}
+		return b.String()
+	}
+	last := letters('A', 1) + letters('a', 8) + digits(3)
+	email := first + last + "@atko.com"
+	vars := map[string]string{
+		"SCIMBaseURL": c.srv.URL + "/scim/v2/acme", "auth": "Bearer conformance",
+		"randomGivenName": first, "randomFamilyName": last, "randomEmail": email, "randomUsername": email,
+		"InvalidUserEmail": "abcdefgh@atko.com", "UserIdThatDoesNotExist": "010101001010101011001010101011",
+		"randomUsernameCaps": strings.ToUpper(email),
+	}
+	subst := regexp.MustCompile(`\{\{(\w+)\}\}`)
+	expand := func(s string) string {
+		return subst.ReplaceAllStringFunc(s, func(m string) string {
+			if v, ok := vars[m[2:len(m)-2]]; ok {
+				return v
+			}
+			return m
+		})
+	}
+
+	v := &verdicts{t: t, expected: expectedFailures(t, "okta"), seen: map[string]bool{}}
+	for _, st := range suite.Steps {
+		if st.StepType != "request" {
+			continue // pauses
+		}
+		u := expand(st.URL)
+		u = strings.NewReplacer(" ", "%20", `"`, "%22").Replace(u)
+		var body io.Reader
+		if st.Body != "" {
+			body = strings.NewReader(expand(st.Body))
+		}
+		req, err := http.NewRequest(st.Method, u, body)
+		if err != nil {
+			t.Fatalf("%s: %v", st.Note, err)
+		}
+		for k, vs := range st.Headers {
+			for _, hv := range vs {
+				req.Header.Add(k, expand(hv))
+			}
+		}
+		res, err := c.srv.Client().Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", st.Note, err)
+		}
+		rb, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		var doc any
+		_ = json.Unmarshal(rb, &doc)
+		name := expand(st.Note)
+		for _, a := range st.Assertions {
+			want := ""
+			if a.Value != nil {
+				want = expand(*a.Value)
+			}
+			desc := strings.TrimSpace(a.Source + " " + a.Property + " " + a.Comparison + " " + want)
+			var got any
+			switch a.Source {
+			case "response_status":
+				got = float64(res.StatusCode)
+			case "response_json":
+				got = jsPath(doc, a.Property)
+			case "response_time":
+				// Wall-clock time is not asserted here.
+				v.record(name, desc, false, "not measured")
+				continue
+			}
+			ok := runscopeCompare(a.Comparison, got, want)
+			v.record(name, desc, ok, fmt.Sprintf("got %v (status %d, body %s)", got, res.StatusCode, rb))
+		}
+		for _, va := range st.Variables {
+			if s, ok := jsPath(doc, va.Property).(string); ok {
+				vars[va.Name] = s
+			}
+		}
+		if len(st.Scripts) > 0 && strings.TrimSpace(st.Scripts[0]) != "" {
+			// The Groups step's script: an empty list, or Resources an array.
+			m, _ := doc.(map[string]any)
+			_, isArr := m["Resources"].([]any)
+			v.record(name, "script Resources is an array", isArr || m["totalResults"] == float64(0), string(rb))
+		}
+	}
+	v.done()
+}
+
+var jsIndex = regexp.MustCompile(`^(\w+)\[(\d+)\]$`)
+
+// jsPath evaluates a Runscope property like "Resources[0].name.familyName".
+func jsPath(v any, path string) any {
+	for _, p := range strings.Split(path, ".") {
+		idx := -1
+		if m := jsIndex.FindStringSubmatch(p); m != nil {
+			p = m[1]
+			idx, _ = strconv.Atoi(m[2])
+		}
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = obj[p]
+		if idx >= 0 {
+			arr, ok := v.([]any)
+			if !ok || idx >= len(arr) {
+				return nil
+			}
+			v = arr[idx]
+		}
+	}
+	return v
+}
+
+// runscopeCompare implements the comparisons the Okta suite uses, with
+// JavaScript's loose string forms ("true" equals true, "0" equals 0).
+func runscopeCompare(cmp string, got any, want string) bool {
+	str := func(v any) string {
+		switch x := v.(type) {
+		case nil:
+			return ""
+		case string:
+			return x
+		case float64:
+			return strconv.FormatFloat(x, 'f', -1, 64)
+		case bool:
+			return strconv.FormatBool(x)
+		}
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	switch cmp {
+	case "equal", "equal_number":
+		return got != nil && str(got) == want
+	case "not_empty":
+		switch x := got.(type) {
+		case nil:
+			return false
+		case string:
+			return x != ""
+		case []any:
+			return len(x) > 0
+		case map[string]any:
+			return len(x) > 0
+		}
+		return true
+	case "is_a_number":
+		_, ok := got.(float64)
+		return ok
+	case "has_value", "contains":
+		if arr, ok := got.([]any); ok {
+			for _, e := range arr {
+				if str(e) == want {
+					return true
+				}
+			}
+			return false
+		}
+		return strings.Contains(str(got), want)
+	}
+	return false
+}
+
+// TestMicrosoftCollection runs Microsoft's SCIM Postman collection with
+// newman (npm) against the handler, when newman is installed.
+func TestMicrosoftCollection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("newman takes seconds to start")
+	}
+	dir := conformanceDir(t)
+	newman, err := exec.LookPath("newman")
+	if err != nil {
+		t.Skip("newman not installed (npm i -g newman)")
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "microsoft-scim-postman-collection.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without the "Get Token" folder: tokens are the daemon's business.
+	var coll map[string]any
+	if err := json.Unmarshal(raw, &coll); err != nil {
+		t.Fatal(err)
+	}
+	var items []any
+	for _, it := range coll["item"].([]any) {
+		if it.(map[string]any)["name"] != "Get Token" {
+			items = append(items, it)
+		}
+	}
+	coll["item"] = items
+	tmp := t.TempDir()
+	collPath, outPath := filepath.Join(tmp, "collection.json"), filepath.Join(tmp, "out.json")
+	b, _ := json.Marshal(coll)
+	if err := os.WriteFile(collPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	c := newTClient(t)
+	port := c.srv.URL[strings.LastIndex(c.srv.URL, ":"):]
+	cmd := exec.CommandContext(t.Context(), newman, "run", collPath,
+		"--env-var", "Protocol=http", "--env-var", "Server=127.0.0.1", "--env-var", "Port="+port,
+		"--env-var", "Api=scim/v2/acme", "--env-var", "token=conformance",
+		"--reporters", "json", "--reporter-json-export", outPath, "--disable-unicode", "--color", "off")
+	out, err := cmd.CombinedOutput()
+	if _, ok := err.(*exec.ExitError); err != nil && !ok { // exit 1 just means assertions failed
+		t.Fatalf("newman: %v\n%s", err, out)
+	}
+	var report struct {
+		Run struct {
+			Executions []struct {
+				Item struct {
+					Name string `json:"name"`
+				} `json:"item"`
+				Assertions []struct {
+					Assertion string `json:"assertion"`
+					Error     *struct {
+						Message string `json:"message"`
+					} `json:"error"`
+				} `json:"assertions"`
+			} `json:"executions"`
+		} `json:"run"`
+	}
+	rb, err := os.ReadFile(outPath)
+	if err != nil {
+		t.Fatalf("newman wrote no report: %v\n%s", err, out)
+	}
+	if err := json.Unmarshal(rb, &report); err != nil {
+		t.Fatal(err)
+	}
+	if len(report.Run.Executions) < 70 {
+		t.Fatalf("newman ran %d requests; the collection has 78 without Get Token", len(report.Run.Executions))
+	}
+	v := &verdicts{t: t, expected: expectedFailures(t, "microsoft"), seen: map[string]bool{}}
+	seen := map[string]int{}
+	for _, ex := range report.Run.Executions {
+		// Some names repeat ("Get group by id"): the second is "… #2".
+		name := ex.Item.Name
+		if seen[name]++; seen[name] > 1 {
+			name += " #" + strconv.Itoa(seen[name])
+		}
+		for _, a := range ex.Assertions {
+			msg := ""
+			if a.Error != nil {
+				msg = a.Error.Message
+			}
+			v.record(name, a.Assertion, a.Error == nil, msg)
+		}
+	}
+	v.done()
+}
