@@ -60,7 +60,6 @@ type scimListener struct {
 	d     daemonHTTP
 	log   *slog.Logger
 	store *state.Store
-	tls   bool
 
 	mu    stdsync.Mutex
 	conns map[string]*pushConn
@@ -81,7 +80,7 @@ type scimListener struct {
 // mountSCIM serves the push connections at /scim/v2/<connection>/ on mux.
 // The last uses of tokens are written until ctx ends.
 func mountSCIM(ctx context.Context, mux *http.ServeMux, a *app, d daemonHTTP) {
-	l := &scimListener{d: d, log: a.log, store: a.store, tls: a.cfg.HTTP.TLS != nil,
+	l := &scimListener{d: d, log: a.log, store: a.store,
 		conns: map[string]*pushConn{}, repos: map[string]*pushscim.StateRepo{}, used: map[string]time.Time{}, fails: map[string]*rate.Limiter{}}
 	mux.Handle(scimPrefix, l)
 	go func() {
@@ -243,17 +242,10 @@ func (l *scimListener) conn(name string) *pushConn {
 	return pc
 }
 
-// baseURL is where the IdP reaches connection name: source.base_url, else
-// the listener's address.
+// baseURL is where the IdP reaches connection name, for meta.location:
+// source.base_url, else "" (the handler takes it from the request).
 func (l *scimListener) baseURL(a *app, name string, src *pushscim.Source) string {
-	if u := src.Config.BaseURL; u != "" {
-		return strings.TrimSuffix(u, "/")
-	}
-	scheme := "http"
-	if l.tls {
-		scheme = "https"
-	}
-	return scheme + "://" + a.cfg.HTTP.Listen + scimPrefix + name
+	return strings.TrimSuffix(src.Config.BaseURL, "/")
 }
 
 // authenticate returns the connection's valid token the request carries,

@@ -21,7 +21,7 @@ import (
 //	  queue_wait: 1s
 //	  max_body: 1048576       # request body bytes (1 MiB)
 //	  debounce: 2s            # pushes within this of a run's start fold into one follow-up run
-//	  base_url: ""            # where the IdP reaches this connection, for meta.location (default: http(s)://<http.listen>/scim/v2/<name>)
+//	  base_url: ""            # where the IdP reaches this connection, for meta.location (default: from each request)
 //	  scope: {groups: []}     # as for pull sources: pushed groups (names or ids); empty = every pushed user
 type Config struct {
 	RateLimit     float64       `yaml:"rate_limit"`
