@@ -42,6 +42,8 @@ type pushBench struct {
 	ids    []string
 	names  []string
 	client *http.Client
+	cmu    stdsync.Mutex
+	codes  map[int]int
 }
 
 func newPushBench(b *testing.B) *pushBench {
@@ -53,6 +55,7 @@ func newPushBench(b *testing.B) *pushBench {
 	pb.client = &http.Client{Timeout: time.Second, Transport: &http.Transport{MaxIdleConns: 1000, MaxIdleConnsPerHost: 1000, MaxConnsPerHost: 0}}
 	// Seed the users, 16 at a time.
 	pb.ids, pb.names = make([]string, benchUsers), make([]string, benchUsers)
+	defer pb.takeCodes()
 	var wg stdsync.WaitGroup
 	sem := make(chan struct{}, 16)
 	for i := range benchUsers {
@@ -108,6 +111,27 @@ const (
 
 // request sends one request of kind k on a random user; ok is a 2xx.
 func (pb *pushBench) request(k op, rng *rand.Rand) bool {
+	code := pb.send(k, rng)
+	pb.cmu.Lock()
+	if pb.codes == nil {
+		pb.codes = map[int]int{}
+	}
+	pb.codes[code]++
+	pb.cmu.Unlock()
+	return code >= 200 && code < 300
+}
+
+// takeCodes returns the answers' status codes counted since the last call
+// (0: no answer).
+func (pb *pushBench) takeCodes() map[int]int {
+	pb.cmu.Lock()
+	defer pb.cmu.Unlock()
+	c := pb.codes
+	pb.codes = nil
+	return c
+}
+
+func (pb *pushBench) send(k op, rng *rand.Rand) int {
 	i := rng.IntN(len(pb.ids))
 	var code int
 	switch k {
@@ -118,7 +142,7 @@ func (pb *pushBench) request(k op, rng *rand.Rand) bool {
 	case opPatch:
 		code, _ = pb.do("PATCH", "/Users/"+pb.ids[i], `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"title","value":"Title `+strconv.Itoa(rng.IntN(1000))+`"}]}`)
 	}
-	return code >= 200 && code < 300
+	return code
 }
 
 func benchSeconds() time.Duration {
@@ -174,6 +198,7 @@ func (pb *pushBench) closedLoop(b *testing.B, conns int, d time.Duration) {
 	all := slices.Concat(lat...)
 	b.ReportMetric(float64(done.Load())/el.Seconds(), "req/s")
 	b.ReportMetric(float64(failed.Load()), "failed")
+	b.Logf("answers by status (0: none): %v", pb.takeCodes())
 	b.ReportMetric(float64(percentile(all, 0.50).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(percentile(all, 0.99).Microseconds())/1000, "p99-ms")
 }
@@ -184,6 +209,7 @@ func (pb *pushBench) openLoop(b *testing.B, reads, writes int, d time.Duration) 
 	total := int(d.Seconds()) * (reads + writes)
 	lat := make([]time.Duration, total)
 	answered := make([]bool, total)
+	write := make([]bool, total)
 	interval := time.Second / time.Duration(reads+writes)
 	start := time.Now()
 	var wg stdsync.WaitGroup
@@ -195,7 +221,7 @@ func (pb *pushBench) openLoop(b *testing.B, reads, writes int, d time.Duration) 
 		}
 		k := opFilter
 		if rng.IntN(reads+writes) < writes {
-			k = opPatch
+			k, write[i] = opPatch, true
 		}
 		seed := rng.Uint64()
 		wg.Go(func() {
@@ -209,18 +235,26 @@ func (pb *pushBench) openLoop(b *testing.B, reads, writes int, d time.Duration) 
 	wg.Wait()
 	el := time.Since(start)
 	n := 0
-	var got []time.Duration
+	var got, gotReads, gotWrites []time.Duration
 	for i := range total {
 		if answered[i] && lat[i] <= time.Second {
 			n++
 			got = append(got, lat[i])
+			if write[i] {
+				gotWrites = append(gotWrites, lat[i])
+			} else {
+				gotReads = append(gotReads, lat[i])
+			}
 		}
 	}
+	b.ReportMetric(float64(percentile(gotReads, 0.99).Microseconds())/1000, "p99-read-ms")
+	b.ReportMetric(float64(percentile(gotWrites, 0.99).Microseconds())/1000, "p99-write-ms")
 	// Unanswered requests count as the slowest.
 	all := slices.Clone(got)
 	for range total - n {
 		all = append(all, time.Hour)
 	}
+	b.Logf("answers by status (0: none): %v", pb.takeCodes())
 	b.ReportMetric(float64(total)/el.Seconds(), "offered/s")
 	b.ReportMetric(100*float64(n)/float64(total), "answered-%")
 	b.ReportMetric(float64(percentile(got, 0.50).Microseconds())/1000, "p50-ms")

@@ -219,6 +219,13 @@ func TestPushReachesTheWorkspace(t *testing.T) {
 	if !strings.Contains(st.stdout, "pushed      1 users, 0 groups") {
 		t.Errorf("status:\n%s", st.stdout)
 	}
+	// The read-only commands work on a push connection as on a pull one.
+	if dr := p.must("sync", "--dry-run", "initech"); !strings.Contains(dr.stdout, "initech (scim)") {
+		t.Errorf("dry run:\n%s", dr.stdout)
+	}
+	if lg := p.must("log", "--connection", "initech"); !strings.Contains(lg.stdout, "disable") {
+		t.Errorf("log:\n%s", lg.stdout)
+	}
 	ex := p.must("explain", "initech", id)
 	if !strings.Contains(ex.stdout, "disabled") {
 		t.Errorf("explain:\n%s", ex.stdout)
