@@ -230,8 +230,10 @@ func (l *scimListener) conn(name string) *pushConn {
 		repo = pushscim.NewStateRepo(l.store, name)
 		l.repos[name] = repo
 	}
-	pc.handler = newSCIMHandler(repo, pushHandlerOptions{
-		BaseURL: l.baseURL(a, name, src),
+	pc.handler = pushscim.NewHandler(repo, pushscim.Options{
+		// meta.location: source.base_url, else "" (the handler takes it
+		// from the request).
+		BaseURL: strings.TrimSuffix(src.Config.BaseURL, "/"),
 		MaxBody: src.Config.MaxBody,
 		OnChange: func(kind pushscim.Kind, id string) {
 			l.d.trigger(name, "scim push")
@@ -240,12 +242,6 @@ func (l *scimListener) conn(name string) *pushConn {
 	})
 	l.conns[name] = pc
 	return pc
-}
-
-// baseURL is where the IdP reaches connection name, for meta.location:
-// source.base_url, else "" (the handler takes it from the request).
-func (l *scimListener) baseURL(a *app, name string, src *pushscim.Source) string {
-	return strings.TrimSuffix(src.Config.BaseURL, "/")
 }
 
 // authenticate returns the connection's valid token the request carries,
