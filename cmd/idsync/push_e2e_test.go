@@ -309,3 +309,44 @@ func TestPushTokensAreScopedToTheirConnection(t *testing.T) {
 		t.Errorf("token list json:\n%s", buf.String())
 	}
 }
+
+// TestTokenCommandsWithoutTheDaemon: with no daemon, the token commands
+// write the state themselves; a daemon started later honours them.
+func TestTokenCommandsWithoutTheDaemon(t *testing.T) {
+	p := newPushE2E(t, "", "initech")
+	tok := strings.TrimSpace(p.must("token", "create", "initech", "--name", "entra", "--expires", "90d").stdout)
+	if strings.Contains(tok, "\n") || !strings.HasPrefix(tok, "idsync_") {
+		t.Fatalf("stdout is not the token alone: %q", tok)
+	}
+	r := runBinary(t, "--config", p.config, "token", "create", "initech", "--name", "entra")
+	if r.code == 0 || !strings.Contains(r.stderr, "already has a token named") {
+		t.Fatalf("same name twice: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := runBinary(t, "--config", p.config, "token", "create", "nope"); r.code == 0 || !strings.Contains(r.stderr, `no connection "nope"`) {
+		t.Fatalf("unknown connection: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := runBinary(t, "--config", p.config, "token", "create", "initech", "--expires", "soon"); r.code == 0 || !strings.Contains(r.stderr, "--expires") {
+		t.Fatalf("bad expiry: exit %d\n%s", r.code, r.stderr)
+	}
+	old := strings.TrimSpace(p.must("token", "create", "initech").stdout)
+	p.must("token", "revoke", "initech", "token-1")
+	lst := p.must("token", "list", "initech").stdout
+	for _, line := range strings.Split(lst, "\n") {
+		switch {
+		case strings.Contains(line, "entra") && strings.Count(line, "never") != 1: // never used, but expires
+			t.Errorf("entra's line: %q", line)
+		case strings.Contains(line, "token-1") && !strings.Contains(line, "revoked"):
+			t.Errorf("token-1's line: %q", line)
+		}
+	}
+	if !strings.Contains(lst, "entra") || !strings.Contains(lst, "token-1") {
+		t.Errorf("list:\n%s", lst)
+	}
+	p.start()
+	if code, _ := p.call("initech", tok, "GET", "/Users", ""); code != http.StatusOK {
+		t.Errorf("the token created before the daemon: %d", code)
+	}
+	if code, _ := p.call("initech", old, "GET", "/Users", ""); code != http.StatusUnauthorized {
+		t.Errorf("the token revoked before the daemon: %d", code)
+	}
+}
