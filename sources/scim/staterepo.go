@@ -183,7 +183,7 @@ func (r *StateRepo) Update(ctx context.Context, f func(tx RepoTx) error) error {
 	}
 	var t *stateTx
 	err := r.store.Update(ctx, func(tx *state.Tx) error {
-		t = &stateTx{tx: tx, conn: r.conn}
+		t = &stateTx{tx: tx, conn: r.conn, repo: r}
 		return f(t)
 	})
 	if err == nil {
@@ -196,6 +196,7 @@ func (r *StateRepo) Update(ctx context.Context, f func(tx RepoTx) error) error {
 type stateTx struct {
 	tx     *state.Tx
 	conn   string
+	repo   *StateRepo
 	writes []stateWrite // in order, for the repo's copy once committed
 }
 
@@ -206,12 +207,42 @@ type stateWrite struct {
 	row  *state.PushResource
 }
 
+// Reads in a write transaction are served from the repo's copy and the
+// transaction's own writes: the repo's write lock is held, so the copy is
+// what the database holds (the database still enforces userName's
+// uniqueness on every Put).
+
+// row is the resource as this transaction sees it (nil: none).
+func (t *stateTx) row(kind Kind, id string) *state.PushResource {
+	for i := len(t.writes) - 1; i >= 0; i-- {
+		if w := t.writes[i]; w.kind == kind && w.id == id {
+			return w.row
+		}
+	}
+	t.repo.mu.RLock()
+	defer t.repo.mu.RUnlock()
+	return t.repo.rows[kind][id]
+}
+
 func (t *stateTx) Get(kind Kind, id string) (*Resource, error) {
-	return snapResourceOf(t.tx.PushResource(t.conn, string(kind), id))
+	return snapResourceOf(t.row(kind, id), nil)
 }
 
 func (t *stateTx) ByUserName(userName string) (*Resource, error) {
-	return snapResourceOf(t.tx.PushUserByName(t.conn, userName))
+	key := strings.ToLower(userName)
+	named := func(p *state.PushResource) bool { return p != nil && strings.ToLower(p.UserName) == key }
+	for i := len(t.writes) - 1; i >= 0; i-- {
+		if w := t.writes[i]; w.kind == KindUser && named(w.row) && t.row(KindUser, w.id) == w.row {
+			return snapResourceOf(w.row, nil)
+		}
+	}
+	t.repo.mu.RLock()
+	id := t.repo.names[key]
+	t.repo.mu.RUnlock()
+	if p := t.row(KindUser, id); id != "" && named(p) {
+		return snapResourceOf(p, nil)
+	}
+	return nil, ErrNotFound
 }
 
 func (t *stateTx) Put(r *Resource) error {

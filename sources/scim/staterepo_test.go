@@ -280,3 +280,55 @@ func TestStateRepoReadsFollowWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestStateRepoTxSeesItsOwnWrites: reads inside a write transaction see
+// its earlier writes (names swapped within one transaction), and a failed
+// transaction leaves the reads as they were.
+func TestStateRepoTxSeesItsOwnWrites(t *testing.T) {
+	ctx := context.Background()
+	repo, _ := openStateRepo(t, "a")
+	put(t, repo, &Resource{Kind: KindUser, ID: "a", UserName: "alice", Attrs: map[string]any{}},
+		&Resource{Kind: KindUser, ID: "b", UserName: "Bob", Attrs: map[string]any{}})
+	err := repo.Update(ctx, func(tx RepoTx) error {
+		if r, err := tx.ByUserName("BOB"); err != nil || r.ID != "b" {
+			t.Errorf("tx.ByUserName(BOB) = %v, %v", r, err)
+		}
+		for _, r := range []*Resource{{Kind: KindUser, ID: "a", UserName: "tmp"}, {Kind: KindUser, ID: "b", UserName: "alice"}, {Kind: KindUser, ID: "a", UserName: "bob"}} {
+			r.Attrs = map[string]any{}
+			if err := tx.Put(r); err != nil {
+				return err
+			}
+		}
+		if r, err := tx.ByUserName("alice"); err != nil || r.ID != "b" {
+			t.Errorf("in the transaction, alice = %v, %v", r, err)
+		}
+		if _, err := tx.ByUserName("tmp"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("in the transaction, tmp = %v", err)
+		}
+		if r, err := tx.Get(KindUser, "a"); err != nil || r.UserName != "bob" || r.Version != 3 {
+			t.Errorf("in the transaction, a = %+v, %v", r, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("swap: %v", err)
+	}
+	failed := errors.New("no")
+	err = repo.Update(ctx, func(tx RepoTx) error {
+		if err := tx.Delete(KindUser, "a"); err != nil {
+			return err
+		}
+		if _, err := tx.Get(KindUser, "a"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("deleted in the transaction: %v", err)
+		}
+		return failed
+	})
+	if !errors.Is(err, failed) {
+		t.Fatal(err)
+	}
+	for name, id := range map[string]string{"BOB": "a", "Alice": "b"} {
+		if r, err := repo.ByUserName(ctx, name); err != nil || r.ID != id {
+			t.Errorf("after the swap, %s = %+v, %v", name, r, err)
+		}
+	}
+}
