@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -349,4 +350,34 @@ func TestTokenCommandsWithoutTheDaemon(t *testing.T) {
 	if code, _ := p.call("initech", old, "GET", "/Users", ""); code != http.StatusUnauthorized {
 		t.Errorf("the token revoked before the daemon: %d", code)
 	}
+}
+
+// TestPushAcrossAReload: after SIGHUP the listener serves the same
+// connection's resources, with the writes made before and after it.
+func TestPushAcrossAReload(t *testing.T) {
+	p := newPushE2E(t, "", "initech")
+	p.start()
+	tok := p.token("initech")
+	code, created := p.call("initech", tok, "POST", "/Users", entraUser("reload@initech.test", "e"))
+	if code != http.StatusCreated {
+		t.Fatalf("create: %d %v", code, created)
+	}
+	id := created["id"].(string)
+	p.daemon.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the reload", func() bool { return strings.Contains(p.daemon.log.String(), "configuration reloaded") })
+	patch := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"After"}]}`
+	if code, out := p.call("initech", tok, "PATCH", "/Users/"+id, patch); code != http.StatusOK && code != http.StatusNoContent {
+		t.Fatalf("patch after the reload: %d %v", code, out)
+	}
+	code, got := p.call("initech", tok, "GET", "/Users/"+id, "")
+	if code != http.StatusOK || got["title"] != "After" {
+		t.Fatalf("after the reload: %d %v", code, got)
+	}
+	if code, list := p.call("initech", tok, "GET", `/Users?filter=userName%20eq%20%22RELOAD@initech.test%22`, ""); code != http.StatusOK || fmt.Sprint(list["totalResults"]) != "1" {
+		t.Fatalf("lookup after the reload: %d %v", code, list)
+	}
+	waitFor(t, "the title in the workspace", func() bool {
+		us := p.ws["initech"].Users()
+		return len(us) == 1 && us[0].Title == "After"
+	})
 }
