@@ -291,10 +291,8 @@ func (t *stateTx) Delete(kind Kind, id string) error {
 		return ErrNotFound
 	}
 	t.writes = append(t.writes, stateWrite{kind, id, nil})
-	if kind == KindGroup {
-		return t.apply([]idsync.Change{idsync.GroupRemovedChange(id)})
-	}
-	// A user leaves every group it was in, in the groups as served too.
+	// A user (or a nested group) leaves every group it was in, in the
+	// groups as served too.
 	groups, err := t.tx.PushGroupsOf(t.conn, id)
 	if err != nil {
 		return err
@@ -319,6 +317,9 @@ func (t *stateTx) Delete(kind Kind, id string) error {
 		if err := t.Put(g); err != nil {
 			return err
 		}
+	}
+	if kind == KindGroup {
+		return t.apply([]idsync.Change{idsync.GroupRemovedChange(id)})
 	}
 	// Deleted for good: the connection's deprovision.deleted applies.
 	return t.apply([]idsync.Change{idsync.UserRemovedChange(id, idsync.RemovalHard), idsync.UnassignedChange(id)})

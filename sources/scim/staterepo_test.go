@@ -216,12 +216,19 @@ func TestStateRepoWritesTheSnapshot(t *testing.T) {
 		}
 	})
 
-	t.Run("a group DELETE", func(t *testing.T) {
+	t.Run("a group DELETE leaves the groups it was in", func(t *testing.T) {
 		if err := repo.Update(ctx, func(tx RepoTx) error { return tx.Delete(KindGroup, "g-inner") }); err != nil {
 			t.Fatal(err)
 		}
 		if v := readSnapshot(t, st, "initech"); v.groupNames["g-inner"] != "" {
 			t.Fatalf("groups %v", v.groupNames)
+		}
+		sales, err := repo.Get(ctx, KindGroup, "g-sales")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ms := snapMembers(sales); len(ms) != 0 {
+			t.Errorf("sales still lists %+v", ms)
 		}
 	})
 }
