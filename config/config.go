@@ -468,6 +468,7 @@ func (p *parser) validate(raw *rawConfig, top *yaml.Node) *Config {
 		c.Notify = p.notify(path+".notify", rc.Notify, cfg.HTTP.Listen, c.Source.Type)
 		cfg.Connections = append(cfg.Connections, c)
 	}
+	p.checkPush(cfg)
 	return cfg
 }
 

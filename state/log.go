@@ -144,6 +144,15 @@ func limit(n int) string {
 	return fmt.Sprintf(" LIMIT %d", n)
 }
 
+// fmtTime is how times are stored: UTC RFC 3339 with nanoseconds, "" for
+// the zero time.
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
 func parseTime(s string) time.Time {
 	t, _ := time.Parse(time.RFC3339Nano, s)
 	return t

@@ -24,13 +24,6 @@ type NotifySubscription struct {
 	URL        string    `json:"url,omitempty"`    // where the IdP delivers
 }
 
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
-
 // NotifySubscriptions lists the channels of conn ("" = every connection),
 // by connection, kind and resource.
 func (tx *Tx) NotifySubscriptions(conn string) ([]NotifySubscription, error) {

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	stdsync "sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
@@ -33,6 +34,10 @@ type Store struct {
 	db       *sql.DB
 	path     string
 	readOnly bool
+	// stmts are the statements prepared on db (Tx.stmt). Only statements
+	// with a fixed text go here; their number is bounded by the code.
+	smu   stdsync.Mutex
+	stmts map[string]*sql.Stmt
 	// Now stamps runs, events and cursors; tests replace it.
 	Now func() time.Time
 }
@@ -122,7 +127,51 @@ func openDB(dsn, path string) (*Store, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.smu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.stmts = nil
+	s.smu.Unlock()
+	return s.db.Close()
+}
+
+// shared returns query as prepared on the database, or nil.
+func (s *Store) shared(query string) *sql.Stmt {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	return s.stmts[query]
+}
+
+// share prepares queries on the database, after the transaction that used
+// them first has ended. It takes the connection only if it is free within
+// a moment (another transaction may hold it, and its owner may be waiting
+// for this goroutine): a query not shared now is shared after a later
+// transaction.
+func (s *Store) share(queries []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Millisecond)
+	defer cancel()
+	for _, q := range queries {
+		if s.shared(q) != nil {
+			continue
+		}
+		st, err := s.db.PrepareContext(ctx, q)
+		if err != nil {
+			return
+		}
+		s.smu.Lock()
+		if _, dup := s.stmts[q]; dup {
+			st.Close()
+		} else {
+			if s.stmts == nil {
+				s.stmts = map[string]*sql.Stmt{}
+			}
+			s.stmts[q] = st
+		}
+		s.smu.Unlock()
+	}
+}
 
 // CopyTo writes a consistent copy of the database to the file path (which
 // must not exist), from one read transaction: the writer beside it is not
@@ -244,6 +293,9 @@ type Tx struct {
 	ctx   context.Context
 	store *Store
 	stmts map[string]*sql.Stmt
+	// unshared are the queries this transaction prepared that the store
+	// has not prepared yet (shared after it ends).
+	unshared []string
 }
 
 // Begin starts a writing transaction. The caller must Commit or Rollback it.
@@ -268,6 +320,7 @@ func (tx *Tx) Commit() error {
 	if err := tx.tx.Commit(); err != nil {
 		return fmt.Errorf("state: commit: %w", err)
 	}
+	tx.shareStmts()
 	return nil
 }
 
@@ -277,6 +330,7 @@ func (tx *Tx) Rollback() error {
 	if err := tx.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
 		return fmt.Errorf("state: rollback: %w", err)
 	}
+	tx.shareStmts()
 	return nil
 }
 
@@ -307,15 +361,27 @@ func (s *Store) View(ctx context.Context, f func(*Tx) error) error {
 
 func (tx *Tx) now() string { return tx.store.Now().UTC().Format(time.RFC3339Nano) }
 
-// stmt returns a statement prepared once per transaction: pages of thousands
-// of changes reuse a handful of statements.
+// stmt returns a statement prepared once per store and bound to the
+// transaction once: pages of thousands of changes reuse a handful of
+// statements, and the many small transactions of the push listener do not
+// parse their SQL again each time (SQLite's prepare was a tenth of a
+// listener request's CPU).
 func (tx *Tx) stmt(query string) (*sql.Stmt, error) {
 	if st, ok := tx.stmts[query]; ok {
 		return st, nil
 	}
-	st, err := tx.tx.PrepareContext(tx.ctx, query)
-	if err != nil {
-		return nil, err
+	var st *sql.Stmt
+	if shared := tx.store.shared(query); shared != nil {
+		st = tx.tx.StmtContext(tx.ctx, shared)
+	} else {
+		// Prepared on the transaction's connection (the store's only one:
+		// preparing on the database now would wait for it for ever), and on
+		// the database once the transaction is over.
+		var err error
+		if st, err = tx.tx.PrepareContext(tx.ctx, query); err != nil {
+			return nil, err
+		}
+		tx.unshared = append(tx.unshared, query)
 	}
 	if tx.stmts == nil {
 		tx.stmts = map[string]*sql.Stmt{}
@@ -337,6 +403,14 @@ func (tx *Tx) closeStmts() {
 		st.Close()
 	}
 	tx.stmts = nil
+}
+
+// shareStmts shares the statements the ended transaction prepared itself.
+func (tx *Tx) shareStmts() {
+	if len(tx.unshared) > 0 {
+		tx.store.share(tx.unshared)
+		tx.unshared = nil
+	}
 }
 
 // scanAll collects every row before the caller issues its next statement

@@ -89,6 +89,8 @@ func (c *Connection) idpName() string {
 		return "Entra"
 	case "okta":
 		return "Okta"
+	case "scim":
+		return "the IdP (SCIM push)"
 	case "":
 		return "the IdP"
 	}

@@ -152,7 +152,7 @@ func (a *app) wire(ctx context.Context, cfg *config.Config) error {
 			}
 		}
 		conns = append(conns, c)
-		sched[c.Name] = sync.Schedule{Incremental: cc.Schedule, Full: cc.FullResync}
+		sched[c.Name] = pushSchedule(c, sync.Schedule{Incremental: cc.Schedule, Full: cc.FullResync})
 	}
 	if len(probs) > 0 {
 		return probs.Sorted()

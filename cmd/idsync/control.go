@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	stdsync "sync"
 	"syscall"
 	"time"
@@ -56,7 +57,7 @@ const (
 
 // forwardable are the commands the daemon carries out for the CLI: the
 // ones that write the state.
-var forwardable = map[string]bool{"sync": true, "approve": true, "off": true, "on": true, "register": true} // off, on, register: idsync notify
+var forwardable = map[string]bool{"sync": true, "approve": true, "notify off": true, "notify on": true, "notify register": true, "token create": true, "token revoke": true}
 
 // errNoDaemon: nothing answers on the control socket.
 var errNoDaemon = errors.New("no idsync daemon answers")
@@ -403,8 +404,8 @@ func readRequest(conn net.Conn) (argv []string, cfg *configFile, wantProgress bo
 func (s *controlServer) run(conn net.Conn, out *frames, argv []string, cfg *configFile, pid int, remote *remoteProgress) int {
 	stderr := stream{out, frameStderr}
 	cmd, _, err := rootCmd(&globals{stdout: io.Discard, stderr: io.Discard}).Find(argv)
-	if err != nil || cmd.Parent() == nil || !forwardable[cmd.Name()] {
-		fmt.Fprintf(stderr, "idsync: the daemon carries out only sync, approve and notify, not %q\n", commandLine(argv))
+	if err != nil || cmd.Parent() == nil || !forwardable[strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")] {
+		fmt.Fprintf(stderr, "idsync: the daemon carries out only sync, approve, notify off|on|register and token create|revoke, not %q\n", commandLine(argv))
 		return exitError
 	}
 	a := s.app()

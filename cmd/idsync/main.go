@@ -108,7 +108,7 @@ Start with 'idsync demo' (no credentials needed), then write idsync.yaml
 	root.PersistentFlags().StringVarP(&g.config, "config", "c", "", "configuration file (default $IDSYNC_CONFIG, else ./idsync.yaml)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log at debug level")
 	root.AddCommand(syncCmd(g), runCmd(g), statusCmd(g), logCmd(g), approveCmd(g), explainCmd(g),
-		configCmd(g), versionCmd(g), demoCmd(g), notifyCmd(g))
+		configCmd(g), versionCmd(g), demoCmd(g), notifyCmd(g), tokenCmd(g))
 	return root
 }
 

@@ -67,7 +67,7 @@ func notifyLatency(b *testing.B, n int) []time.Duration {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ln := freeAddrB(b)
+	ln := freeAddr(b)
 	extra := fmt.Sprintf("    schedule: \"@every 1h\"\n    notify: {public_url: \"http://%s\"}\nhttp: {listen: %q}\n", ln, ln)
 	cfg, _ := os.ReadFile(path)
 	if err := os.WriteFile(path, append(cfg, extra...), 0o600); err != nil {
@@ -96,7 +96,7 @@ func oktaNotifyLatency(b *testing.B, n int) []time.Duration {
 	ws := scimtest.NewServer(scimtest.Options{Token: demoToken, Preset: "generic", TLS: true})
 	defer ws.Close()
 	dir := b.TempDir()
-	ln := freeAddrB(b)
+	ln := freeAddr(b)
 	tokenFile, wsToken := filepath.Join(dir, "okta-token"), filepath.Join(dir, "workspace-token")
 	os.WriteFile(tokenFile, []byte(org.Token+"\n"), 0o600)
 	os.WriteFile(wsToken, []byte(demoToken+"\n"), 0o600)
@@ -221,14 +221,4 @@ func measureHires(b *testing.B, d *benchDaemon, ws *scimtest.Server, n int, hire
 		}
 	}
 	return out
-}
-
-func freeAddrB(b *testing.B) string {
-	b.Helper()
-	ln, err := netListen()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -12,17 +11,6 @@ import (
 )
 
 // freeAddr is a loopback address nothing listens on (for http.listen).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := netListen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
 
 // notifyConfig is the e2e connection's extra: an hourly schedule (only a
 // notification can start a run within the test) and a notify block served

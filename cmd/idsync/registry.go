@@ -9,6 +9,7 @@ import (
 	"github.com/idsync/idsync/sources"
 	"github.com/idsync/idsync/sources/entra"
 	"github.com/idsync/idsync/sources/okta"
+	pushscim "github.com/idsync/idsync/sources/scim"
 	"github.com/idsync/idsync/targets"
 	"github.com/idsync/idsync/targets/scim"
 	"github.com/idsync/idsync/targets/webhook"
@@ -33,6 +34,14 @@ var (
 				return nil, err
 			}
 			s, err := okta.Open(ctx, cfg)
+			return s, b.Wrap(err)
+		},
+		"scim": func(ctx context.Context, b config.Backend) (sources.Source, error) {
+			cfg := pushscim.DefaultConfig()
+			if err := b.Decode(&cfg); err != nil {
+				return nil, err
+			}
+			s, err := pushscim.Open(cfg)
 			return s, b.Wrap(err)
 		},
 	}
@@ -69,9 +78,6 @@ func typeNames[V any](m map[string]V) string {
 func openSource(ctx context.Context, b config.Backend) (sources.Source, error) {
 	open, ok := sourceTypes[b.Type]
 	if !ok {
-		if b.Type == "scim" {
-			return nil, config.Problems{b.Problemf("type", "push mode (type: scim) is not available in this build yet; use entra or okta")}
-		}
 		return nil, config.Problems{b.Problemf("type", "unknown source type %q (known: %s)", b.Type, typeNames(sourceTypes))}
 	}
 	return open(ctx, b)

@@ -24,6 +24,7 @@ type connStatus struct {
 	// Change notifications: the Graph subscriptions / Okta hook idsync owns.
 	Notify    []state.NotifySubscription `json:"notify,omitempty"`
 	NotifyOff bool                       `json:"notify_off,omitempty"`
+	Push      *state.PushStats           `json:"push,omitempty"` // push connections: what the IdP pushed
 }
 
 // workspaceListing is what the last listing of the workspace (a full read,
@@ -69,6 +70,13 @@ func statusCmd(g *globals) *cobra.Command {
 						return err
 					}
 					s.CursorAt, s.FullAt = cur.UpdatedAt, cur.FullAt
+					if cc.Push() {
+						ps, err := tx.PushStats(name)
+						if err != nil {
+							return err
+						}
+						s.Push = &ps
+					}
 					if s.Applied, err = tx.AppliedCount(name); err != nil {
 						return err
 					}
@@ -118,7 +126,11 @@ func statusCmd(g *globals) *cobra.Command {
 						fmt.Fprintf(g.stdout, "              %s\n", shown(r.Error))
 					}
 				}
-				fmt.Fprintf(g.stdout, "  cursor      %s (last full read %s)\n", agoOrNever(now, s.CursorAt), agoOrNever(now, s.FullAt))
+				if p := s.Push; p != nil {
+					fmt.Fprintf(g.stdout, "  pushed      %d users, %d groups; last push %s\n", p.Users, p.Groups, agoOrNever(now, p.LastPush))
+				} else {
+					fmt.Fprintf(g.stdout, "  cursor      %s (last full read %s)\n", agoOrNever(now, s.CursorAt), agoOrNever(now, s.FullAt))
+				}
 				if s.Source == "entra" && !s.CursorAt.IsZero() && now.Sub(s.CursorAt) > 6*24*time.Hour {
 					fmt.Fprintf(g.stdout, "              Graph delta tokens expire after 7 days: the next run may be a full resync\n")
 				}
