@@ -244,9 +244,13 @@ func (c *Client) sendBulk(ctx context.Context, ops []idsync.Op, queued []pending
 	for k, p := range queued {
 		op := ops[p.i]
 		a, ok := answers[list[k].BulkID]
-		if !ok && len(resp.Operations) == len(list) && resp.Operations[k].BulkID == "" {
+		if !ok && list[k].Method != http.MethodPost && len(resp.Operations) == len(list) && resp.Operations[k].BulkID == "" &&
+			(resp.Operations[k].Method == "" || strings.EqualFold(resp.Operations[k].Method, list[k].Method)) {
 			// bulkId is required back only for POST (RFC 7644 §3.7.3): a
-			// complete answer without them is in request order.
+			// complete answer without them is in request order. A create's
+			// answer never is matched by position: it would record one
+			// person's new account for another; without its bulkId the
+			// create is tried again (and adopts on 409).
 			a, ok = resp.Operations[k], true
 		}
 		switch {
