@@ -276,7 +276,7 @@ func (c *Client) bulkResult(ctx context.Context, op idsync.Op, p pendingBulk, a 
 		id := p.id
 		if op.Kind == idsync.OpCreate {
 			var err error
-			if id, err = bulkResourceID(a); err != nil {
+			if id, err = bulkResourceID(a, p.want.ExternalID); err != nil {
 				r.Err = bulkError(op, err)
 				return r
 			}
@@ -330,12 +330,13 @@ func bulkStatus(raw json.RawMessage) int {
 
 // bulkResourceID is the id of a resource a Bulk operation created: from
 // its response body if the workspace sent one, else the last segment of its
-// location; checked like every answer's id (resourceID).
-func bulkResourceID(a bulkAnswer) (string, error) {
+// location; checked like every answer's id (resourceID), and against the
+// externalId sent (createdID).
+func bulkResourceID(a bulkAnswer, ext string) (string, error) {
 	if len(a.Response) > 0 {
 		var r map[string]any
 		if json.Unmarshal(a.Response, &r) == nil && r["id"] != nil {
-			return resourceID(r)
+			return createdID(r, ext)
 		}
 	}
 	loc := strings.TrimRight(a.Location, "/")

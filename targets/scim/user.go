@@ -107,7 +107,7 @@ func (c *Client) createUser(ctx context.Context, op idsync.Op) (idsync.Applied, 
 		var created userJSON
 		err = c.do(ctx, http.MethodPost, "/Users", c.userResource(want), &created)
 		if err == nil {
-			id, err := resourceID(created)
+			id, err := createdID(created, want.ExternalID)
 			if err != nil {
 				return fail(err)
 			}
