@@ -3,8 +3,10 @@ package scim_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/idsync/idsync"
@@ -96,5 +98,80 @@ func TestCreateAnswerForAnotherExternalIDIsNotRecorded(t *testing.T) {
 	}
 	if got, err := c.Apply(ctx, ops[0]); err == nil {
 		t.Errorf("single: alice recorded as carol's account %s", got.TargetID)
+	}
+}
+
+// A workspace that lowers its Bulk limits (or turns Bulk off) while the
+// daemon runs answers the whole Bulk request 413 (or 501): the client
+// reads /ServiceProviderConfig again and the ops go through on their
+// retry, instead of failing every run until the daemon restarts.
+func TestBulkLimitsChangedWhileRunning(t *testing.T) {
+	var maxOps atomic.Int32
+	maxOps.Store(10)
+	url := newRawServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/scim+json")
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/ServiceProviderConfig"):
+			fmt.Fprintf(w, `{"bulk":{"supported":true,"maxOperations":%d,"maxPayloadSize":1048576}}`, maxOps.Load())
+		case strings.HasSuffix(r.URL.Path, "/Bulk"):
+			var req struct {
+				Operations []struct {
+					BulkID string         `json:"bulkId"`
+					Data   map[string]any `json:"data"`
+				} `json:"Operations"`
+			}
+			json.NewDecoder(r.Body).Decode(&req)
+			if len(req.Operations) > int(maxOps.Load()) {
+				w.WriteHeader(http.StatusRequestEntityTooLarge)
+				w.Write([]byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"413","scimType":"tooMany"}`))
+				return
+			}
+			var out []map[string]any
+			for _, op := range req.Operations {
+				out = append(out, map[string]any{"bulkId": op.BulkID, "method": "POST", "status": "201",
+					"response": map[string]any{"id": "id-" + op.Data["externalId"].(string), "externalId": op.Data["externalId"]}})
+			}
+			json.NewEncoder(w).Encode(map[string]any{"Operations": out})
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	})
+	c, err := scim.New(scim.Config{URL: url, Token: "t0ken", RateLimit: scim.Rate(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := targets.WithIndex(context.Background(), targets.NewIndex())
+	batch := func(prefix string) []idsync.Op {
+		var ops []idsync.Op
+		for i := range 6 {
+			id := fmt.Sprintf("%s%d", prefix, i)
+			ops = append(ops, createOp(account(id, id+"@example.com")))
+		}
+		return ops
+	}
+	for _, r := range c.ApplyBatch(ctx, batch("a")) {
+		if r.Err != nil {
+			t.Fatalf("first batch: %v", r.Err)
+		}
+	}
+	maxOps.Store(3)
+	ops := batch("b")
+	for try := 0; len(ops) > 0 && try < 3; try++ { // as the engine's retries
+		var again []idsync.Op
+		for i, r := range c.ApplyBatch(ctx, ops) {
+			switch {
+			case isRetryable(r.Err):
+				again = append(again, ops[i])
+			case r.Err != nil:
+				t.Fatalf("%s after the limit changed: %v", ops[i].ObjectID, r.Err)
+			}
+		}
+		ops = again
+	}
+	if len(ops) > 0 {
+		t.Fatalf("%d ops still failing after the workspace lowered maxOperations", len(ops))
+	}
+	if n := c.BatchSize(ctx); n != 3 {
+		t.Fatalf("batch size %d, want the new 3", n)
 	}
 }
