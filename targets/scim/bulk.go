@@ -159,6 +159,9 @@ func (c *Client) ApplyBatch(ctx context.Context, ops []idsync.Op) []targets.Resu
 	}
 	spc := c.providerConfig(ctx)
 	maxOps, maxPayload := max(spc.maxOps, 1), spc.maxPayload
+	if !spc.bulk {
+		maxOps = 0 // Bulk withdrawn since the phase began: each op alone
+	}
 	for len(queued) > 0 {
 		n, size := 0, bulkOverhead
 		for n < len(queued) && n < maxOps && (maxPayload <= 0 || size+queued[n].size <= maxPayload) {
@@ -235,6 +238,14 @@ func (c *Client) sendBulk(ctx context.Context, ops []idsync.Op, queued []pending
 		Operations []bulkAnswer `json:"Operations"`
 	}
 	err := c.do(ctx, http.MethodPost, "/Bulk", req, &resp)
+	switch statusOf(err) {
+	case http.StatusRequestEntityTooLarge, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		// The workspace lowered its limits or stopped offering Bulk since
+		// /ServiceProviderConfig was read: read it again, and retry the
+		// ops within what it says now (alone, if no Bulk).
+		c.forgetProviderConfig()
+		err = &targets.RetryableError{Err: err}
+	}
 	answers := make(map[string]bulkAnswer, len(resp.Operations))
 	for _, a := range resp.Operations {
 		if a.BulkID != "" {
