@@ -9,6 +9,7 @@ import (
 
 	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/sync"
+	"github.com/idsync/idsync/targets/scim"
 	"github.com/idsync/idsync/targets/scim/scimtest"
 )
 
@@ -61,5 +62,50 @@ func TestBulkDeleteAfterCreatesDoesNotTrustTheRunsOldListing(t *testing.T) {
 	}
 	if n := len(ws.Users()); n != 20-10+5+1 {
 		t.Fatalf("%d accounts left, want 16", n)
+	}
+}
+
+// A workspace that reuses ids (or an admin who clears the externalId and
+// gives the account to someone else) shows the recorded id as an account
+// with no externalId and another userName: a delete must not reach it,
+// in a Bulk request or alone (a resumed delete after a lost answer is
+// this case when the id was reused since).
+func TestDeleteSkipsARecordedIDNowAnotherPersonsWithoutExternalID(t *testing.T) {
+	off := false
+	for _, bulk := range []bool{true, false} {
+		t.Run(fmt.Sprintf("bulk=%v", bulk), func(t *testing.T) {
+			ws := scimtest.NewServer(scimtest.Options{Token: "t0ken", Bulk: true, BulkMaxOperations: 10})
+			defer ws.Close()
+			f := newFirstSync(t, ws, 20)
+			e, _ := f.engine()
+			conn := f.conn(newSCIM(t, ws, func(c *scim.Config) {
+				if !bulk {
+					c.Bulk = &off
+				}
+			}))
+			conn.Policy.Deprovision.Disabled = sync.ActionDelete
+			ctx := context.Background()
+			if res, err := e.Run(ctx, conn, sync.Options{}); err != nil || res.Applied != 20 {
+				t.Fatalf("first sync: %v, %+v", err, res)
+			}
+			reused, _ := ws.UserByName("user00003@acme.test")
+			ws.EditUser(reused.ID, func(raw map[string]any) {
+				delete(raw, "externalId")
+				raw["userName"] = "carol@acme.test"
+			})
+			for i := range 10 {
+				f.src[i].Status = idsync.StatusDisabled
+			}
+			res, err := e.Run(ctx, conn, sync.Options{})
+			if err != nil || res.Failed != 0 {
+				t.Fatalf("deletes: %v, %+v", err, res)
+			}
+			if u, ok := ws.User(reused.ID); !ok || u.UserName != "carol@acme.test" {
+				t.Fatalf("carol's account (the reused id) was deleted")
+			}
+			if n := len(ws.Users()); n != 11 {
+				t.Fatalf("%d accounts left, want the 10 in scope and carol's", n)
+			}
+		})
 	}
 }
