@@ -12,6 +12,7 @@ import (
 	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/targets"
 	"github.com/idsync/idsync/targets/scim"
+	"github.com/idsync/idsync/targets/scim/scimtest"
 )
 
 // A Bulk response whose create answers carry no bulkId (RFC 7644 §3.7.3
@@ -173,5 +174,45 @@ func TestBulkLimitsChangedWhileRunning(t *testing.T) {
 	}
 	if n := c.BatchSize(ctx); n != 3 {
 		t.Fatalf("batch size %d, want the new 3", n)
+	}
+}
+
+// A delete or disable resumed after a lost answer (no drift listing in
+// between) of an id the workspace has reused since for a hand-made account
+// (no externalId, another userName) must not reach that account, in a
+// Bulk request or alone.
+func TestResumedDeleteOfAReusedIDWithoutExternalID(t *testing.T) {
+	for _, kind := range []idsync.OpKind{idsync.OpDelete, idsync.OpDisable} {
+		for _, batch := range []bool{true, false} {
+			srv := newServer(t, scimtest.Options{Bulk: true})
+			carol := srv.AddUser(scimtest.User{UserName: "carol@example.com", Active: true})
+			other := srv.AddUser(scimtest.User{UserName: "b@example.com", ExternalID: "b", Active: true})
+			c := newClient(t, srv, nil)
+			x, err := c.IndexUsers(context.Background(), 10)
+			if err != nil || x == nil {
+				t.Fatal(err)
+			}
+			ctx := targets.WithIndex(context.Background(), x)
+			prev := account("a", "a@example.com")
+			off := *prev
+			off.Active = false
+			op := idsync.Op{Kind: kind, ObjectID: "a", TargetID: carol.ID, Prev: prev}
+			if kind == idsync.OpDisable {
+				op.Account = &off
+			}
+			ops := []idsync.Op{op, {Kind: idsync.OpDelete, ObjectID: "b", TargetID: other.ID, Prev: account("b", "b@example.com")}}
+			if batch {
+				for i, r := range c.ApplyBatch(ctx, ops) {
+					if r.Err != nil {
+						t.Fatalf("%s batch op %d: %v", kind, i, r.Err)
+					}
+				}
+			} else if _, err := c.Apply(ctx, op); err != nil {
+				t.Fatalf("%s: %v", kind, err)
+			}
+			if u, ok := srv.User(carol.ID); !ok || !u.Active {
+				t.Fatalf("%s batch=%v: carol's account (a reused id) was deleted or disabled: %v %+v", kind, batch, ok, u)
+			}
+		}
 	}
 }
