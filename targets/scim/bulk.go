@@ -215,15 +215,15 @@ func (c *Client) bulkCreate(ctx context.Context, op idsync.Op, r *targets.Result
 
 // listedAsOwn reports whether op's recorded account may be written to
 // without a read: the run's listing shows it under its recorded id,
-// carrying the user's externalId or none — what mine checks after the
-// single path's GET.
+// carrying the user's externalId or none (recordedFor) — what mine checks
+// after the single path's GET.
 func (c *Client) listedAsOwn(ctx context.Context, op idsync.Op) bool {
 	x := targets.IndexOf(ctx)
 	if x == nil || op.TargetID == "" {
 		return false
 	}
 	a, ok := x.ByTargetID(op.TargetID)
-	return ok && a.Account != nil && owned(a.Account.ExternalID, userExt(op))
+	return ok && a.Account != nil && c.recordedFor(op, a.Account.ExternalID, a.Account.UserName)
 }
 
 // sendBulk sends one Bulk request and fills its operations' results.

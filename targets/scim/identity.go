@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/internal/httppolicy"
 	"github.com/idsync/idsync/targets"
 )
@@ -48,6 +49,28 @@ func (e *ConflictError) Unwrap() error { return targets.ErrIdentityConflict }
 // owned reports whether a workspace object carrying externalId have may be
 // used for the IdP object ext.
 func owned(have, ext string) bool { return have == "" || have == ext }
+
+// recordedFor reports whether the account at op's recorded id, read or
+// listed carrying externalId have and userName name, may take op: it
+// carries the user's externalId, or none. With none, a disable or delete
+// (which lock a person out) also needs one of the user's userNames as the
+// preset shapes them: a workspace that reuses ids may have given the id to
+// a hand-made account since, which carries none either. An account that
+// fails is looked up by identity instead.
+func (c *Client) recordedFor(op idsync.Op, have, name string) bool {
+	if !owned(have, userExt(op)) {
+		return false
+	}
+	if have != "" || op.Kind != idsync.OpDelete && op.Kind != idsync.OpDisable {
+		return true
+	}
+	for _, a := range []*idsync.Account{op.Account, op.Prev} {
+		if a != nil && name != "" && strings.EqualFold(c.preset.shape(*a).UserName, name) {
+			return true
+		}
+	}
+	return false
+}
 
 // claimed is a *ConflictError when the applied state records the workspace
 // object id (found by key, carrying externalId holder) for another IdP
