@@ -3,6 +3,7 @@ package scim_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/internal/httppolicy"
 	"github.com/idsync/idsync/targets"
 	"github.com/idsync/idsync/targets/scim"
 	"github.com/idsync/idsync/targets/scim/scimtest"
@@ -213,6 +215,35 @@ func TestResumedDeleteOfAReusedIDWithoutExternalID(t *testing.T) {
 			if u, ok := srv.User(carol.ID); !ok || !u.Active {
 				t.Fatalf("%s batch=%v: carol's account (a reused id) was deleted or disabled: %v %+v", kind, batch, ok, u)
 			}
+		}
+	}
+}
+
+// A Bulk response with far more answers than operations sent is refused
+// before it is decoded (a body of "{}," decodes to tens of times its size),
+// as a list page is.
+func TestBulkResponseWithTooManyAnswersRefused(t *testing.T) {
+	url := newRawServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/scim+json")
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/ServiceProviderConfig"):
+			w.Write([]byte(`{"bulk":{"supported":true,"maxOperations":10,"maxPayloadSize":1048576}}`))
+		case strings.HasSuffix(r.URL.Path, "/Bulk"):
+			w.Write([]byte(`{"Operations":[{}` + strings.Repeat(`,{}`, 100000) + `]}`))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	})
+	c, err := scim.New(scim.Config{URL: url, Token: "t0ken", RateLimit: scim.Rate(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := targets.WithIndex(context.Background(), targets.NewIndex())
+	ops := []idsync.Op{createOp(account("alice", "alice@example.com")), createOp(account("bob", "bob@example.com"))}
+	for i, r := range c.ApplyBatch(ctx, ops) {
+		var tooMany *httppolicy.TooManyElementsError
+		if !errors.As(r.Err, &tooMany) {
+			t.Errorf("op %d: %v, want the answer refused for its size", i, r.Err)
 		}
 	}
 }
