@@ -75,6 +75,11 @@ func decodeAnswer(method string, data []byte, out any) error {
 				return err
 			}
 		}
+		if b, ok := out.(*bulkResponse); ok {
+			if err := httppolicy.CheckElements(data, "Operations", b.maxAnswers()); err != nil {
+				return err
+			}
+		}
 		if err := json.Unmarshal(data, out); err != nil {
 			return fmt.Errorf("a body that is not SCIM JSON: %w", err)
 		}

@@ -94,6 +94,15 @@ type bulkAnswer struct {
 	Response json.RawMessage `json:"response"`
 }
 
+// bulkResponse is a BulkResponse to sent operations: its answers are
+// counted before decoding (decodeAnswer), one per operation and a margin.
+type bulkResponse struct {
+	Operations []bulkAnswer `json:"Operations"`
+	sent       int
+}
+
+func (r *bulkResponse) maxAnswers() int { return 2*r.sent + 16 }
+
 // pendingBulk is an op waiting for its Bulk request.
 type pendingBulk struct {
 	i    int // index in ApplyBatch's ops
@@ -234,9 +243,7 @@ func (c *Client) sendBulk(ctx context.Context, ops []idsync.Op, queued []pending
 		list[k].BulkID = string(ops[p.i].Kind) + "-" + strconv.Itoa(k)
 	}
 	req := map[string]any{"schemas": []string{schemaBulkRequest}, "Operations": list}
-	var resp struct {
-		Operations []bulkAnswer `json:"Operations"`
-	}
+	resp := bulkResponse{sent: len(list)}
 	err := c.do(ctx, http.MethodPost, "/Bulk", req, &resp)
 	switch statusOf(err) {
 	case http.StatusRequestEntityTooLarge, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
