@@ -247,3 +247,35 @@ func TestBulkResponseWithTooManyAnswersRefused(t *testing.T) {
 		}
 	}
 }
+
+// Team names are reused: where the workspace cannot filter groups by
+// externalId, a create of a managed group (one a partial listing missed,
+// say) whose name a hand-made team shares takes the group carrying its
+// externalId, not whichever of the two the workspace lists first.
+func TestGroupCreatePrefersTheGroupCarryingItsExternalID(t *testing.T) {
+	url := newRawServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/scim+json")
+		f := r.URL.Query().Get("filter")
+		switch {
+		case r.Method == http.MethodGet && strings.HasPrefix(f, "externalId"):
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"status":"400","scimType":"invalidFilter"}`))
+		case r.Method == http.MethodGet && strings.HasPrefix(f, "displayName"):
+			w.Write([]byte(`{"totalResults":2,"Resources":[` +
+				`{"id":"hand-made","displayName":"Sales"},` +
+				`{"id":"managed","displayName":"Sales","externalId":"g1"}]}`))
+		case r.Method == http.MethodPatch:
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	})
+	c, err := scim.New(scim.Config{URL: url, Token: "t0ken", RateLimit: scim.Rate(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Apply(context.Background(), idsync.Op{Kind: idsync.OpGroupCreate, ObjectID: "g1", Group: &idsync.GroupAccount{ExternalID: "g1", DisplayName: "Sales"}})
+	if err != nil || got.TargetID != "managed" {
+		t.Fatalf("group create took %q (%v), want the group carrying its externalId", got.TargetID, err)
+	}
+}
