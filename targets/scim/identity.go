@@ -166,11 +166,24 @@ func (c *Client) lookupGroup(ctx context.Context, ext, name string) (map[string]
 	if name == "" {
 		return nil, nil
 	}
-	g, err := c.findOne(ctx, "/Groups", filterEq("displayName", name), func(g map[string]any) bool {
-		return strings.EqualFold(str(g["displayName"]), name)
+	// Names are not unique: of the groups of that name, the one carrying
+	// ext (where the workspace could not filter by it) wins over a
+	// hand-made one listed before it.
+	var g map[string]any
+	_, err := c.findOne(ctx, "/Groups", filterEq("displayName", name), func(x map[string]any) bool {
+		if !strings.EqualFold(str(x["displayName"]), name) {
+			return false
+		}
+		if g == nil || ext != "" && str(x["externalId"]) == ext && str(g["externalId"]) != ext {
+			g = x
+		}
+		return false
 	})
 	if g == nil || err != nil {
 		return nil, err
+	}
+	if _, err := resourceID(g); err != nil {
+		return nil, fmt.Errorf("look up %s: %w", filterEq("displayName", name), err)
 	}
 	key, have := lookupKey("displayName", name), str(g["externalId"])
 	if !owned(have, ext) {
