@@ -48,7 +48,11 @@ func (e *Engine) drain(ctx context.Context, c *Connection, runID int64, log *slo
 		for n < len(pending) && phaseOf(pending[n].Op) == phaseOf(pending[0].Op) {
 			n++
 		}
-		pctx := e.indexPhase(ctx, c, pending[:n], log)
+		pctx := ctx
+		if x := takeRunListing(ctx); x != nil {
+			pctx = targets.WithIndex(ctx, x) // the first phase, right after the plan
+		}
+		pctx = e.indexPhase(pctx, c, pending[:n], log)
 		a, f, err := e.applyPhase(pctx, c, runID, chains(pending[:n]), workers, log)
 		applied, failed = applied+a, failed+f
 		if err != nil {

@@ -245,9 +245,9 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 	setPhase(ctx, fmt.Sprintf("applying the plan (%d ops)", len(ops)))
 	progressOf(ctx).phase(PhaseApply)
 	if ls != nil {
-		// The creates match against this run's listing: the workspace is
-		// not listed a second time (see indexPhase).
-		ctx = targets.WithIndex(ctx, ls.index())
+		// The first phase matches against this run's listing: the workspace
+		// is not listed a second time (see indexPhase).
+		ctx = withRunListing(ctx, ls.index())
 	}
 	applied, failed, err := e.drain(ctx, c, res.RunID, log)
 	res.Applied, res.Failed = res.Applied+applied, res.Failed+failed

@@ -21,9 +21,13 @@ import (
 // by one, and changes go one by one with their own reads.
 //
 // A run that has listed the workspace already (drift reconcile on a full
-// read) may pass that listing down as a targets.Index (targets.NewIndex,
-// Add each account, targets.WithIndex on the drain's ctx): it is used as
-// is and the workspace is not listed twice.
+// read) passes that listing down with withRunListing: the drain's first
+// phase, which starts right after the plan, uses it as is and the
+// workspace is not listed twice. Later phases never do: by then the
+// listing is as old as the phases before (hours of creates), and a
+// batched disable or delete checked against it could reach an account an
+// admin handed to someone else since; they list again (or read each
+// account) like any phase.
 func (e *Engine) indexPhase(ctx context.Context, c *Connection, ops []state.Pending, log *slog.Logger) context.Context {
 	ix, ok := c.Target.(targets.Indexer)
 	if !ok || targets.IndexOf(ctx) != nil {
@@ -56,4 +60,27 @@ func (e *Engine) indexPhase(ctx context.Context, c *Connection, ops []state.Pend
 		log.Debug("workspace listed for the phase", "accounts", x.Len(), "creates", creates, "batched changes", checks)
 	}
 	return targets.WithIndex(ctx, x)
+}
+
+type runListingKey struct{}
+
+// runListing holds the run's listing until the drain's first phase takes it.
+type runListing struct{ x *targets.Index }
+
+// withRunListing returns ctx carrying the run's listing for the first
+// phase of the drain it is passed to (see indexPhase).
+func withRunListing(ctx context.Context, x *targets.Index) context.Context {
+	return context.WithValue(ctx, runListingKey{}, &runListing{x: x})
+}
+
+// takeRunListing is the run's listing the first time it is asked for,
+// then nil: only the phase that follows the plan may trust it.
+func takeRunListing(ctx context.Context) *targets.Index {
+	l, _ := ctx.Value(runListingKey{}).(*runListing)
+	if l == nil {
+		return nil
+	}
+	x := l.x
+	l.x = nil
+	return x
 }

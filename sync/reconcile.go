@@ -184,12 +184,25 @@ func (c *Connection) compare(tx *state.Tx, ls *listing) (*drift, error) {
 			managed[a.TargetID] = true
 		}
 	}
+	// A workspace that keeps externalId shows it on the managed accounts.
+	keepsExt := false
+	for id, a := range now {
+		if l, ok := ls.byTarget[a.TargetID]; ok && a.TargetID != "" && l.ExternalID == id {
+			keepsExt = true
+			break
+		}
+	}
 	for id, a := range now {
 		if b, ok := ls.before[id]; !ok || b != a || busy[id] || a.TargetID == "" {
 			continue
 		}
 		listed, ok := ls.byTarget[a.TargetID]
-		if !ok {
+		if !ok || listed.ExternalID != "" && listed.ExternalID != id || listed.ExternalID == "" && keepsExt {
+			// Deleted by hand, or the id now names another person's
+			// account (handed over, or reused by a workspace that reuses
+			// ids: another externalId, or none where the workspace keeps
+			// them): never corrected, disabled or deleted as this user's.
+			// The user's own account is found by identity if it has one.
 			d.fixed[id], d.why[id] = nil, reasonDeleted
 			continue
 		}

@@ -178,6 +178,11 @@ func TestBulkChangeRefusesAnAccountNowAnothers(t *testing.T) {
 			})
 			f.disableAll()
 			ws.ResetRequests()
+			// Changes read as changes (no full read): a drift listing
+			// would see the handover first and forget the account (see
+			// TestDeleteSkipsARecordedIDNowAnotherPersonsWithoutExternalID);
+			// here the op itself must refuse it.
+			conn.Source = deltaSource{f}
 			res, err := e.Run(ctx, conn, sync.Options{})
 			if err != nil || res.Applied != 20 || res.Failed != 0 {
 				t.Fatalf("disables: %v, applied %d, failed %d", err, res.Applied, res.Failed)

@@ -43,6 +43,22 @@ func resourceID(r map[string]any) (string, error) {
 	return id, nil
 }
 
+// createdID is the id of the account a create's answer names. An answer
+// carrying another externalId than the one sent names someone else's
+// account (a workspace bug, or another request's answer): recording it
+// would hand that account to this user, so the create fails instead.
+func createdID(r map[string]any, ext string) (string, error) {
+	id, err := resourceID(r)
+	if err != nil {
+		return "", err
+	}
+	if have, _ := r["externalId"].(string); have != "" && ext != "" && have != ext {
+		return "", fmt.Errorf("the workspace answered the create with account %s carrying externalId %q, not the %q sent; nothing was recorded (the next run looks the user up again)",
+			httppolicy.Text(id), httppolicy.Text(have), ext)
+	}
+	return id, nil
+}
+
 // decodeAnswer decodes a 2xx body into out when the caller reads it. A PUT
 // or PATCH whose caller does not read the answer still checks it: one that
 // answers with a resource must name it, or the workspace did something
@@ -56,6 +72,11 @@ func decodeAnswer(method string, data []byte, out any) error {
 			// Counted before decoding: the body cap bounds bytes, and a
 			// page of "{}," decodes to tens of times its size in maps.
 			if err := httppolicy.CheckElements(data, "Resources", maxListEntries); err != nil {
+				return err
+			}
+		}
+		if b, ok := out.(*bulkResponse); ok {
+			if err := httppolicy.CheckElements(data, "Operations", b.maxAnswers()); err != nil {
 				return err
 			}
 		}

@@ -94,6 +94,15 @@ type bulkAnswer struct {
 	Response json.RawMessage `json:"response"`
 }
 
+// bulkResponse is a BulkResponse to sent operations: its answers are
+// counted before decoding (decodeAnswer), one per operation and a margin.
+type bulkResponse struct {
+	Operations []bulkAnswer `json:"Operations"`
+	sent       int
+}
+
+func (r *bulkResponse) maxAnswers() int { return 2*r.sent + 16 }
+
 // pendingBulk is an op waiting for its Bulk request.
 type pendingBulk struct {
 	i    int // index in ApplyBatch's ops
@@ -159,6 +168,9 @@ func (c *Client) ApplyBatch(ctx context.Context, ops []idsync.Op) []targets.Resu
 	}
 	spc := c.providerConfig(ctx)
 	maxOps, maxPayload := max(spc.maxOps, 1), spc.maxPayload
+	if !spc.bulk {
+		maxOps = 0 // Bulk withdrawn since the phase began: each op alone
+	}
 	for len(queued) > 0 {
 		n, size := 0, bulkOverhead
 		for n < len(queued) && n < maxOps && (maxPayload <= 0 || size+queued[n].size <= maxPayload) {
@@ -212,15 +224,15 @@ func (c *Client) bulkCreate(ctx context.Context, op idsync.Op, r *targets.Result
 
 // listedAsOwn reports whether op's recorded account may be written to
 // without a read: the run's listing shows it under its recorded id,
-// carrying the user's externalId or none — what mine checks after the
-// single path's GET.
+// carrying the user's externalId or none (recordedFor) — what mine checks
+// after the single path's GET.
 func (c *Client) listedAsOwn(ctx context.Context, op idsync.Op) bool {
 	x := targets.IndexOf(ctx)
 	if x == nil || op.TargetID == "" {
 		return false
 	}
 	a, ok := x.ByTargetID(op.TargetID)
-	return ok && a.Account != nil && owned(a.Account.ExternalID, userExt(op))
+	return ok && a.Account != nil && c.recordedFor(op, a.Account.ExternalID, a.Account.UserName)
 }
 
 // sendBulk sends one Bulk request and fills its operations' results.
@@ -231,10 +243,16 @@ func (c *Client) sendBulk(ctx context.Context, ops []idsync.Op, queued []pending
 		list[k].BulkID = string(ops[p.i].Kind) + "-" + strconv.Itoa(k)
 	}
 	req := map[string]any{"schemas": []string{schemaBulkRequest}, "Operations": list}
-	var resp struct {
-		Operations []bulkAnswer `json:"Operations"`
-	}
+	resp := bulkResponse{sent: len(list)}
 	err := c.do(ctx, http.MethodPost, "/Bulk", req, &resp)
+	switch statusOf(err) {
+	case http.StatusRequestEntityTooLarge, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		// The workspace lowered its limits or stopped offering Bulk since
+		// /ServiceProviderConfig was read: read it again, and retry the
+		// ops within what it says now (alone, if no Bulk).
+		c.forgetProviderConfig()
+		err = &targets.RetryableError{Err: err}
+	}
 	answers := make(map[string]bulkAnswer, len(resp.Operations))
 	for _, a := range resp.Operations {
 		if a.BulkID != "" {
@@ -244,9 +262,13 @@ func (c *Client) sendBulk(ctx context.Context, ops []idsync.Op, queued []pending
 	for k, p := range queued {
 		op := ops[p.i]
 		a, ok := answers[list[k].BulkID]
-		if !ok && len(resp.Operations) == len(list) && resp.Operations[k].BulkID == "" {
+		if !ok && list[k].Method != http.MethodPost && len(resp.Operations) == len(list) && resp.Operations[k].BulkID == "" &&
+			(resp.Operations[k].Method == "" || strings.EqualFold(resp.Operations[k].Method, list[k].Method)) {
 			// bulkId is required back only for POST (RFC 7644 §3.7.3): a
-			// complete answer without them is in request order.
+			// complete answer without them is in request order. A create's
+			// answer never is matched by position: it would record one
+			// person's new account for another; without its bulkId the
+			// create is tried again (and adopts on 409).
 			a, ok = resp.Operations[k], true
 		}
 		switch {
@@ -272,7 +294,7 @@ func (c *Client) bulkResult(ctx context.Context, op idsync.Op, p pendingBulk, a 
 		id := p.id
 		if op.Kind == idsync.OpCreate {
 			var err error
-			if id, err = bulkResourceID(a); err != nil {
+			if id, err = bulkResourceID(a, p.want.ExternalID); err != nil {
 				r.Err = bulkError(op, err)
 				return r
 			}
@@ -326,12 +348,13 @@ func bulkStatus(raw json.RawMessage) int {
 
 // bulkResourceID is the id of a resource a Bulk operation created: from
 // its response body if the workspace sent one, else the last segment of its
-// location; checked like every answer's id (resourceID).
-func bulkResourceID(a bulkAnswer) (string, error) {
+// location; checked like every answer's id (resourceID), and against the
+// externalId sent (createdID).
+func bulkResourceID(a bulkAnswer, ext string) (string, error) {
 	if len(a.Response) > 0 {
 		var r map[string]any
 		if json.Unmarshal(a.Response, &r) == nil && r["id"] != nil {
-			return resourceID(r)
+			return createdID(r, ext)
 		}
 	}
 	loc := strings.TrimRight(a.Location, "/")

@@ -236,8 +236,8 @@ func TestSCIMAnswersWithoutIDFail(t *testing.T) {
 				return c.ListUsers(t.Context(), func([]idsync.Applied) error { return nil })
 			}},
 		{"PATCH answers the user without id", func(r *http.Request) (int, string) {
-			if r.Method == http.MethodPatch {
-				return 200, user
+			if r.Method == http.MethodPatch || r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/42") {
+				return 200, user // the GET that checks the account before the disable
 			}
 			return 200, `{"totalResults":0,"Resources":[]}`
 		}, func(c *scim.Client) error {

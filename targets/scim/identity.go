@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/internal/httppolicy"
 	"github.com/idsync/idsync/targets"
 )
@@ -48,6 +49,28 @@ func (e *ConflictError) Unwrap() error { return targets.ErrIdentityConflict }
 // owned reports whether a workspace object carrying externalId have may be
 // used for the IdP object ext.
 func owned(have, ext string) bool { return have == "" || have == ext }
+
+// recordedFor reports whether the account at op's recorded id, read or
+// listed carrying externalId have and userName name, may take op: it
+// carries the user's externalId, or none. With none, a disable or delete
+// (which lock a person out) also needs one of the user's userNames as the
+// preset shapes them: a workspace that reuses ids may have given the id to
+// a hand-made account since, which carries none either. An account that
+// fails is looked up by identity instead.
+func (c *Client) recordedFor(op idsync.Op, have, name string) bool {
+	if !owned(have, userExt(op)) {
+		return false
+	}
+	if have != "" || op.Kind != idsync.OpDelete && op.Kind != idsync.OpDisable {
+		return true
+	}
+	for _, a := range []*idsync.Account{op.Account, op.Prev} {
+		if a != nil && name != "" && strings.EqualFold(c.preset.shape(*a).UserName, name) {
+			return true
+		}
+	}
+	return false
+}
 
 // claimed is a *ConflictError when the applied state records the workspace
 // object id (found by key, carrying externalId holder) for another IdP
@@ -143,11 +166,24 @@ func (c *Client) lookupGroup(ctx context.Context, ext, name string) (map[string]
 	if name == "" {
 		return nil, nil
 	}
-	g, err := c.findOne(ctx, "/Groups", filterEq("displayName", name), func(g map[string]any) bool {
-		return strings.EqualFold(str(g["displayName"]), name)
+	// Names are not unique: of the groups of that name, the one carrying
+	// ext (where the workspace could not filter by it) wins over a
+	// hand-made one listed before it.
+	var g map[string]any
+	_, err := c.findOne(ctx, "/Groups", filterEq("displayName", name), func(x map[string]any) bool {
+		if !strings.EqualFold(str(x["displayName"]), name) {
+			return false
+		}
+		if g == nil || ext != "" && str(x["externalId"]) == ext && str(g["externalId"]) != ext {
+			g = x
+		}
+		return false
 	})
 	if g == nil || err != nil {
 		return nil, err
+	}
+	if _, err := resourceID(g); err != nil {
+		return nil, fmt.Errorf("look up %s: %w", filterEq("displayName", name), err)
 	}
 	key, have := lookupKey("displayName", name), str(g["externalId"])
 	if !owned(have, ext) {

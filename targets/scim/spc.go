@@ -61,3 +61,11 @@ func (c *Client) providerConfig(ctx context.Context) providerConfig {
 	}
 	return c.spc.cfg
 }
+
+// forgetProviderConfig makes the next providerConfig ask again: the
+// workspace refused a Bulk request within what it said it takes.
+func (c *Client) forgetProviderConfig() {
+	c.spc.mu.Lock()
+	defer c.spc.mu.Unlock()
+	c.spc.done, c.spc.cfg = false, providerConfig{}
+}

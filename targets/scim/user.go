@@ -107,7 +107,7 @@ func (c *Client) createUser(ctx context.Context, op idsync.Op) (idsync.Applied, 
 		var created userJSON
 		err = c.do(ctx, http.MethodPost, "/Users", c.userResource(want), &created)
 		if err == nil {
-			id, err := resourceID(created)
+			id, err := createdID(created, want.ExternalID)
 			if err != nil {
 				return fail(err)
 			}
@@ -244,7 +244,7 @@ func (c *Client) modifyUser(ctx context.Context, ops []idsync.Op) (idsync.Applie
 	// account found by identity was checked by the lookup.
 	var check func(userJSON) error
 	if who.TargetID != "" {
-		check = mine(userExt(who))
+		check = c.mine(who)
 	}
 	id, err := c.resolveUser(ctx, who)
 	if err == nil {
@@ -285,7 +285,7 @@ func (c *Client) deleteUser(ctx context.Context, op idsync.Op) (idsync.Applied, 
 		switch {
 		case statusOf(err) == http.StatusNotFound:
 			return idsync.Applied{}, nil
-		case err == nil && !owned(str(u["externalId"]), userExt(op)):
+		case err == nil && !c.recordedFor(op, str(u["externalId"]), str(u["userName"])):
 			op.TargetID = ""
 			id, err = c.resolveUser(ctx, op)
 		}
@@ -460,11 +460,11 @@ func (c *Client) resolveUser(ctx context.Context, op idsync.Op) (string, error) 
 // reuses ids. Nothing is written to it; the user is looked up by identity.
 var errNotMine = errors.New("the recorded account carries another externalId")
 
-// mine checks an account read by its recorded id before a write: it must
-// carry ext, or no externalId.
-func mine(ext string) func(userJSON) error {
+// mine checks an account read by its recorded id before a write of op:
+// it must carry op's externalId, or no externalId (see recordedFor).
+func (c *Client) mine(op idsync.Op) func(userJSON) error {
 	return func(u userJSON) error {
-		if !owned(str(u["externalId"]), ext) {
+		if !c.recordedFor(op, str(u["externalId"]), str(u["userName"])) {
 			return errNotMine
 		}
 		return nil
