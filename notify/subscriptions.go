@@ -149,8 +149,11 @@ func wanted(resource string) bool {
 // longer has it.
 func (s *Service) keep(ctx context.Context, cs *connState, sub state.NotifySubscription, verify, force bool) error {
 	now := s.Now()
-	gone := !sub.ExpiresAt.After(now) // expired: Graph has deleted it
-	if !gone && verify {
+	// Expired by our clock is not gone: the clock may have jumped. The
+	// renewal (due anyway) tells; forgetting one Graph still has would
+	// leave it delivering to us, orphaned, until Graph's own expiry.
+	gone := false
+	if verify {
 		if _, err := cs.Graph.SubscriptionExpiry(ctx, sub.ID); errors.Is(err, sources.ErrSubscriptionGone) {
 			gone = true
 		} else if err != nil {
