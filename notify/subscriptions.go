@@ -230,11 +230,29 @@ func (s *Service) create(ctx context.Context, cs *connState, resource string) er
 // recreate; missed → nothing more. Each also triggers a pull, since
 // notifications may have been lost around it.
 func (s *Service) lifecycle(name, id, event string) {
+	// One handling per subscription and event at a time: Graph may repeat
+	// an event (a delivery may hold it many times), and each copy must not
+	// be its own goroutine and its own call to Graph.
+	key := name + "\x00" + id + "\x00" + event
 	s.mu.Lock()
 	ctx := s.ctx
+	if s.inLifecycle == nil {
+		s.inLifecycle = map[string]bool{}
+	}
+	busy := s.inLifecycle[key]
+	s.inLifecycle[key] = true
 	s.mu.Unlock()
+	if busy {
+		s.trigger(name, "graph lifecycle: "+event)
+		return
+	}
 	s.wg.Go(func() {
 		defer s.trigger(name, "graph lifecycle: "+event)
+		defer func() {
+			s.mu.Lock()
+			delete(s.inLifecycle, key)
+			s.mu.Unlock()
+		}()
 		cs := s.lookup(name)
 		if cs == nil || cs.Graph == nil {
 			return
