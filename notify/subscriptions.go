@@ -125,6 +125,9 @@ func (s *Service) Reconcile(ctx context.Context, name string, verify bool) error
 		have[sub.Resource] = sub
 	}
 	var errs []error
+	if verify {
+		errs = append(errs, s.deleteOrphans(ctx, cs, subs))
+	}
 	for _, res := range GraphResources {
 		sub, ok := have[res]
 		if ok {
@@ -134,6 +137,37 @@ func (s *Service) Reconcile(ctx context.Context, name string, verify bool) error
 		errs = append(errs, s.create(ctx, cs, res))
 	}
 	return errors.Join(errs...)
+}
+
+// deleteOrphans deletes the subscriptions Graph holds that deliver to the
+// connection's notificationUrl but the state does not know: created by a
+// process that died before it recorded them. Their clientState is lost, so
+// all they do is deliver rejected notifications until they expire — and a
+// crash loop would pile them up against Graph's subscription quota.
+func (s *Service) deleteOrphans(ctx context.Context, cs *connState, known []state.NotifySubscription) error {
+	lister, ok := cs.Graph.(sources.SubscriptionLister)
+	if !ok {
+		return nil
+	}
+	all, err := lister.ListSubscriptions(ctx)
+	if err != nil {
+		return err
+	}
+	mine := map[string]bool{}
+	for _, k := range known {
+		mine[k.ID] = true
+	}
+	for _, sub := range all {
+		if sub.NotificationURL != cs.NotificationURL || mine[sub.ID] {
+			continue
+		}
+		s.Log.Warn("notify: deleting a Graph subscription to this daemon's endpoint that the state does not know (left by an earlier process)",
+			"connection", cs.Name, "resource", sub.Resource, "subscription", sub.ID)
+		if err := cs.Graph.DeleteSubscription(ctx, sub.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func wanted(resource string) bool {
@@ -221,8 +255,16 @@ func (s *Service) create(ctx context.Context, cs *connState, resource string) er
 		return fmt.Errorf("subscribe to %s at %s (Graph must reach it: is notify.public_url right and served?): %w", resource, cs.NotificationURL, err)
 	}
 	s.Log.Info("notify: created a Graph subscription", "connection", cs.Name, "resource", resource, "subscription", id, "expires", exp)
-	return s.save(ctx, state.NotifySubscription{Connection: cs.Name, ID: id, Kind: KindGraph, Resource: resource,
+	err = s.save(ctx, state.NotifySubscription{Connection: cs.Name, ID: id, Kind: KindGraph, Resource: resource,
 		SecretHash: h, ExpiresAt: exp, CreatedAt: s.Now(), URL: cs.NotificationURL})
+	if err != nil {
+		// Unrecorded, it would be an orphan: undo it (best effort; the
+		// next verification deletes it otherwise).
+		if derr := cs.Graph.DeleteSubscription(context.WithoutCancel(ctx), id); derr != nil {
+			s.Log.Warn("notify: could not delete a subscription the state failed to record", "connection", cs.Name, "subscription", id, "error", derr)
+		}
+	}
+	return err
 }
 
 // lifecycle handles a Graph lifecycle event (its clientState checked) away
