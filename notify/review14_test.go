@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"database/sql"
 	"net/http"
 	"testing"
 	"time"
@@ -93,5 +94,48 @@ func TestGraphRepeatedLifecycleEventRenewsOnce(t *testing.T) {
 	eventually(t, "the event handled", func() bool { return r.svc.Counts()["acme"].Triggers >= 1 })
 	if got := r.tenant.Calls("subscriptions") - calls; got > 4 {
 		t.Errorf("%d Graph subscription calls for one repeated reauthorizationRequired, want 1 PATCH (+ the upkeep's 2 verifying GETs)", got)
+	}
+}
+
+// failInserts makes the state refuse new notify_subscriptions rows of kind
+// (a disk full, a lost commit): a trigger in the real SQLite file.
+func failInserts(t *testing.T, path, kind string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TRIGGER review14_fail BEFORE INSERT ON notify_subscriptions WHEN NEW.kind = '` + kind +
+		`' BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An event hook Okta created but the state could not record is deleted
+// again: unrecorded, nothing would ever delete it (notify off and the next
+// register only delete what the state knows), and Okta limits an org's
+// event hooks.
+func TestOktaHookNotRecordedIsDeleted(t *testing.T) {
+	r := newOktaRig(t)
+	failInserts(t, r.path, KindOkta)
+	if _, err := r.svc.RegisterOkta(r.ctx, "globex"); err == nil {
+		t.Fatal("register succeeded though the state refused the hook")
+	}
+	if hooks := r.org.EventHooks(); len(hooks) != 0 {
+		t.Errorf("Okta keeps %d event hooks the state does not know", len(hooks))
+	}
+}
+
+// The same for a Graph subscription: one the state refused is deleted at
+// once (the next verification's sweep would find it otherwise).
+func TestGraphSubscriptionNotRecordedIsDeleted(t *testing.T) {
+	r := newGraphRig(t)
+	failInserts(t, r.path, KindGraph)
+	if err := r.svc.Reconcile(r.ctx, "acme", false); err == nil {
+		t.Fatal("reconcile succeeded though the state refused the subscriptions")
+	}
+	if subs := r.tenant.Subscriptions(); len(subs) != 0 {
+		t.Errorf("Graph keeps %d subscriptions the state does not know", len(subs))
 	}
 }
