@@ -425,7 +425,13 @@ func (s *Service) RegisterOkta(ctx context.Context, name string) (string, error)
 	sub := state.NotifySubscription{Connection: name, ID: id, Kind: KindOkta, Resource: "eventHook",
 		SecretHash: hashSecret(secret), CreatedAt: s.Now(), Status: StatusUnverified, URL: cs.HookURL}
 	if err := s.save(ctx, sub); err != nil {
-		return id, err
+		// Unrecorded, nothing would ever delete it (off and the next
+		// register delete what the state knows): undo it.
+		if derr := cs.Hooks.DeleteHook(context.WithoutCancel(ctx), id); derr != nil {
+			s.Log.Warn("notify: could not delete an event hook the state failed to record; delete it in the Okta Admin Console",
+				"connection", name, "hook", id, "error", derr)
+		}
+		return "", fmt.Errorf("record event hook %s: %w", id, err)
 	}
 	if err := cs.Hooks.VerifyHook(ctx, id); err != nil {
 		return id, fmt.Errorf("verify event hook %s (Okta calls %s: is the daemon running and notify.public_url served?): %w", id, cs.HookURL, err)
