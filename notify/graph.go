@@ -83,6 +83,7 @@ func (s *Service) processGraph(d delivery) {
 		coll.Value = coll.Value[:maxNotes]
 	}
 	changed := false
+	seen := map[[2]string]bool{} // lifecycle events of this delivery: each handled once
 	for _, n := range coll.Value {
 		if n.SubscriptionID == "" || !s.checkGraph(d.conn, n.SubscriptionID, n.ClientState) {
 			c.rejected.Add(1)
@@ -91,7 +92,10 @@ func (s *Service) processGraph(d delivery) {
 		c.accepted.Add(1)
 		if n.LifecycleEvent != "" {
 			c.lifecycle.Add(1)
-			s.lifecycle(d.conn, n.SubscriptionID, n.LifecycleEvent)
+			if k := [2]string{n.SubscriptionID, n.LifecycleEvent}; !seen[k] {
+				seen[k] = true
+				s.lifecycle(d.conn, n.SubscriptionID, n.LifecycleEvent)
+			}
 			continue
 		}
 		changed = true

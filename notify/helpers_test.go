@@ -64,6 +64,7 @@ type graphRig struct {
 	trig   *triggers
 	clock  *clock
 	ctx    context.Context
+	path   string // the state file
 }
 
 // newGraphRig is a Service for connection "acme" on a real entratest
@@ -78,12 +79,13 @@ func newGraphRig(t *testing.T) *graphRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := state.Open(ctx, filepath.Join(t.TempDir(), "idsync.db"))
+	path := filepath.Join(t.TempDir(), "idsync.db")
+	store, err := state.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &graphRig{tenant: tenant, store: store, trig: &triggers{ch: make(chan string, 64)},
-		clock: &clock{t: time.Now()}, ctx: ctx}
+		clock: &clock{t: time.Now()}, ctx: ctx, path: path}
 	var conns []Conn
 	r.svc = New(store, r.trig.trigger, func() (any, []Conn) { return 1, conns }, nil)
 	r.svc.Now = r.clock.Now

@@ -21,6 +21,7 @@ type oktaRig struct {
 	trig  *triggers
 	ctx   context.Context
 	store *state.Store
+	path  string // the state file
 }
 
 func newOktaRig(t *testing.T) *oktaRig {
@@ -32,11 +33,12 @@ func newOktaRig(t *testing.T) *oktaRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := state.Open(ctx, filepath.Join(t.TempDir(), "idsync.db"))
+	path := filepath.Join(t.TempDir(), "idsync.db")
+	store, err := state.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &oktaRig{org: org, trig: &triggers{ch: make(chan string, 64)}, ctx: ctx, store: store}
+	r := &oktaRig{org: org, trig: &triggers{ch: make(chan string, 64)}, ctx: ctx, store: store, path: path}
 	var conns []Conn
 	r.svc = New(store, r.trig.trigger, func() (any, []Conn) { return 1, conns }, nil)
 	r.srv = httptest.NewServer(r.svc)

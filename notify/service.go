@@ -85,6 +85,8 @@ type Service struct {
 	loadedAt time.Time
 	counts   map[string]*counters
 	verified map[string]time.Time
+	// inLifecycle: lifecycle events being handled (connection, id, event).
+	inLifecycle map[string]bool
 
 	queue  chan delivery
 	queued atomic.Int64 // bytes in queue

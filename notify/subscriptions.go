@@ -125,6 +125,13 @@ func (s *Service) Reconcile(ctx context.Context, name string, verify bool) error
 		have[sub.Resource] = sub
 	}
 	var errs []error
+	if verify {
+		// Hygiene, not the subscriptions' health: a failure is logged only.
+		if err := s.deleteOrphans(ctx, cs, subs); err != nil && ctx.Err() == nil {
+			s.Log.Warn("notify: could not look for Graph subscriptions left by an earlier process; they expire on their own",
+				"connection", name, "error", err)
+		}
+	}
 	for _, res := range GraphResources {
 		sub, ok := have[res]
 		if ok {
@@ -134,6 +141,37 @@ func (s *Service) Reconcile(ctx context.Context, name string, verify bool) error
 		errs = append(errs, s.create(ctx, cs, res))
 	}
 	return errors.Join(errs...)
+}
+
+// deleteOrphans deletes the subscriptions Graph holds that deliver to the
+// connection's notificationUrl but the state does not know: created by a
+// process that died before it recorded them. Their clientState is lost, so
+// all they do is deliver rejected notifications until they expire — and a
+// crash loop would pile them up against Graph's subscription quota.
+func (s *Service) deleteOrphans(ctx context.Context, cs *connState, known []state.NotifySubscription) error {
+	lister, ok := cs.Graph.(sources.SubscriptionLister)
+	if !ok {
+		return nil
+	}
+	all, err := lister.ListSubscriptions(ctx)
+	if err != nil {
+		return err
+	}
+	mine := map[string]bool{}
+	for _, k := range known {
+		mine[k.ID] = true
+	}
+	for _, sub := range all {
+		if sub.NotificationURL != cs.NotificationURL || mine[sub.ID] {
+			continue
+		}
+		s.Log.Warn("notify: deleting a Graph subscription to this daemon's endpoint that the state does not know (left by an earlier process)",
+			"connection", cs.Name, "resource", sub.Resource, "subscription", sub.ID)
+		if err := cs.Graph.DeleteSubscription(ctx, sub.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func wanted(resource string) bool {
@@ -149,8 +187,11 @@ func wanted(resource string) bool {
 // longer has it.
 func (s *Service) keep(ctx context.Context, cs *connState, sub state.NotifySubscription, verify, force bool) error {
 	now := s.Now()
-	gone := !sub.ExpiresAt.After(now) // expired: Graph has deleted it
-	if !gone && verify {
+	// Expired by our clock is not gone: the clock may have jumped. The
+	// renewal (due anyway) tells; forgetting one Graph still has would
+	// leave it delivering to us, orphaned, until Graph's own expiry.
+	gone := false
+	if verify {
 		if _, err := cs.Graph.SubscriptionExpiry(ctx, sub.ID); errors.Is(err, sources.ErrSubscriptionGone) {
 			gone = true
 		} else if err != nil {
@@ -218,8 +259,16 @@ func (s *Service) create(ctx context.Context, cs *connState, resource string) er
 		return fmt.Errorf("subscribe to %s at %s (Graph must reach it: is notify.public_url right and served?): %w", resource, cs.NotificationURL, err)
 	}
 	s.Log.Info("notify: created a Graph subscription", "connection", cs.Name, "resource", resource, "subscription", id, "expires", exp)
-	return s.save(ctx, state.NotifySubscription{Connection: cs.Name, ID: id, Kind: KindGraph, Resource: resource,
+	err = s.save(ctx, state.NotifySubscription{Connection: cs.Name, ID: id, Kind: KindGraph, Resource: resource,
 		SecretHash: h, ExpiresAt: exp, CreatedAt: s.Now(), URL: cs.NotificationURL})
+	if err != nil {
+		// Unrecorded, it would be an orphan: undo it (best effort; the
+		// next verification deletes it otherwise).
+		if derr := cs.Graph.DeleteSubscription(context.WithoutCancel(ctx), id); derr != nil {
+			s.Log.Warn("notify: could not delete a subscription the state failed to record", "connection", cs.Name, "subscription", id, "error", derr)
+		}
+	}
+	return err
 }
 
 // lifecycle handles a Graph lifecycle event (its clientState checked) away
@@ -227,11 +276,29 @@ func (s *Service) create(ctx context.Context, cs *connState, resource string) er
 // recreate; missed → nothing more. Each also triggers a pull, since
 // notifications may have been lost around it.
 func (s *Service) lifecycle(name, id, event string) {
+	// One handling per subscription and event at a time: Graph may repeat
+	// an event (a delivery may hold it many times), and each copy must not
+	// be its own goroutine and its own call to Graph.
+	key := name + "\x00" + id + "\x00" + event
 	s.mu.Lock()
 	ctx := s.ctx
+	if s.inLifecycle == nil {
+		s.inLifecycle = map[string]bool{}
+	}
+	busy := s.inLifecycle[key]
+	s.inLifecycle[key] = true
 	s.mu.Unlock()
+	if busy {
+		s.trigger(name, "graph lifecycle: "+event)
+		return
+	}
 	s.wg.Go(func() {
 		defer s.trigger(name, "graph lifecycle: "+event)
+		defer func() {
+			s.mu.Lock()
+			delete(s.inLifecycle, key)
+			s.mu.Unlock()
+		}()
 		cs := s.lookup(name)
 		if cs == nil || cs.Graph == nil {
 			return
@@ -362,7 +429,13 @@ func (s *Service) RegisterOkta(ctx context.Context, name string) (string, error)
 	sub := state.NotifySubscription{Connection: name, ID: id, Kind: KindOkta, Resource: "eventHook",
 		SecretHash: hashSecret(secret), CreatedAt: s.Now(), Status: StatusUnverified, URL: cs.HookURL}
 	if err := s.save(ctx, sub); err != nil {
-		return id, err
+		// Unrecorded, nothing would ever delete it (off and the next
+		// register delete what the state knows): undo it.
+		if derr := cs.Hooks.DeleteHook(context.WithoutCancel(ctx), id); derr != nil {
+			s.Log.Warn("notify: could not delete an event hook the state failed to record; delete it in the Okta Admin Console",
+				"connection", name, "hook", id, "error", derr)
+		}
+		return "", fmt.Errorf("record event hook %s: %w", id, err)
 	}
 	if err := cs.Hooks.VerifyHook(ctx, id); err != nil {
 		return id, fmt.Errorf("verify event hook %s (Okta calls %s: is the daemon running and notify.public_url served?): %w", id, cs.HookURL, err)

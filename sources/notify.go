@@ -43,3 +43,16 @@ type HookRegistrar interface {
 	// an error.
 	DeleteHook(ctx context.Context, id string) error
 }
+
+// SubscriptionLister is a Subscriber that can list the subscriptions the
+// IdP holds for this application, so the owner can delete the ones it
+// created but never recorded (it died between the IdP's answer and its
+// commit): they would deliver to its endpoint until they expire.
+type SubscriptionLister interface {
+	ListSubscriptions(ctx context.Context) ([]Subscription, error)
+}
+
+// Subscription is a subscription as the IdP lists it.
+type Subscription struct {
+	ID, Resource, NotificationURL string
+}

@@ -106,6 +106,31 @@ func (s *Source) SubscriptionExpiry(ctx context.Context, id string) (time.Time, 
 	return *got.GetExpirationDateTime(), nil
 }
 
+var _ sources.SubscriptionLister = (*Source)(nil)
+
+// ListSubscriptions lists the subscriptions Graph holds for this
+// application (every page).
+func (s *Source) ListSubscriptions(ctx context.Context) ([]sources.Subscription, error) {
+	rb := subscriptions.NewSubscriptionsRequestBuilderInternal(map[string]string{}, s.adapter)
+	var out []sources.Subscription
+	for page := 0; page < 100; page++ {
+		got, err := rb.Get(ctx, nil)
+		if err != nil {
+			return nil, s.subscriptionError("list subscriptions", err)
+		}
+		for _, sub := range got.GetValue() {
+			out = append(out, sources.Subscription{ID: str(sub.GetId()), Resource: str(sub.GetResource()),
+				NotificationURL: str(sub.GetNotificationUrl())})
+		}
+		next := str(got.GetOdataNextLink())
+		if next == "" {
+			break
+		}
+		rb = rb.WithUrl(next)
+	}
+	return out, nil
+}
+
 // DeleteSubscription deletes subscription id; one Graph no longer has is
 // not an error.
 func (s *Source) DeleteSubscription(ctx context.Context, id string) error {

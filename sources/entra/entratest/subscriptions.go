@@ -295,6 +295,18 @@ func (s *Server) serveSubscriptions(w http.ResponseWriter, r *http.Request, rest
 	switch {
 	case !hasID && r.Method == http.MethodPost:
 		s.createSubscription(w, r)
+	case !hasID && r.Method == http.MethodGet:
+		// The application's subscriptions (one page: the emulator holds few).
+		s.mu.Lock()
+		docs := []subscriptionDoc{}
+		for _, sub := range s.nt.subs {
+			if time.Now().Before(sub.Expires) {
+				docs = append(docs, subJSON(sub))
+			}
+		}
+		s.mu.Unlock()
+		b, _ := json.Marshal(map[string]any{"value": docs})
+		writeJSON(w, b)
 	case hasID && (r.Method == http.MethodGet || r.Method == http.MethodPatch || r.Method == http.MethodDelete):
 		s.mu.Lock()
 		sub, ok := s.nt.subs[id]
