@@ -22,6 +22,7 @@ type options struct {
 	Small, Rounds int
 	Binary, Dir   string
 	Pprof         string
+	Only          string // run only this step (profiling)
 	Verbose       bool
 }
 
@@ -89,17 +90,26 @@ func bench(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	rep := &report{IdP: o.IdP, Users: o.Users, Groups: o.Groups, Runs: o.Runs, Samples: map[string][]measured{}}
 	for run := range o.Runs {
 		fmt.Fprintf(logw, "run %d/%d\n", run+1, o.Runs)
-		m, err := e.measure(ctx, func() *exec.Cmd {
-			args, _ := json.Marshal(childArgs{IdP: o.IdP, Info: &e.info})
-			cmd := exec.CommandContext(ctx, self)
-			cmd.Env = append(os.Environ(), childEnv+"=bare", argsEnv+"="+string(args))
-			return cmd
-		}, filepath.Join(dir, "bare.out"))
-		if err != nil {
-			return rep, err
+		if o.Only != "" && o.Only != stepBare {
+			goto dry
 		}
-		rep.add(stepBare, m, logw)
+		{
+			m, err := e.measure(ctx, func() *exec.Cmd {
+				args, _ := json.Marshal(childArgs{IdP: o.IdP, Info: &e.info})
+				cmd := exec.CommandContext(ctx, self)
+				cmd.Env = append(os.Environ(), childEnv+"=bare", argsEnv+"="+string(args))
+				return cmd
+			}, filepath.Join(dir, "bare.out"))
+			if err != nil {
+				return rep, err
+			}
+			rep.add(stepBare, m, logw)
+		}
+	dry:
 		for _, step := range []string{stepDryText, stepDryJSON} {
+			if o.Only != "" && o.Only != step {
+				continue
+			}
 			cfg, err := e.config(wsURL)
 			if err != nil {
 				return rep, err
@@ -122,7 +132,10 @@ func bench(ctx context.Context, o options, logw io.Writer) (*report, error) {
 			}
 			rep.add(step, m, logw)
 		}
-		m, err = e.realFirst(ctx)
+		if o.Only != "" && o.Only != stepReal {
+			continue
+		}
+		m, err := e.realFirst(ctx, run)
 		if err != nil {
 			return rep, err
 		}
@@ -237,7 +250,7 @@ connections:
 // realFirst runs a real first sync into a fresh workspace and measures it
 // until the workspace receives its first write: pull, plan and the outbox
 // are done and apply has begun. Then the run is killed.
-func (e *env) realFirst(ctx context.Context) (measured, error) {
+func (e *env) realFirst(ctx context.Context, run int) (measured, error) {
 	ws, wsURL, err := e.startWorkspace(ctx)
 	if err != nil {
 		return measured{}, err
@@ -252,6 +265,12 @@ func (e *env) realFirst(ctx context.Context) (measured, error) {
 		return measured{}, err
 	}
 	cmd := exec.CommandContext(ctx, e.bin, "--config", cfg, "sync")
+	stopSig := os.Kill
+	if e.o.Pprof != "" {
+		// SIGINT: idsync stops after the ops in flight and writes its profiles.
+		cmd.Env = append(os.Environ(), "IDSYNC_PPROF="+filepath.Join(e.o.Pprof, fmt.Sprintf("%s-%s-%d", e.o.IdP, stepReal, run)))
+		stopSig = os.Interrupt
+	}
 	var stderr tailWriter
 	cmd.Stderr = &stderr
 	t0 := time.Now()
@@ -283,7 +302,7 @@ func (e *env) realFirst(ctx context.Context) (measured, error) {
 		}
 		if ns, _ := strconv.ParseInt(s, 10, 64); ns > 0 {
 			m.Wall = time.Unix(0, ns).Sub(t0)
-			_ = cmd.Process.Kill()
+			_ = cmd.Process.Signal(stopSig)
 			<-exited
 			m.PeakRSS = maxRSSMB(cmd.ProcessState)
 			r1, err := e.requests()

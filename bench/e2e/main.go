@@ -46,6 +46,7 @@ func main() {
 	flag.StringVar(&o.Binary, "binary", "", "idsync binary (default: build ./cmd/idsync)")
 	flag.StringVar(&o.Dir, "dir", "", "work directory, kept (default: a temporary one, removed)")
 	flag.StringVar(&o.Pprof, "pprof", "", "directory for CPU and heap profiles of the dry runs (IDSYNC_PPROF)")
+	flag.StringVar(&o.Only, "only", "", "run only this step: bare, dry-text, dry-json or real-pull-plan (with -pprof)")
 	flag.BoolVar(&o.Verbose, "v", false, "print each measurement")
 	asJSON := flag.Bool("json", false, "print the report as JSON")
 	flag.Parse()

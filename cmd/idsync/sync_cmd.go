@@ -77,7 +77,7 @@ another sync it stops with an error naming that process.`,
 				}
 			}
 			if output == "json" {
-				if err := writeJSON(g.stdout, map[string]any{"results": results}); err != nil {
+				if err := writeResultsJSON(g.stdout, results); err != nil {
 					return err
 				}
 			}
