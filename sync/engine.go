@@ -145,16 +145,25 @@ func (e *Engine) dryRunResult(ctx context.Context, c *Connection, opt Options, r
 // run resumes the outbox, pulls, plans and applies. With appr (an approve)
 // the plan is held unless its destructive ops were all approved; without,
 // unless it is within the safety limits.
-func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Result, appr *approval, log *slog.Logger) error {
+func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Result, appr *approval, log *slog.Logger) (err error) {
 	setPhase(ctx, "resuming ops left in the outbox")
 	n, failed, err := e.drain(ctx, c, res.RunID, log)
 	res.Resumed, res.Failed = n, failed
 	if err != nil {
 		return err
 	}
-	full, err := e.pull(ctx, c, opt.Full, func(f func(*state.Tx) error) error { return e.Store.Update(ctx, f) }, log)
-	if err != nil {
-		return err
+	// A first read is planned from memory (first.go); an approval never is one.
+	var first *firstPull
+	if appr == nil {
+		if first, err = e.pullFirst(ctx, c, opt, log); err != nil {
+			return err
+		}
+	}
+	full := first != nil && first.full
+	if first == nil {
+		if full, err = e.pull(ctx, c, opt.Full, func(f func(*state.Tx) error) error { return e.Store.Update(ctx, f) }, log); err != nil {
+			return err
+		}
 	}
 	res.Full = full || opt.Full
 	ls, rec, err := e.listWorkspace(ctx, c, res.Full || opt.Reconcile, func(f func(*state.Tx) error) error { return e.Store.View(ctx, f) }, log)
@@ -171,7 +180,12 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 		}
 		// An approval evaluates everyone: the held plan may have come from a
 		// full read or a policy change, and its re-plan must cover as much.
-		ev, err := c.evaluate(tx, res.Full || appr != nil)
+		var ev *evaluation
+		if first != nil {
+			ev, err = first.evaluate(tx, c)
+		} else {
+			ev, err = c.evaluate(tx, res.Full || appr != nil)
+		}
 		if err != nil {
 			return err
 		}
@@ -216,6 +230,10 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 	}
 	if res.PolicyChanged {
 		log.Info("policy changed since the last plan: every user was evaluated")
+	}
+	if first != nil {
+		e.writeFirst(ctx, c, first, res.Held == "")
+		defer func() { err = errors.Join(err, first.wait()) }()
 	}
 	if res.Held != "" {
 		log.Warn("plan held", "reason", res.Held, "plan", res.PlanID, "ops", len(res.Plan.Ops))
