@@ -20,11 +20,26 @@ func TestCheckElements(t *testing.T) {
 		{`[1,2,3]`, false},      // not an object: left to the decoder
 		{`{"value":{}}`, false}, // not an array: left to the decoder
 		{`{"value":[{},`, false},
+		{`{"VALUE":` + many + `}`, true},      // encoding/json would decode it into "value"
+		{`{"val\u0075e":` + many + `}`, true}, // an escaped name is the same name
+		{`{"value":["]\"[{",` + strings.Repeat(`"}",`, 9) + `{"x":"]]]"}]}`, true}, // brackets in strings are text
+		{` {"a":{"value":` + many + `},"value":[1, 2 ,3e5,true,null,"x"]} `, false}, // nested keys do not count
 	}
 	for _, tc := range cases {
 		err := httppolicy.CheckElements([]byte(tc.body), "value", 10)
 		if got := httppolicy.IsTooManyElements(err); got != tc.want {
 			t.Errorf("%.60s: refused %v (%v), want %v", tc.body, got, err, tc.want)
 		}
+	}
+}
+
+func TestScanObjectFindsTheNextLink(t *testing.T) {
+	body := []byte(`{"@odata.context":"c","value":[{"id":"1","@odata.nextLink":"inner"},{"id":"2"}],"@odata.nextLink":"https://graph/v1.0/users/delta?$skiptoken=a\u0026b"}`)
+	next, err := httppolicy.ScanObject(body, "value", 10, "@odata.nextLink")
+	if err != nil || next != "https://graph/v1.0/users/delta?$skiptoken=a&b" {
+		t.Fatalf("next = %q, %v", next, err)
+	}
+	if next, _ := httppolicy.ScanObject([]byte(`{"value":[]}`), "value", 10, "@odata.nextLink"); next != "" {
+		t.Fatalf("next of a last page = %q", next)
 	}
 }
