@@ -22,7 +22,7 @@ func TestCheckElements(t *testing.T) {
 		{`{"value":[{},`, false},
 		{`{"VALUE":` + many + `}`, true},      // encoding/json would decode it into "value"
 		{`{"val\u0075e":` + many + `}`, true}, // an escaped name is the same name
-		{`{"value":["]\"[{",` + strings.Repeat(`"}",`, 9) + `{"x":"]]]"}]}`, true}, // brackets in strings are text
+		{`{"value":["]\"[{",` + strings.Repeat(`"}",`, 9) + `{"x":"]]]"}]}`, true},  // brackets in strings are text
 		{` {"a":{"value":` + many + `},"value":[1, 2 ,3e5,true,null,"x"]} `, false}, // nested keys do not count
 	}
 	for _, tc := range cases {
