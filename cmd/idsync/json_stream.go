@@ -110,9 +110,7 @@ func writeOpsJSON(w *bufio.Writer, ops []idsync.Op) error {
 						break
 					}
 					c.buf.WriteString("        ")
-					if c.err = json.Indent(&c.buf, raw, "        ", "  "); c.err != nil {
-						break
-					}
+					c.buf.Write(indentJSON(c.buf.AvailableBuffer(), raw, 4))
 				}
 				close(c.done)
 			}
@@ -149,6 +147,62 @@ func writeOpsJSON(w *bufio.Writer, ops []idsync.Op) error {
 	}
 	w.WriteString("\n      ]")
 	return nil
+}
+
+// indentJSON appends compact, valid JSON src (as encoding/json writes it)
+// to dst as json.Indent(dst, src, prefix, "  ") does with prefix depth
+// times two spaces: a newline and indentation after an opening bracket and
+// after a comma, ": " after a colon, empty objects and arrays kept as {}
+// and []. It is a plain byte loop: json.Indent runs its full validating
+// scanner over every byte, which cost most of --output json's time.
+func indentJSON(dst, src []byte, depth int) []byte {
+	newline := func(d int) {
+		dst = append(dst, '\n')
+		for range d {
+			dst = append(dst, ' ', ' ')
+		}
+	}
+	inString := false
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if inString {
+			dst = append(dst, c)
+			switch c {
+			case '\\':
+				i++
+				dst = append(dst, src[i])
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+			dst = append(dst, c)
+		case '{', '[':
+			dst = append(dst, c)
+			if i+1 < len(src) && (src[i+1] == '}' || src[i+1] == ']') {
+				dst = append(dst, src[i+1])
+				i++
+				continue
+			}
+			depth++
+			newline(depth)
+		case '}', ']':
+			depth--
+			newline(depth)
+			dst = append(dst, c)
+		case ',':
+			dst = append(dst, c)
+			newline(depth)
+		case ':':
+			dst = append(dst, ':', ' ')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
 
 // appendJSON is json.Marshal into buf's storage (encoding/json's own
