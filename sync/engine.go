@@ -172,7 +172,7 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 	}
 	res.Reconcile = rec
 	setPhase(ctx, "planning")
-	var ops []idsync.Op
+	var pending []state.Pending // the outbox when it holds this plan only
 	err = e.Store.Update(ctx, func(tx *state.Tx) error {
 		d, err := c.reconcileTx(tx, ls)
 		if err != nil {
@@ -212,8 +212,15 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 			// the next run plans these users (or everyone) again.
 			return tx.Hold(c.Name, res.RunID, reason, res.Plan)
 		}
-		if ops, err = tx.Enqueue(c.Name, res.RunID, res.Plan.Ops); err != nil {
+		waiting, err := tx.OutboxLen(c.Name)
+		if err != nil {
 			return err
+		}
+		if pending, err = tx.EnqueuePending(c.Name, res.RunID, res.Plan.Ops); err != nil {
+			return err
+		}
+		if waiting > 0 {
+			pending = nil // ops a failure left: drain reads the whole outbox, in order
 		}
 		if err := tx.DropHeld(c.Name); err != nil {
 			return err
@@ -239,14 +246,19 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 		log.Warn("plan held", "reason", res.Held, "plan", res.PlanID, "ops", len(res.Plan.Ops))
 		return nil
 	}
-	log.Info("plan", "ops", len(ops), "full", res.Full)
-	setPhase(ctx, fmt.Sprintf("applying the plan (%d ops)", len(ops)))
+	log.Info("plan", "ops", len(res.Plan.Ops), "full", res.Full)
+	setPhase(ctx, fmt.Sprintf("applying the plan (%d ops)", len(res.Plan.Ops)))
 	if ls != nil {
 		// The creates match against this run's listing: the workspace is
 		// not listed a second time (see indexCreates).
 		ctx = targets.WithIndex(ctx, ls.index())
 	}
-	applied, failed, err := e.drain(ctx, c, res.RunID, log)
+	var applied int
+	if pending != nil {
+		applied, failed, err = e.drainPending(ctx, c, res.RunID, pending, log)
+	} else {
+		applied, failed, err = e.drain(ctx, c, res.RunID, log)
+	}
 	res.Applied, res.Failed = res.Applied+applied, res.Failed+failed
 	return err
 }
