@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	stdsync "sync"
@@ -175,8 +176,12 @@ func (e *entraEm) mutate(n int) {
 		id := e.next()
 		switch {
 		case i == n-1 && n > 2:
-			_ = e.srv.AddMember(gid, id) // may already be in it: then a title change below is the op
-			_ = e.srv.UpdateUser(id, func(u *entratest.User) { u.JobTitle = fmt.Sprint("Lead ", e.n) })
+			// a role change; a user already in the group gets a title change instead
+			if slices.Contains(e.srv.Members(gid), id) {
+				_ = e.srv.UpdateUser(id, func(u *entratest.User) { u.JobTitle = fmt.Sprint("Lead ", e.n) })
+			} else {
+				_ = e.srv.AddMember(gid, id)
+			}
 		case i == n-2 && n > 2:
 			_ = e.srv.DisableUser(id)
 		default:

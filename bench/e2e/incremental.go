@@ -17,6 +17,9 @@ func (e *env) incremental(ctx context.Context) (*report, error) {
 	rep := &report{IdP: e.o.IdP, Users: e.o.Users, Groups: e.o.Groups, Runs: e.o.Rounds,
 		Incremental: map[int][]time.Duration{}, FullSync: map[int]time.Duration{}}
 	for _, n := range []int{e.o.Small, e.o.Users} {
+		if n == 0 {
+			continue // -small 0: the large snapshot only
+		}
 		if err := e.incrementalAt(ctx, n, rep); err != nil {
 			return rep, err
 		}
@@ -52,7 +55,11 @@ func (e *env) incrementalAt(ctx context.Context, users int, rep *report) error {
 		if _, err := e.em.ask("mutate 10"); err != nil {
 			return err
 		}
-		m, err := runMeasured(exec.CommandContext(ctx, e.bin, "--config", cfg, "sync", "--output", "json"), out)
+		cmd := exec.CommandContext(ctx, e.bin, "--config", cfg, "sync", "--output", "json")
+		if e.o.Pprof != "" {
+			cmd.Env = append(os.Environ(), "IDSYNC_PPROF="+filepath.Join(e.o.Pprof, fmt.Sprintf("%s-incremental-%d-%d", e.o.IdP, users, round)))
+		}
+		m, err := runMeasured(cmd, out)
 		if err != nil {
 			return err
 		}
