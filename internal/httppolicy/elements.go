@@ -25,6 +25,19 @@ func CheckElements(body []byte, key string, max int) error {
 	return err
 }
 
+// CheckArray is CheckElements for an answer that is a JSON array itself
+// (Okta's lists); what is not an array is left to the decoder.
+func CheckArray(body []byte, max int) error {
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '[' {
+		return nil
+	}
+	if n, _ := countArray(body, i, max); n > max {
+		return &TooManyElementsError{Key: "[]", Max: max}
+	}
+	return nil
+}
+
 // ScanObject is CheckElements, and also returns the top-level string value
 // of want ("" if absent, not a string, or want is ""), so a caller can
 // follow a page's next link before it decodes the page. An escaped string

@@ -43,3 +43,17 @@ func TestScanObjectFindsTheNextLink(t *testing.T) {
 		t.Fatalf("next of a last page = %q", next)
 	}
 }
+
+func TestCheckArray(t *testing.T) {
+	for body, want := range map[string]bool{
+		`[` + strings.Repeat(`{},`, 10) + `{}]`: true,
+		`[` + strings.Repeat(`{},`, 9) + `{}]`:  false,
+		` []`:                                   false,
+		`{"a":1}`:                               false, // not an array: left to the decoder
+		`[{"x":"],["},` + strings.Repeat(`1,`, 9) + `2]`: true,
+	} {
+		if got := httppolicy.IsTooManyElements(httppolicy.CheckArray([]byte(body), 10)); got != want {
+			t.Errorf("%.40s: refused %v, want %v", body, got, want)
+		}
+	}
+}
