@@ -40,14 +40,14 @@ func withoutTargetIDs(op idsync.Op) idsync.Op {
 // Enqueue writes ops to the outbox in order, without workspace ids, and
 // returns them with their stable ids set.
 func (tx *Tx) Enqueue(conn string, runID int64, ops []idsync.Op) ([]idsync.Op, error) {
-	out, _, err := tx.enqueue(conn, runID, ops)
+	out, _, err := tx.enqueue(conn, runID, ops, false)
 	return out, err
 }
 
 // EnqueuePending is Enqueue returning the ops as Outbox would read them
 // back (what the run applies next, without reading 100,000 ops back).
 func (tx *Tx) EnqueuePending(conn string, runID int64, ops []idsync.Op) ([]Pending, error) {
-	_, ps, err := tx.enqueue(conn, runID, ops)
+	_, ps, err := tx.enqueue(conn, runID, ops, true)
 	return ps, err
 }
 
@@ -82,13 +82,21 @@ func detached(op idsync.Op) idsync.Op {
 // enqueueRows is how many ops one INSERT writes at most.
 const enqueueRows = 128
 
-func (tx *Tx) enqueue(conn string, runID int64, ops []idsync.Op) ([]idsync.Op, []Pending, error) {
+func (tx *Tx) enqueue(conn string, runID int64, ops []idsync.Op, pending bool) ([]idsync.Op, []Pending, error) {
 	var seq int64
 	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT COALESCE(MAX(seq), 0) FROM outbox WHERE connection = ?`, conn).Scan(&seq); err != nil {
 		return nil, nil, fmt.Errorf("state: enqueue: %w", err)
 	}
-	out := make([]idsync.Op, len(ops))
-	ps := make([]Pending, len(ops))
+	// One of the two is wanted (Enqueue, EnqueuePending): 100,000 ops are
+	// not copied twice.
+	wantOps := !pending
+	var out []idsync.Op
+	var ps []Pending
+	if wantOps {
+		out = make([]idsync.Op, len(ops))
+	} else {
+		ps = make([]Pending, len(ops))
+	}
 	args := make([]any, 0, 4*enqueueRows)
 	for i := 0; i < len(ops); {
 		n := min(len(ops)-i, enqueueRows)
@@ -106,7 +114,11 @@ func (tx *Tx) enqueue(conn string, runID int64, ops []idsync.Op) ([]idsync.Op, [
 				return nil, nil, err
 			}
 			args = append(args, conn, seq, runID, string(data))
-			out[j], ps[j] = op, Pending{Seq: seq, RunID: runID, Op: detached(kept)}
+			if wantOps {
+				out[j] = op
+			} else {
+				ps[j] = Pending{Seq: seq, RunID: runID, Op: detached(kept)}
+			}
 		}
 		if err := tx.execBatch(n, `INSERT INTO outbox (connection, seq, run_id, op) VALUES `+placeholders(n, 4), args...); err != nil {
 			return nil, nil, fmt.Errorf("state: enqueue: %w", err)

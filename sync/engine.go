@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	stdsync "sync"
 	"time"
 
@@ -239,6 +240,11 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 		log.Info("policy changed since the last plan: every user was evaluated")
 	}
 	if first != nil {
+		// The read in memory and its evaluation are garbage now: collect
+		// them before the snapshot writer and the apply grow the heap again
+		// (a 100,000-user first sync peaked 100 MB higher without this).
+		first.mem = nil
+		runtime.GC()
 		e.writeFirst(ctx, c, first, res.Held == "")
 		defer func() { err = errors.Join(err, first.wait()) }()
 	}
