@@ -57,3 +57,22 @@ func TestCheckArray(t *testing.T) {
 		}
 	}
 }
+
+// Plain names pass Text unchanged (its fast path); anything else is still
+// cleaned.
+func TestTextPlainAndNot(t *testing.T) {
+	for in, want := range map[string]string{
+		"alice.archer@contoso.test": "alice.archer@contoso.test",
+		"User 000123":               "User 000123",
+		" lead":                     "lead",
+		"trail ":                    "trail",
+		"two  spaces":               "two spaces",
+		"tab\there":                 "tab here",
+		"esc\x1b[31mred":            "escred",
+		"Zoë":                       "Zoë",
+	} {
+		if got := httppolicy.Text(in); got != want {
+			t.Errorf("Text(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
