@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -185,20 +186,19 @@ func (s *Source) users(ctx context.Context, search string, skip map[string]time.
 	pages := make(chan page, 1)
 	go func() {
 		defer close(pages)
-		var raw json.RawMessage
-		resp, err := s.get(ctx, "/api/v1/users", query.NewQueryParams(query.WithSearch(search), query.WithLimit(usersPage)), &raw)
+		rctx := context.WithValue(ctx, rawBody{}, true)
+		resp, err := s.get(rctx, "/api/v1/users", query.NewQueryParams(query.WithSearch(search), query.WithLimit(usersPage)), nil)
 		for {
+			raw, rerr := bodyOf(resp, err)
 			select {
-			case pages <- page{raw, resp, err}:
+			case pages <- page{raw, resp, rerr}:
 			case <-ctx.Done():
 				return
 			}
-			if err != nil || !resp.HasNextPage() {
+			if rerr != nil || !resp.HasNextPage() {
 				return
 			}
-			var next json.RawMessage
-			resp, err = resp.Next(ctx, &next)
-			raw = next
+			resp, err = resp.Next(rctx, nil)
 		}
 	}()
 	var start time.Time
@@ -235,6 +235,19 @@ func (s *Source) users(ctx context.Context, search string, skip map[string]time.
 		return time.Time{}, fmt.Errorf("okta: list users: %w", errors.Join(ctx.Err(), errors.New("stopped before the last page")))
 	}
 	return start, nil
+}
+
+// bodyOf is the bytes of a raw answer (rawBody): the SDK leaves them in
+// the response's Body, already read and capped by the transport.
+func bodyOf(resp *okta.Response, err error) (json.RawMessage, error) {
+	if err != nil {
+		return nil, err
+	}
+	if resp == nil || resp.Response == nil || resp.Body == nil {
+		return nil, errors.New("no answer body")
+	}
+	b, err := io.ReadAll(resp.Body)
+	return b, err
 }
 
 // get is what the SDK's typed list methods do, decoding into v: pages of
