@@ -24,6 +24,12 @@ const (
 	// dropped. Used for data an IdP offers no delta for (Entra app role
 	// assignments, an Okta group's member list). Must come after the entries.
 	ChangeSweep ChangeKind = "sweep"
+	// ChangeMembersUnread: a full read listed group GroupID but did not read
+	// its members (the policy does not reference it, so they decide nothing).
+	// What the snapshot holds for them stays as it is: absence from this read
+	// is not proof that anyone left. A source that starts needing them reads
+	// them in full (members, then a SweepMembers) before they are used.
+	ChangeMembersUnread ChangeKind = "members-unread"
 )
 
 // SweepScope names a collection a ChangeSweep covers.
@@ -88,6 +94,11 @@ func AssignedChange(a Assignment) Change { return Change{Kind: ChangeAssigned, A
 
 // UnassignedChange withdraws every assignment of principal.
 func UnassignedChange(principal string) Change { return Change{Kind: ChangeUnassigned, ID: principal} }
+
+// MembersUnreadChange reports that a full read did not read group's members.
+func MembersUnreadChange(group string) Change {
+	return Change{Kind: ChangeMembersUnread, GroupID: group}
+}
 
 // SweepChange closes a re-read of scope (group is the group for SweepMembers).
 func SweepChange(scope SweepScope, group string) Change {

@@ -1,4 +1,6 @@
-// Package bench holds idsync's end-to-end performance proofs: the real
+// Package bench holds idsync's in-process performance proofs (the engine
+// figures; the end-to-end ones, with idsync and the emulators in their own
+// processes, are bench/e2e: go run ./bench/e2e): the real
 // sources (entra.Open, okta.Open) pointed at their in-process emulators
 // (entratest, oktatest) over HTTPS on loopback, the engine on a temp-file
 // SQLite store, and scimtest as the workspace, wired the way cmd/idsync

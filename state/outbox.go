@@ -40,24 +40,92 @@ func withoutTargetIDs(op idsync.Op) idsync.Op {
 // Enqueue writes ops to the outbox in order, without workspace ids, and
 // returns them with their stable ids set.
 func (tx *Tx) Enqueue(conn string, runID int64, ops []idsync.Op) ([]idsync.Op, error) {
+	out, _, err := tx.enqueue(conn, runID, ops, false)
+	return out, err
+}
+
+// EnqueuePending is Enqueue returning the ops as Outbox would read them
+// back (what the run applies next, without reading 100,000 ops back).
+func (tx *Tx) EnqueuePending(conn string, runID int64, ops []idsync.Op) ([]Pending, error) {
+	_, ps, err := tx.enqueue(conn, runID, ops, true)
+	return ps, err
+}
+
+// detached is op sharing nothing with the plan it came from, like an op
+// read back from the outbox: applying it cannot change the plan printed.
+func detached(op idsync.Op) idsync.Op {
+	clone := func(a *idsync.Account) *idsync.Account {
+		if a == nil {
+			return nil
+		}
+		c := *a
+		return &c
+	}
+	cloneG := func(g *idsync.GroupAccount) *idsync.GroupAccount {
+		if g == nil {
+			return nil
+		}
+		c := *g
+		if g.Members != nil {
+			c.Members = append([]string(nil), g.Members...)
+		}
+		return &c
+	}
+	op.Account, op.Prev = clone(op.Account), clone(op.Prev)
+	op.Group, op.PrevGroup = cloneG(op.Group), cloneG(op.PrevGroup)
+	if op.Changes != nil {
+		op.Changes = append([]idsync.FieldChange(nil), op.Changes...)
+	}
+	return op
+}
+
+// enqueueRows is how many ops one INSERT writes at most.
+const enqueueRows = 128
+
+func (tx *Tx) enqueue(conn string, runID int64, ops []idsync.Op, pending bool) ([]idsync.Op, []Pending, error) {
 	var seq int64
 	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT COALESCE(MAX(seq), 0) FROM outbox WHERE connection = ?`, conn).Scan(&seq); err != nil {
-		return nil, fmt.Errorf("state: enqueue: %w", err)
+		return nil, nil, fmt.Errorf("state: enqueue: %w", err)
 	}
-	out := make([]idsync.Op, len(ops))
-	for i, op := range ops {
-		seq++
-		op.ID = fmt.Sprintf("%s-%d-%d", conn, runID, seq)
-		data, err := json.Marshal(withoutTargetIDs(op))
-		if err != nil {
-			return nil, err
-		}
-		if _, err := tx.exec(`INSERT INTO outbox (connection, seq, run_id, op) VALUES (?, ?, ?, ?)`, conn, seq, runID, string(data)); err != nil {
-			return nil, fmt.Errorf("state: enqueue: %w", err)
-		}
-		out[i] = op
+	// One of the two is wanted (Enqueue, EnqueuePending): 100,000 ops are
+	// not copied twice.
+	wantOps := !pending
+	var out []idsync.Op
+	var ps []Pending
+	if wantOps {
+		out = make([]idsync.Op, len(ops))
+	} else {
+		ps = make([]Pending, len(ops))
 	}
-	return out, nil
+	args := make([]any, 0, 4*enqueueRows)
+	for i := 0; i < len(ops); {
+		n := min(len(ops)-i, enqueueRows)
+		if n > 1 {
+			n = batchLen(n) // prepared statements of a few sizes only
+		}
+		args = args[:0]
+		for j := i; j < i+n; j++ {
+			seq++
+			op := ops[j]
+			op.ID = fmt.Sprintf("%s-%d-%d", conn, runID, seq)
+			kept := withoutTargetIDs(op)
+			data, err := json.Marshal(kept)
+			if err != nil {
+				return nil, nil, err
+			}
+			args = append(args, conn, seq, runID, string(data))
+			if wantOps {
+				out[j] = op
+			} else {
+				ps[j] = Pending{Seq: seq, RunID: runID, Op: detached(kept)}
+			}
+		}
+		if err := tx.execBatch(n, `INSERT INTO outbox (connection, seq, run_id, op) VALUES `+placeholders(n, 4), args...); err != nil {
+			return nil, nil, fmt.Errorf("state: enqueue: %w", err)
+		}
+		i += n
+	}
+	return out, ps, nil
 }
 
 // Outbox returns the connection's pending ops in order, without workspace

@@ -319,6 +319,11 @@ func (tx *Tx) applyChange(conn string, gen int64, c idsync.Change) error {
 		return tx.assign(conn, gen, *c.Assignment)
 	case idsync.ChangeUnassigned:
 		return tx.removeAssignments(conn, `principal_id = ?`, c.ID)
+	case idsync.ChangeMembersUnread:
+		// Kept through the sweep that ends this full read, and nobody is
+		// marked dirty: nothing is known to have changed.
+		_, err := tx.exec(`UPDATE source_members SET `+stampGen+` WHERE connection = ? AND group_id = ?`, gen, gen, conn, c.GroupID)
+		return err
 	case idsync.ChangeSweep:
 		switch c.Sweep {
 		case idsync.SweepAssignments:

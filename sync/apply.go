@@ -38,6 +38,11 @@ func (e *Engine) drain(ctx context.Context, c *Connection, runID int64, log *slo
 	}); err != nil {
 		return 0, 0, err
 	}
+	return e.drainPending(ctx, c, runID, pending, log)
+}
+
+// drainPending is drain with the outbox's ops already read.
+func (e *Engine) drainPending(ctx context.Context, c *Connection, runID int64, pending []state.Pending, log *slog.Logger) (applied, failed int, err error) {
 	progressOf(ctx).total(len(pending))
 	workers := defaultConcurrency
 	if l, ok := c.Target.(targets.Limiter); ok {

@@ -109,6 +109,8 @@ func (m *memDirectory) applyOne(c idsync.Change) error {
 		rs[c.Assignment.Role] = true
 	case idsync.ChangeUnassigned:
 		delete(m.assigned, c.ID)
+	case idsync.ChangeMembersUnread:
+		// a first read holds nothing to keep
 	case idsync.ChangeSweep:
 		if c.Sweep != idsync.SweepAssignments && c.Sweep != idsync.SweepMembers {
 			return fmt.Errorf("unknown sweep scope %q", c.Sweep)

@@ -190,6 +190,9 @@ func connection(ctx context.Context, cc config.Connection) (*sync.Connection, er
 	}
 	src, err := openSource(ctx, cc.Source)
 	collect(err)
+	if err == nil {
+		limitMemberReads(src, cc)
+	}
 	tgt, err := openTarget(cc.Target)
 	collect(err)
 	if len(probs) > 0 {

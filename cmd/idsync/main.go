@@ -59,8 +59,11 @@ type globals struct {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	stopProfiles := startProfiles()
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stopProfiles()
+	stop()
+	os.Exit(code)
 }
 
 // run executes the command line args and returns the exit status.

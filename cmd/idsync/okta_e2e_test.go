@@ -459,7 +459,15 @@ func TestOktaRateLimitPressure(t *testing.T) {
 		limit         = 10
 		budget        = limit - limit*20/100 // default rate_headroom: 20%
 	)
-	e := newOktaE2E(t, true, func(oktatest.Sample) string { return "    roles: {default: reader}\n" }, noLimits)
+	// Every group named by a role rule: idsync reads the members only of
+	// groups the policy names, and here they are what fills the buckets.
+	e := newOktaE2E(t, true, func(oktatest.Sample) string {
+		rules := "    roles:\n      default: reader\n      rules:\n"
+		for i := range groups {
+			rules += fmt.Sprintf("        - {group: \"Bench Group %d\", role: reader}\n", i)
+		}
+		return rules
+	}, noLimits)
 	e.org.Generate(users, groups)
 	e.org.SetRateLimit(oktatest.BucketAll, limit)
 	e.org.SetRateWindow(time.Second)

@@ -91,7 +91,7 @@ redirected.`,
 				}
 			}
 			if output == "json" {
-				if err := writeJSON(g.stdout, map[string]any{"results": results}); err != nil {
+				if err := writeResultsJSON(g.stdout, results); err != nil {
 					return err
 				}
 			}

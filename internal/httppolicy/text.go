@@ -93,6 +93,9 @@ func RedactURL(u *url.URL) string {
 // clean removes escapes, controls, bidi overrides and invalid UTF-8 from s
 // and collapses spaces.
 func clean(s string) string {
+	if plain(s) {
+		return s // nearly every name a plan prints: no copy
+	}
 	var b strings.Builder
 	b.Grow(min(len(s), maxErrorText+8))
 	space := false
@@ -122,6 +125,23 @@ func clean(s string) string {
 		b.WriteRune(r)
 	}
 	return strings.TrimRight(b.String(), " ")
+}
+
+// plain reports whether clean would return s as it is: printable ASCII,
+// spaces single and not at either end.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ':
+			if i == 0 || i == len(s)-1 || s[i-1] == ' ' {
+				return false
+			}
+		case c < 0x21 || c > 0x7e:
+			return false
+		}
+	}
+	return true
 }
 
 // escapeLen is the length of the escape sequence at the start of s (which

@@ -8,6 +8,7 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 
 	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/internal/httppolicy"
 )
 
 // Delta pages go through the SDK's request builders and adapter (URL and
@@ -34,19 +35,47 @@ var errorMapping = abs.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDisc
 // deltaPage[T] and emitting what convert makes of it (then complete, if
 // set, makes of that), until the deltaLink, which it returns. what names
 // the collection in errors.
+//
+// The next page is requested as soon as this one has arrived: its link is
+// found by scanning the bytes (httppolicy.ScanObject, which also counts
+// the entries) and checked as decodePage checks it, so Graph prepares page
+// k+1 while page k is decoded and emitted. A read of a large tenant then
+// costs about the slower of the two sides instead of their sum.
 func followDelta[T any](ctx context.Context, s *Source, what string, first *abs.RequestInformation,
 	withURL func(string) (*abs.RequestInformation, error),
 	convert func([]idsync.Change, *T) []idsync.Change,
 	complete func([]idsync.Change) ([]idsync.Change, error),
 	emit func([]idsync.Change) error) (string, error) {
-	info, asked := first, ""
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // a prefetch still running when the read fails
+	type answer struct {
+		body []byte
+		err  error
+	}
+	send := func(info *abs.RequestInformation) <-chan answer {
+		ch := make(chan answer, 1)
+		go func() {
+			raw, err := s.adapter.SendPrimitive(ctx, info, "[]byte", errorMapping)
+			body, _ := raw.([]byte)
+			ch <- answer{body, err}
+		}()
+		return ch
+	}
+	pending, asked := send(first), ""
 	for page := 1; ; page++ {
-		raw, err := s.adapter.SendPrimitive(ctx, info, "[]byte", errorMapping)
-		if err != nil {
-			return "", s.graphError(fmt.Sprintf("%s delta page %d", what, page), err)
+		a := <-pending
+		if a.err != nil {
+			return "", s.graphError(fmt.Sprintf("%s delta page %d", what, page), a.err)
 		}
-		body, _ := raw.([]byte)
-		p, err := decodePage[T](s.cfg.GraphURL, asked, body)
+		pending = nil
+		prefetched := ""
+		if next, err := httppolicy.ScanObject(a.body, "value", maxPageEntries, "@odata.nextLink"); err == nil &&
+			next != "" && next != asked && underGraph(s.cfg.GraphURL, next) {
+			if info, err := withURL(next); err == nil {
+				pending, prefetched = send(info), next
+			}
+		}
+		p, err := decodePage[T](s.cfg.GraphURL, asked, a.body)
 		if err != nil {
 			return "", fmt.Errorf("entra: %s delta page %d: %w", what, page, err)
 		}
@@ -67,8 +96,12 @@ func followDelta[T any](ctx context.Context, s *Source, what string, first *abs.
 		switch {
 		case p.NextLink != "":
 			asked = p.NextLink
-			if info, err = withURL(p.NextLink); err != nil {
-				return "", fmt.Errorf("entra: %s delta page %d: nextLink: %w", what, page, err)
+			if p.NextLink != prefetched { // (the scan and the decoder disagreed: the decoder's link wins)
+				info, err := withURL(p.NextLink)
+				if err != nil {
+					return "", fmt.Errorf("entra: %s delta page %d: nextLink: %w", what, page, err)
+				}
+				pending = send(info)
 			}
 		case p.DeltaLink != "":
 			return p.DeltaLink, nil

@@ -9,7 +9,9 @@ import (
 	"github.com/idsync/idsync/sources"
 )
 
-const cursorVersion = 1
+// cursorVersion 2 added Refs, Read and AppGroups; a version 1 cursor
+// (every group's members read) asks for one full read.
+const cursorVersion = 2
 
 // cursor is what a pull leaves for the next one. The engine stores it as an
 // opaque string.
@@ -32,6 +34,13 @@ type cursor struct {
 	// Members holds the lastMembershipUpdated of groups whose members were
 	// read within the overlap window, so the overlap does not re-read them.
 	Members map[string]time.Time `json:"members,omitempty"`
+	// Refs is the member-read selection (Source.memberRefs) Read was made
+	// for; Read the groups whose members the snapshot holds current; and
+	// AppGroups the groups assigned to the scoped app at its last read
+	// (members.go).
+	Refs      []string `json:"refs,omitempty"`
+	Read      []string `json:"read,omitempty"`
+	AppGroups []string `json:"app_groups,omitempty"`
 }
 
 // logRetention is how long Okta keeps System Log events; a cursor older

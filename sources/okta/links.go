@@ -85,8 +85,17 @@ func (g *linkGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	} else {
 		resp.Header["Link"] = links
 	}
+	if raw, _ := req.Context().Value(rawBody{}).(bool); raw && resp.StatusCode/100 == 2 {
+		// The caller decodes this answer itself (users): the SDK, seeing
+		// no JSON, hands the bytes over instead of scanning them once more.
+		resp.Header.Set("Content-Type", "application/octet-stream")
+	}
 	return resp, nil
 }
+
+// rawBody, set to true in a request's context, marks an answer idsync
+// decodes itself from the SDK's Response.Body.
+type rawBody struct{}
 
 // onOrigin says why u is not on org_url's origin, or nil.
 func (g *linkGuard) onOrigin(u *url.URL) error {

@@ -2,8 +2,10 @@ package okta
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -87,24 +89,36 @@ func (s *Source) full(ctx context.Context, emit emitFunc) (*cursor, error) {
 		return nil, err
 	}
 	c.Users, c.Full, c.LogSince = start, start, start.Add(-s.cfg.Lag)
+	// The app's assignments first: the groups assigned to it are among those
+	// whose members are read.
+	appGroups := map[string]bool{}
+	if s.cfg.Scope.AppID != "" {
+		ids, err := s.appFull(ctx, emit)
+		if err != nil {
+			return nil, err
+		}
+		c.AppGroups, appGroups = ids, set(ids)
+	}
 	gstart, groups, err := s.groups(ctx, "", emit)
 	if err != nil {
 		return nil, err
 	}
 	c.Groups = gstart
+	read := map[string]bool{}
 	for _, g := range groups {
-		if err := s.members(ctx, g.Id, emit); err != nil {
-			return nil, err
+		if !s.wants(g, appGroups) {
+			continue
 		}
-		if t := g.LastMembershipUpdated; t != nil && !t.Before(gstart.Add(-s.cfg.Lag)) {
-			c.Members[g.Id] = *t
-		}
-	}
-	if s.cfg.Scope.AppID != "" {
-		if err := s.appFull(ctx, emit); err != nil {
+		if err := s.readGroupMembers(ctx, c, read, g, gstart.Add(-s.cfg.Lag), emit); err != nil {
 			return nil, err
 		}
 	}
+	if page := unread(groups, read); len(page) > 0 {
+		if err := emit(page); err != nil {
+			return nil, err
+		}
+	}
+	c.Refs, c.Read = s.memberRefs(), sortedKeys(read)
 	return c, nil
 }
 
@@ -122,21 +136,33 @@ func (s *Source) incremental(ctx context.Context, c *cursor, emit emitFunc) erro
 	if c.Members == nil {
 		c.Members = map[string]time.Time{}
 	}
+	read, appGroups := set(c.Read), set(c.AppGroups)
 	for _, g := range groups {
+		if !s.wants(g, appGroups) {
+			continue
+		}
 		t := g.LastMembershipUpdated
-		if t != nil && c.Members[g.Id].Equal(*t) {
+		if t != nil && c.Members[g.ID].Equal(*t) && read[g.ID] {
 			continue // members already read at this version during the overlap
 		}
-		if err := s.members(ctx, g.Id, emit); err != nil {
+		if err := s.readGroupMembers(ctx, c, read, g, time.Time{}, emit); err != nil {
 			return err
 		}
-		if t != nil {
-			c.Members[g.Id] = *t
-		}
 	}
-	if err := s.log(ctx, c, emit); err != nil {
+	before := c.AppGroups
+	if err := s.log(ctx, c, read, emit); err != nil {
 		return err
 	}
+	if refs := s.memberRefs(); !slices.Equal(refs, c.Refs) || !slices.Equal(before, c.AppGroups) {
+		// The selection changed since the last pull (a config edit, the
+		// app's group assignments): read what it now wants before anyone is
+		// evaluated against it.
+		if err := s.catchUp(ctx, c, read, emit); err != nil {
+			return err
+		}
+		c.Refs = refs
+	}
+	c.Read = sortedKeys(read)
 	c.Users, c.Groups = start, gstart
 	c.prune(s.cfg.Lag)
 	return nil
@@ -144,35 +170,84 @@ func (s *Source) incremental(ctx context.Context, c *cursor, emit emitFunc) erro
 
 // users runs one user search and emits each page. It returns Okta's clock at
 // the first answer (the next watermark).
+//
+// Pages are fetched on their own goroutine, one ahead: the SDK hands over
+// each answer's bytes (json.RawMessage) and the Link header, the next
+// request goes out at once, and this page is decoded meanwhile. A full read
+// of 100,000 users is 500 of them.
 func (s *Source) users(ctx context.Context, search string, skip map[string]time.Time, emit emitFunc) (time.Time, error) {
-	var users []userDoc
-	resp, err := s.get(ctx, "/api/v1/users", query.NewQueryParams(query.WithSearch(search), query.WithLimit(usersPage)), &users)
-	if err != nil {
-		return time.Time{}, s.fail(ctx, "list users", resp, err)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type page struct {
+		raw  json.RawMessage
+		resp *okta.Response
+		err  error
 	}
-	start := s.serverTime(resp)
-	for {
-		page := make([]idsync.Change, 0, len(users))
+	pages := make(chan page, 1)
+	go func() {
+		defer close(pages)
+		rctx := context.WithValue(ctx, rawBody{}, true)
+		resp, err := s.get(rctx, "/api/v1/users", query.NewQueryParams(query.WithSearch(search), query.WithLimit(usersPage)), nil)
+		for {
+			raw, rerr := bodyOf(resp, err)
+			select {
+			case pages <- page{raw, resp, rerr}:
+			case <-ctx.Done():
+				return
+			}
+			if rerr != nil || !resp.HasNextPage() {
+				return
+			}
+			resp, err = resp.Next(rctx, nil)
+		}
+	}()
+	var start time.Time
+	first, last := true, false
+	for p := range pages {
+		if p.err != nil {
+			return time.Time{}, s.fail(ctx, "list users", p.resp, p.err)
+		}
+		if first {
+			start, first = s.serverTime(p.resp), false
+		}
+		if err := httppolicy.CheckArray(p.raw, usersPage); err != nil {
+			return time.Time{}, fmt.Errorf("okta: list users: %w", err)
+		}
+		var users []userDoc
+		if err := json.Unmarshal(p.raw, &users); err != nil {
+			return time.Time{}, fmt.Errorf("okta: list users: decode: %w", err)
+		}
+		out := make([]idsync.Change, 0, len(users))
 		for i := range users {
 			if _, gone := skip[users[i].ID]; gone {
 				continue
 			}
-			page = append(page, idsync.UserChange(users[i].user()))
+			out = append(out, idsync.UserChange(users[i].user()))
 		}
-		if len(page) > 0 {
-			if err := emit(page); err != nil {
+		if len(out) > 0 {
+			if err := emit(out); err != nil {
 				return time.Time{}, err
 			}
 		}
-		if !resp.HasNextPage() {
-			return start, nil
-		}
-		var next []userDoc
-		if resp, err = resp.Next(ctx, &next); err != nil {
-			return time.Time{}, s.fail(ctx, "list users", resp, err)
-		}
-		users = next
+		last = !p.resp.HasNextPage()
 	}
+	if !last { // the fetcher stopped before the last page: cancelled
+		return time.Time{}, fmt.Errorf("okta: list users: %w", errors.Join(ctx.Err(), errors.New("stopped before the last page")))
+	}
+	return start, nil
+}
+
+// bodyOf is the bytes of a raw answer (rawBody): the SDK leaves them in
+// the response's Body, already read and capped by the transport.
+func bodyOf(resp *okta.Response, err error) (json.RawMessage, error) {
+	if err != nil {
+		return nil, err
+	}
+	if resp == nil || resp.Response == nil || resp.Body == nil {
+		return nil, errors.New("no answer body")
+	}
+	b, err := io.ReadAll(resp.Body)
+	return b, err
 }
 
 // get is what the SDK's typed list methods do, decoding into v: pages of
@@ -188,9 +263,8 @@ func (s *Source) get(ctx context.Context, path string, qp *query.Params, v any) 
 }
 
 // groups lists groups (all, or those filter selects) and emits them; it
-// returns Okta's clock at the first answer and the groups whose members to
-// read.
-func (s *Source) groups(ctx context.Context, filter string, emit emitFunc) (time.Time, []*okta.Group, error) {
+// returns Okta's clock at the first answer and what it listed.
+func (s *Source) groups(ctx context.Context, filter string, emit emitFunc) (time.Time, []groupInfo, error) {
 	opts := []query.ParamOptions{query.WithLimit(groupsPage)}
 	if filter != "" {
 		opts = append(opts, query.WithFilter(filter))
@@ -200,18 +274,16 @@ func (s *Source) groups(ctx context.Context, filter string, emit emitFunc) (time
 		return time.Time{}, nil, s.fail(ctx, "list groups", resp, err)
 	}
 	start := s.serverTime(resp)
-	var all []*okta.Group
+	var all []groupInfo
 	for {
 		page := make([]idsync.Change, 0, len(groups))
 		for _, g := range groups {
 			if g == nil {
 				continue
 			}
-			page = append(page, idsync.GroupChange(toGroup(g)))
-			if !s.readMembers(g) {
-				continue
-			}
-			all = append(all, &okta.Group{Id: g.Id, LastMembershipUpdated: g.LastMembershipUpdated})
+			ig := toGroup(g)
+			page = append(page, idsync.GroupChange(ig))
+			all = append(all, groupInfo{ID: g.Id, Name: ig.Name, Type: g.Type, LastMembershipUpdated: g.LastMembershipUpdated})
 		}
 		if len(page) > 0 {
 			if err := emit(page); err != nil {
@@ -227,29 +299,6 @@ func (s *Source) groups(ctx context.Context, filter string, emit emitFunc) (time
 		}
 		groups = next
 	}
-}
-
-// readMembers says whether to read g's members: every group's by default,
-// but BUILT_IN Everyone's only when named (its members change with every new
-// user and would cost N/1000 calls a run), and with MemberGroups set only
-// the groups it or scope.groups names.
-func (s *Source) readMembers(g *okta.Group) bool {
-	if named(s.cfg.Scope.Groups, g) {
-		return true
-	}
-	if s.cfg.MemberGroups != nil {
-		return named(s.cfg.MemberGroups, g)
-	}
-	return g.Type != "BUILT_IN"
-}
-
-func named(names []string, g *okta.Group) bool {
-	for _, want := range names {
-		if want == g.Id || (g.Profile != nil && strings.EqualFold(want, g.Profile.Name)) {
-			return true
-		}
-	}
-	return false
 }
 
 // members re-reads a group's members and closes the read with a sweep, so
@@ -288,12 +337,13 @@ func (s *Source) members(ctx context.Context, gid string, emit emitFunc) error {
 }
 
 // appFull reads every assignment of the scoped app (it has no incremental
-// filter) and sweeps the rest.
-func (s *Source) appFull(ctx context.Context, emit emitFunc) error {
+// filter) and sweeps the rest. It returns the groups assigned to the app,
+// sorted.
+func (s *Source) appFull(ctx context.Context, emit emitFunc) ([]string, error) {
 	app := s.cfg.Scope.AppID
 	appUsers, resp, err := s.client.Application.ListApplicationUsers(ctx, app, query.NewQueryParams(query.WithLimit(appUsersPage)))
 	if err != nil {
-		return s.fail(ctx, "list users of app "+app, resp, err)
+		return nil, s.fail(ctx, "list users of app "+app, resp, err)
 	}
 	for {
 		var page []idsync.Change
@@ -305,7 +355,7 @@ func (s *Source) appFull(ctx context.Context, emit emitFunc) error {
 		}
 		if len(page) > 0 {
 			if err := emit(page); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if !resp.HasNextPage() {
@@ -313,14 +363,15 @@ func (s *Source) appFull(ctx context.Context, emit emitFunc) error {
 		}
 		var next []*okta.AppUser
 		if resp, err = resp.Next(ctx, &next); err != nil {
-			return s.fail(ctx, "list users of app "+app, resp, err)
+			return nil, s.fail(ctx, "list users of app "+app, resp, err)
 		}
 		appUsers = next
 	}
 	groups, resp, err := s.client.Application.ListApplicationGroupAssignments(ctx, app, query.NewQueryParams(query.WithLimit(appGroupsPage)))
 	if err != nil {
-		return s.fail(ctx, "list groups of app "+app, resp, err)
+		return nil, s.fail(ctx, "list groups of app "+app, resp, err)
 	}
+	var ids []string
 	for {
 		var page []idsync.Change
 		for _, ga := range groups {
@@ -331,20 +382,22 @@ func (s *Source) appFull(ctx context.Context, emit emitFunc) error {
 			// member's app user profile, where Okta settles direct versus
 			// group assignments and group priority.
 			page = append(page, idsync.AssignedChange(idsync.Assignment{PrincipalID: ga.Id, PrincipalKind: idsync.MemberGroup}))
+			ids = append(ids, ga.Id)
 		}
 		last := !resp.HasNextPage()
 		if last {
 			page = append(page, idsync.SweepChange(idsync.SweepAssignments, ""))
 		}
 		if err := emit(page); err != nil {
-			return err
+			return nil, err
 		}
 		if last {
-			return nil
+			slices.Sort(ids)
+			return slices.Compact(ids), nil
 		}
 		var next []*okta.ApplicationGroupAssignment
 		if resp, err = resp.Next(ctx, &next); err != nil {
-			return s.fail(ctx, "list groups of app "+app, resp, err)
+			return nil, s.fail(ctx, "list groups of app "+app, resp, err)
 		}
 		groups = next
 	}
@@ -379,7 +432,7 @@ func (s *Source) logFilter() string {
 // log polls the System Log from the cursor's next link. A polling query
 // always answers a next link; a page shorter than the limit means caught up,
 // and the link is kept for the next pull.
-func (s *Source) log(ctx context.Context, c *cursor, emit emitFunc) error {
+func (s *Source) log(ctx context.Context, c *cursor, read map[string]bool, emit emitFunc) error {
 	var (
 		events []*okta.LogEvent
 		resp   *okta.Response
@@ -429,6 +482,7 @@ func (s *Source) log(ctx context.Context, c *cursor, emit emitFunc) error {
 				if id := targetOf(ev, "UserGroup"); id != "" {
 					page = append(page, idsync.GroupRemovedChange(id))
 					delete(c.Members, id)
+					delete(read, id)
 				}
 			case app != "" && targetOf(ev, "AppInstance") == app && (ev.Published == nil || !ev.Published.Before(c.Full)):
 				// (an assignment change from before the last full read is in
@@ -459,7 +513,7 @@ func (s *Source) log(ctx context.Context, c *cursor, emit emitFunc) error {
 		}
 	}
 	if len(affected) > 0 {
-		if err := s.appRefresh(ctx, affected, c.Gone, emit); err != nil {
+		if err := s.appRefresh(ctx, c, affected, emit); err != nil {
 			return err
 		}
 	}
@@ -490,10 +544,15 @@ type principal struct {
 // A group assignment change re-reads the whole app: it changes the app user
 // profile (and so the role) of every member, which only the app's user list
 // reports.
-func (s *Source) appRefresh(ctx context.Context, ps []principal, gone map[string]time.Time, emit emitFunc) error {
+func (s *Source) appRefresh(ctx context.Context, c *cursor, ps []principal, emit emitFunc) error {
 	if len(ps) > refreshInFull || slices.ContainsFunc(ps, func(p principal) bool { return p.kind == idsync.MemberGroup }) {
-		return s.appFull(ctx, emit)
+		ids, err := s.appFull(ctx, emit)
+		if err == nil {
+			c.AppGroups = ids
+		}
+		return err
 	}
+	gone := c.Gone
 	app := s.cfg.Scope.AppID
 	var page []idsync.Change
 	for _, p := range ps {

@@ -1,0 +1,127 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/state"
+)
+
+// A real first sync (an empty snapshot, a full read) is planned the way a
+// dry run of it is: from the read held in memory. Writing 100,000 users and
+// their memberships into SQLite costs several times what reading them does,
+// and nothing in the plan depends on it; so the snapshot is written while
+// the plan is applied, and the run ends when both are done. The cursor
+// and the sweep come with the snapshot's last write, as after any pull: a
+// run cut short before that (a crash while applying) leaves no cursor, and
+// the next run reads everything again, resumes the outbox first and plans
+// against what was applied. The plan itself is durable in the outbox before
+// anything is sent, as always.
+
+// firstPull is a completed first read, in memory, and its pages waiting
+// for the snapshot.
+type firstPull struct {
+	mem   *memDirectory
+	pages [][]idsync.Change
+	gen   int64
+	next  string // the cursor to save with the last page
+	full  bool
+
+	done chan error // the snapshot writer's result, once started
+}
+
+// pullFirst reads c's directory into memory when this is a first read into
+// an empty snapshot; it returns nil (and reads nothing) otherwise.
+func (e *Engine) pullFirst(ctx context.Context, c *Connection, opt Options, log *slog.Logger) (*firstPull, error) {
+	var first bool
+	f := &firstPull{mem: newMemDirectory()}
+	if err := e.Store.Update(ctx, func(tx *state.Tx) (err error) {
+		if first, err = firstRead(tx, c.Name, opt.Full); err != nil || !first {
+			return err
+		}
+		f.gen, err = tx.NextGeneration(c.Name)
+		return err
+	}); err != nil || !first {
+		return nil, err
+	}
+	setPhase(ctx, "pulling from "+c.idpName())
+	w := newPageWriter(f.mem.apply) // records page k while the source fetches k+1
+	next, full, err := c.Source.Pull(ctx, "", func(page []idsync.Change) error {
+		f.pages = append(f.pages, page) // emit owns page; both readers only read it
+		return w.put(page)
+	})
+	if werr := w.close(); werr != nil {
+		err = werr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pull from %s failed after %d pages; nothing planned, nothing written: %w", c.idpName(), len(f.pages), err)
+	}
+	f.next, f.full = next, full
+	log.Debug("pulled into memory", "pages", len(f.pages), "full", full)
+	return f, nil
+}
+
+// evaluate is evaluate(tx, true) on the read in memory.
+func (f *firstPull) evaluate(tx *state.Tx, c *Connection) (*evaluation, error) {
+	fp, changed, recorded, err := c.policyChanged(tx)
+	if err != nil {
+		return nil, err
+	}
+	g, err := c.loadGraph(f.mem)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := c.evaluateIDs(tx, f.mem, g, nil)
+	if ev != nil {
+		ev.all = true
+		if changed {
+			ev.policy, ev.policyChanged = fp, recorded
+		}
+	}
+	return ev, err
+}
+
+// writeFirst starts writing the snapshot, a page per transaction, then sweeps
+// and saves the cursor; planned says the plan was enqueued, so the dirty
+// marks the writes leave are covered by it and cleared. wait returns its
+// result.
+func (e *Engine) writeFirst(ctx context.Context, c *Connection, f *firstPull, planned bool) {
+	f.done = make(chan error, 1)
+	f.mem = nil // the plan is made: only the pages are still needed
+	go func() {
+		f.done <- protect(func() error {
+			for i, page := range f.pages {
+				if err := e.Store.Update(ctx, func(tx *state.Tx) error { return tx.ApplyChanges(c.Name, f.gen, page) }); err != nil {
+					return err
+				}
+				f.pages[i] = nil // written: let it go
+			}
+			return e.Store.Update(ctx, func(tx *state.Tx) error {
+				if f.full {
+					if err := tx.Sweep(c.Name, f.gen); err != nil {
+						return err
+					}
+				}
+				if planned {
+					if err := tx.ClearDirty(c.Name, nil, nil, true); err != nil {
+						return err
+					}
+				}
+				return tx.SaveCursor(c.Name, f.next, f.full)
+			})
+		})
+	}()
+}
+
+// wait returns the snapshot writer's result (nil if it was never started).
+func (f *firstPull) wait() error {
+	if f == nil || f.done == nil {
+		return nil
+	}
+	if err := <-f.done; err != nil {
+		return fmt.Errorf("write the snapshot of the first read (the plan was made from it in memory; the next run reads everything again): %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,89 @@
+package sync
+
+import (
+	"context"
+	"testing"
+
+	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/state"
+)
+
+// A real first sync plans from the read in memory and writes the snapshot
+// while it applies: when the run returns, the snapshot, the cursor and the
+// dirty marks are what a pull written first would have left, and the next
+// run plans nothing.
+func TestFirstSyncWritesSnapshotBehindThePlan(t *testing.T) {
+	h := newHarness(t, Policy{DefaultRole: "reader", Rules: []RoleRule{{Group: "admins", Role: "admin"}}})
+	for i, name := range []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace"} {
+		h.src.user(string(rune('a'+i)), name)
+	}
+	h.src.group("g1", "admins", "a", "c")
+	res := h.run(Options{})
+	if len(res.Plan.Ops) != 7 || res.Applied != 7 || !res.Full {
+		t.Fatalf("first run: %q, applied %d, full %v", ops(res.Plan), res.Applied, res.Full)
+	}
+	if got := h.tgt.byUserName()["alice@acme.test"].Role; got != "admin" {
+		t.Errorf("alice's role = %q, want admin", got)
+	}
+	if cur := h.cursor(); cur.Cursor == "" {
+		t.Fatal("no cursor saved after the first sync")
+	}
+	var counts state.SnapshotCounts
+	var dirtyU, dirtyG []string
+	h.store.View(context.Background(), func(tx *state.Tx) (err error) {
+		if counts, err = tx.Counts("acme"); err != nil {
+			return err
+		}
+		dirtyU, dirtyG, err = tx.Dirty("acme")
+		return err
+	})
+	if counts.Users != 7 || counts.Groups != 1 {
+		t.Errorf("snapshot after the first sync: %+v", counts)
+	}
+	if len(dirtyU) != 0 || len(dirtyG) != 0 {
+		t.Errorf("dirty marks left by the snapshot written behind an applied plan: %v %v", dirtyU, dirtyG)
+	}
+	// The next run is incremental from that cursor and plans nothing; a
+	// change after it is planned alone.
+	if res := h.run(Options{}); len(res.Plan.Ops) != 0 {
+		t.Fatalf("second run planned %q", ops(res.Plan))
+	}
+	h.src.record(idsync.MemberAddedChange("g1", "b", idsync.MemberUser))
+	if res := h.run(Options{}); len(res.Plan.Ops) != 1 || res.Plan.Ops[0].ObjectID != "b" {
+		t.Fatalf("after bob joined admins: %q", ops(res.Plan))
+	}
+}
+
+// A held first sync still writes its snapshot and cursor, and keeps every
+// user dirty: the next run plans them again.
+func TestFirstSyncHeldKeepsDirtyMarks(t *testing.T) {
+	h := newHarness(t, Policy{DefaultRole: "reader", Deprovision: DefaultDeprovision, MaxDeletes: 1})
+	h.src.user("a", "alice")
+	h.src.user("b", "bob", func(u *idsync.User) { u.Status = idsync.StatusDisabled })
+	h.src.user("c", "carol", func(u *idsync.User) { u.Status = idsync.StatusDisabled })
+	// Applied state from elsewhere makes the disables real: an older database.
+	h.store.Update(context.Background(), func(tx *state.Tx) error {
+		for _, id := range []string{"b", "c"} {
+			if err := tx.SetAppliedUser("acme", "t-"+id, idsync.Account{ExternalID: id, UserName: id + "@acme.test", Active: true}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	res := h.run(Options{})
+	if res.Held == "" {
+		t.Fatalf("first run not held: %q", ops(res.Plan))
+	}
+	var dirty []string
+	var counts state.SnapshotCounts
+	h.store.View(context.Background(), func(tx *state.Tx) (err error) {
+		if counts, err = tx.Counts("acme"); err != nil {
+			return err
+		}
+		dirty, _, err = tx.Dirty("acme")
+		return err
+	})
+	if counts.Users != 3 || len(dirty) != 3 || h.cursor().Cursor == "" {
+		t.Errorf("held first sync: snapshot %+v, dirty %v, cursor %q", counts, dirty, h.cursor().Cursor)
+	}
+}
