@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/state"
 )
 
@@ -37,18 +36,7 @@ func (e *Engine) dryRun(ctx context.Context, c *Connection, opt Options, res *Re
 func (e *Engine) dryRunInMemory(ctx context.Context, c *Connection, opt Options, res *Result, log *slog.Logger) error {
 	start := time.Now()
 	mem := newMemDirectory()
-	setPhase(ctx, "pulling from "+c.idpName())
-	prog := progressOf(ctx)
-	prog.phase(PhasePull)
-	w := newPageWriter(mem.apply) // records page k while the source fetches k+1
-	_, _, err := c.Source.Pull(ctx, "", func(page []idsync.Change) error {
-		prog.page(len(page))
-		return w.put(page)
-	})
-	if werr := w.close(); werr != nil {
-		err = werr
-	}
-	if err != nil {
+	if _, _, err := readIntoMemory(ctx, c, mem, nil); err != nil {
 		return fmt.Errorf("pull from %s failed; nothing planned: %w", c.idpName(), err)
 	}
 	res.Full = true
@@ -63,7 +51,7 @@ func (e *Engine) dryRunInMemory(ctx context.Context, c *Connection, opt Options,
 	res.Reconcile = rec
 	pulled := time.Now()
 	setPhase(ctx, "planning")
-	prog.phase(PhasePlan)
+	progressOf(ctx).phase(PhasePlan)
 	// The pull is over: the read transaction is short and sees one state.
 	return e.Store.View(ctx, func(tx *state.Tx) error {
 		var d *drift

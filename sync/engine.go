@@ -266,7 +266,9 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 		first.mem = nil
 		runtime.GC()
 		e.writeFirst(ctx, c, first, res.Held == "")
-		defer func() { err = errors.Join(err, first.wait()) }()
+		var marks *failedMarks
+		ctx, marks = withFailedMarks(ctx)
+		defer func() { err = errors.Join(err, first.wait(), marks.remark(ctx, e, c.Name)) }()
 	}
 	if res.Held != "" {
 		log.Warn("plan held", "reason", res.Held, "plan", res.PlanID, "ops", len(res.Plan.Ops))

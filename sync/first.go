@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	stdsync "sync"
 
 	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/state"
@@ -46,21 +47,35 @@ func (e *Engine) pullFirst(ctx context.Context, c *Connection, opt Options, log 
 	}); err != nil || !first {
 		return nil, err
 	}
-	setPhase(ctx, "pulling from "+c.idpName())
-	w := newPageWriter(f.mem.apply) // records page k while the source fetches k+1
-	next, full, err := c.Source.Pull(ctx, "", func(page []idsync.Change) error {
+	next, full, err := readIntoMemory(ctx, c, f.mem, func(page []idsync.Change) {
 		f.pages = append(f.pages, page) // emit owns page; both readers only read it
-		return w.put(page)
 	})
-	if werr := w.close(); werr != nil {
-		err = werr
-	}
 	if err != nil {
 		return nil, fmt.Errorf("pull from %s failed after %d pages; nothing planned, nothing written: %w", c.idpName(), len(f.pages), err)
 	}
 	f.next, f.full = next, full
 	log.Debug("pulled into memory", "pages", len(f.pages), "full", full)
 	return f, nil
+}
+
+// readIntoMemory runs one whole Pull of c from no cursor into mem, with
+// progress; keep, when set, also gets every page.
+func readIntoMemory(ctx context.Context, c *Connection, mem *memDirectory, keep func([]idsync.Change)) (next string, full bool, err error) {
+	setPhase(ctx, "pulling from "+c.idpName())
+	prog := progressOf(ctx)
+	prog.phase(PhasePull)
+	w := newPageWriter(mem.apply) // records page k while the source fetches k+1
+	next, full, err = c.Source.Pull(ctx, "", func(page []idsync.Change) error {
+		prog.page(len(page))
+		if keep != nil {
+			keep(page)
+		}
+		return w.put(page)
+	})
+	if werr := w.close(); werr != nil { // the source then returned that error or nothing
+		err = werr
+	}
+	return next, full, err
 }
 
 // evaluate is evaluate(tx, true) on the read in memory.
@@ -124,4 +139,47 @@ func (f *firstPull) wait() error {
 		return fmt.Errorf("write the snapshot of the first read (the plan was made from it in memory; the next run reads everything again): %w", err)
 	}
 	return nil
+}
+
+// failedMarks collects the ops of a first sync that failed for good while
+// its snapshot was being written: their dirty marks (the retry on the next
+// run) would otherwise be wiped by the writer's closing ClearDirty, which
+// may commit after them.
+type failedMarks struct {
+	mu  stdsync.Mutex
+	ops []idsync.Op
+}
+
+type failedMarksKey struct{}
+
+func withFailedMarks(ctx context.Context) (context.Context, *failedMarks) {
+	m := &failedMarks{}
+	return context.WithValue(ctx, failedMarksKey{}, m), m
+}
+
+// noteFailed remembers op's dirty mark for the first sync running in ctx, if any.
+func noteFailed(ctx context.Context, op idsync.Op) {
+	if m, ok := ctx.Value(failedMarksKey{}).(*failedMarks); ok {
+		m.mu.Lock()
+		m.ops = append(m.ops, op)
+		m.mu.Unlock()
+	}
+}
+
+// remark marks the failed ops' objects dirty again, once the snapshot
+// writer has finished.
+func (m *failedMarks) remark(ctx context.Context, e *Engine, conn string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.ops) == 0 {
+		return nil
+	}
+	return e.Store.Update(context.WithoutCancel(ctx), func(tx *state.Tx) error {
+		for _, op := range m.ops {
+			if err := markDirty(tx, conn, op); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
