@@ -322,7 +322,12 @@ func (h *handler) replace(w http.ResponseWriter, r *http.Request, rt *resourceTy
 		h.writeError(w, r, err)
 		return
 	}
-	if bid, ok := lookupFold(body, "id"); ok {
+	bid, ok, err := lookupFold(body, "id")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if ok {
 		if s, _ := bid.(string); s != id {
 			h.writeError(w, r, &apiError{Status: http.StatusBadRequest, ScimType: typeMutability, Detail: fmt.Sprintf("id is read-only: the body's id %s differs from the URL's %q", describe(bid), id)})
 			return
@@ -417,13 +422,24 @@ func (h *handler) render(rt *resourceType, res *Resource) map[string]any {
 	return m
 }
 
-func lookupFold(m map[string]any, key string) (any, bool) {
-	for k, v := range m {
-		if strings.EqualFold(k, key) {
-			return v, true
+// lookupFold returns m's value for key spelt in any case (RFC 7643 §2.1:
+// attribute names are case-insensitive). A key given twice in different
+// case is refused: which one a map loop met first would decide.
+func lookupFold(m map[string]any, key string) (any, bool, error) {
+	var (
+		v     any
+		found string
+	)
+	for k, e := range m {
+		if !strings.EqualFold(k, key) {
+			continue
 		}
+		if found != "" {
+			return nil, false, badRequest(typeInvalidSyntax, "%q given twice (as %q and %q)", key, found, k)
+		}
+		v, found = e, k
 	}
-	return nil, false
+	return v, found != "", nil
 }
 
 // checkMembers refuses group members that are not resources of this

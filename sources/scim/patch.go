@@ -33,13 +33,20 @@ type patchOp struct {
 }
 
 func parsePatch(body map[string]any) ([]patchOp, error) {
-	if s, ok := lookupFold(body, "schemas"); ok {
+	s, ok, err := lookupFold(body, "schemas")
+	if err != nil {
+		return nil, err
+	}
+	if ok {
 		arr, _ := s.([]any)
 		if !slices.ContainsFunc(arr, func(v any) bool { u, _ := v.(string); return strings.EqualFold(u, schemaPatchOp) }) {
 			return nil, badRequest(typeInvalidSyntax, "schemas must list %s", schemaPatchOp)
 		}
 	}
-	raw, ok := lookupFold(body, "Operations")
+	raw, ok, err := lookupFold(body, "Operations")
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, badRequest(typeInvalidSyntax, "a PATCH body needs Operations")
 	}
@@ -57,21 +64,30 @@ func parsePatch(body map[string]any) ([]patchOp, error) {
 			return nil, badRequest(typeInvalidSyntax, "Operations[%d] must be an object", i)
 		}
 		var op patchOp
-		opv, _ := lookupFold(m, "op")
+		opv, _, err := lookupFold(m, "op")
+		if err != nil {
+			return nil, badRequest(typeInvalidSyntax, "Operations[%d]: %v", i, err)
+		}
 		name, _ := opv.(string)
 		switch op.op = strings.ToLower(strings.TrimSpace(name)); op.op {
 		case "add", "remove", "replace":
 		default:
 			return nil, badRequest(typeInvalidSyntax, "Operations[%d]: op must be add, remove or replace, got %s", i, describe(opv))
 		}
-		if p, ok := lookupFold(m, "path"); ok && p != nil {
+		p, ok, err := lookupFold(m, "path")
+		if err != nil {
+			return nil, badRequest(typeInvalidSyntax, "Operations[%d]: %v", i, err)
+		}
+		if ok && p != nil {
 			s, ok := p.(string)
 			if !ok {
 				return nil, badRequest(typeInvalidPath, "Operations[%d]: path must be a string", i)
 			}
 			op.path, op.hasPath = strings.TrimSpace(s), strings.TrimSpace(s) != ""
 		}
-		op.value, op.hasValue = lookupFold(m, "value")
+		if op.value, op.hasValue, err = lookupFold(m, "value"); err != nil {
+			return nil, badRequest(typeInvalidSyntax, "Operations[%d]: %v", i, err)
+		}
 		ops = append(ops, op)
 	}
 	return ops, nil
