@@ -210,7 +210,35 @@ func decodeObject(body []byte) (map[string]any, error) {
 	if !ok {
 		return nil, badRequest(typeInvalidSyntax, "request body must be a JSON object, got %s", describe(v))
 	}
+	if err := checkNumbers(obj); err != nil {
+		return nil, err
+	}
 	return obj, nil
+}
+
+// checkNumbers refuses a number no float64 holds (1e400): kept verbatim
+// under an extension it would be served back in every answer, which
+// JSON clients (Go, .NET) then fail to decode.
+func checkNumbers(v any) error {
+	switch x := v.(type) {
+	case json.Number:
+		if _, err := strconv.ParseFloat(string(x), 64); err != nil {
+			return badRequest(typeInvalidValue, "the number %s is out of range", clip(string(x)))
+		}
+	case map[string]any:
+		for _, e := range x {
+			if err := checkNumbers(e); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if err := checkNumbers(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // newID returns a random UUID (version 4): ids are opaque and never reused.
