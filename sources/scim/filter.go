@@ -331,8 +331,8 @@ func comparer(a *attr, op filter.CompareOperator, cv any, where string) (func(an
 	want := unescape(s)
 	fold := func(s string) string { return s }
 	if !a.CaseExact {
-		fold = strings.ToLower
-		want = strings.ToLower(want)
+		fold = UserNameKey // the relation the userName index uses
+		want = UserNameKey(want)
 	}
 	var test func(string) bool
 	switch op {

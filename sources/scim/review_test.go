@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
+	"unicode"
 )
 
 // Attacks from the adversarial review of the push handler: a hostile
@@ -84,5 +86,26 @@ func TestUserNameFoldIsOneRelation(t *testing.T) {
 		if n, _ := r.body["totalResults"].(float64); n != 1 {
 			t.Errorf("filter %s: %v results, want 1", f, r.body["totalResults"])
 		}
+	}
+}
+
+// UserNameKey(a) == UserNameKey(b) exactly when strings.EqualFold(a, b):
+// every rune maps to one member of its own folding orbit, the same for
+// the whole orbit.
+func TestUserNameKeyIsEqualFold(t *testing.T) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if r >= 0xD800 && r <= 0xDFFF {
+			continue
+		}
+		k := foldRune(r)
+		if !strings.EqualFold(string(k), string(r)) {
+			t.Fatalf("foldRune(%U) = %U, outside its orbit", r, k)
+		}
+		if f := unicode.SimpleFold(r); foldRune(f) != k {
+			t.Fatalf("foldRune(%U) = %U but foldRune(%U) = %U", r, k, f, foldRune(f))
+		}
+	}
+	if UserNameKey("Alice") != UserNameKey("aLICE") || UserNameKey("ſam") != "sam" || UserNameKey("İ") == UserNameKey("i") {
+		t.Error("UserNameKey disagrees with EqualFold")
 	}
 }
