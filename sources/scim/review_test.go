@@ -109,3 +109,20 @@ func TestUserNameKeyIsEqualFold(t *testing.T) {
 		t.Error("UserNameKey disagrees with EqualFold")
 	}
 }
+
+// The same key twice in one object (`{"userName":"a","userName":"b"}`) was
+// taken last-wins by encoding/json; a proxy or log reading first-wins sees
+// another user. Case variants are already refused; exact ones must be too.
+func TestExactDuplicateKeysRefused(t *testing.T) {
+	c := newTClient(t)
+	id := c.user("alice")
+	c.mustErr(400, typeInvalidSyntax, "POST", "/Users", `{"userName":"d1","userName":"d2"}`)
+	c.mustErr(400, typeInvalidSyntax, "POST", "/Users", `{"userName":"d1","user\u004eame":"d2"}`)
+	c.mustErr(400, typeInvalidSyntax, "PUT", "/Users/"+id, `{"userName":"alice","name":{"givenName":"A","givenName":"B"}}`)
+	c.mustErr(400, typeInvalidSyntax, "PATCH", "/Users/"+id, `{"Operations":[{"op":"add","op":"remove","path":"title","value":"x"}]}`)
+	// Colons and braces inside strings are not keys.
+	c.must(201, "POST", "/Users", `{"userName":"a:b{\"c\":1}","title":"x:y","urn:example:params:scim:schemas:extension:custom:2.0:User":{"k":{"k":[{"k":1}]}}}`)
+	if n := c.repo.Len(KindUser); n != 2 {
+		t.Fatalf("%d users, want 2", n)
+	}
+}
