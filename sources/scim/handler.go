@@ -210,35 +210,66 @@ func decodeObject(body []byte) (map[string]any, error) {
 	if !ok {
 		return nil, badRequest(typeInvalidSyntax, "request body must be a JSON object, got %s", describe(v))
 	}
-	if err := checkNumbers(obj); err != nil {
+	keys, err := checkDecoded(obj)
+	if err != nil {
 		return nil, err
+	}
+	// encoding/json keeps the last of two equal keys; a proxy or log that
+	// keeps the first would see another request. Every member of an
+	// object has one colon outside strings, so fewer decoded keys than
+	// colons means a key was given twice.
+	if keys != memberColons(body) {
+		return nil, badRequest(typeInvalidSyntax, "an object in the request body has the same key twice")
 	}
 	return obj, nil
 }
 
-// checkNumbers refuses a number no float64 holds (1e400): kept verbatim
-// under an extension it would be served back in every answer, which
-// JSON clients (Go, .NET) then fail to decode.
-func checkNumbers(v any) error {
+// checkDecoded counts the object keys in v and refuses a number no
+// float64 holds (1e400): kept verbatim under an extension it would be
+// served back in every answer, which JSON clients (Go, .NET) then fail
+// to decode.
+func checkDecoded(v any) (int, error) {
+	n := 0
 	switch x := v.(type) {
 	case json.Number:
 		if _, err := strconv.ParseFloat(string(x), 64); err != nil {
-			return badRequest(typeInvalidValue, "the number %s is out of range", clip(string(x)))
+			return 0, badRequest(typeInvalidValue, "the number %s is out of range", clip(string(x)))
 		}
 	case map[string]any:
+		n = len(x)
 		for _, e := range x {
-			if err := checkNumbers(e); err != nil {
-				return err
+			k, err := checkDecoded(e)
+			if err != nil {
+				return 0, err
 			}
+			n += k
 		}
 	case []any:
 		for _, e := range x {
-			if err := checkNumbers(e); err != nil {
-				return err
+			k, err := checkDecoded(e)
+			if err != nil {
+				return 0, err
 			}
+			n += k
 		}
 	}
-	return nil
+	return n, nil
+}
+
+// memberColons counts the colons outside string literals of valid JSON.
+func memberColons(b []byte) int {
+	n, inStr := 0, false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inStr && c == '\\':
+			i++
+		case c == '"':
+			inStr = !inStr
+		case !inStr && c == ':':
+			n++
+		}
+	}
+	return n
 }
 
 // newID returns a random UUID (version 4): ids are opaque and never reused.
