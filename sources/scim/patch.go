@@ -24,6 +24,12 @@ import (
 
 const maxPatchOps = 1000
 
+// maxPatchWork bounds operations × values of the resource's multi-valued
+// attributes: each operation scans the list it touches, and 1,000 of them
+// on a group of 20,000 members took 3 s of CPU (2^20 is about 150 ms). A
+// PATCH of one operation is never refused: the body limit bounds it.
+const maxPatchWork = 1 << 20
+
 type patchOp struct {
 	op       string // add | remove | replace
 	path     string
@@ -152,6 +158,15 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request, rt *resourceType
 // applyPatch returns cur with ops applied, or the first operation's error.
 // cur is not modified.
 func applyPatch(rt *resourceType, id string, cur map[string]any, ops []patchOp) (map[string]any, error) {
+	// The lists may grow by what the operations add.
+	if n, vals := len(ops), listValues(cur); n > 1 {
+		for _, op := range ops {
+			vals += listValues(op.value)
+		}
+		if n*(vals+1) > maxPatchWork {
+			return nil, badRequest(typeTooMany, "%d operations over %d multi-valued attribute values are too much work for one PATCH; send fewer operations per request", n, vals)
+		}
+	}
 	attrs, _ := cloneJSON(cur).(map[string]any)
 	if attrs == nil {
 		attrs = map[string]any{}
@@ -708,4 +723,21 @@ func emptyToNil(v any) any {
 		}
 	}
 	return v
+}
+
+// listValues counts the array elements in a decoded JSON value.
+func listValues(v any) int {
+	n := 0
+	switch x := v.(type) {
+	case []any:
+		n += len(x)
+		for _, e := range x {
+			n += listValues(e)
+		}
+	case map[string]any:
+		for _, e := range x {
+			n += listValues(e)
+		}
+	}
+	return n
 }
