@@ -30,6 +30,15 @@ func TestPatchCaseVariantKeysRefused(t *testing.T) {
 	}
 	r := c.must(200, "GET", "/Groups/"+g, "")
 	wantField(t, r.body, "displayName", "g")
+	// Also inside a path-less value, as in a POST body.
+	id := c.user("alice")
+	for _, body := range []string{
+		`{"Operations":[{"op":"replace","value":{"displayName":"A","DISPLAYNAME":"B"}}]}`,
+		`{"Operations":[{"op":"replace","value":{"name.givenName":"A","NAME.givenname":"B"}}]}`,
+		`{"Operations":[{"op":"replace","value":{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"A","Department":"B"}}}]}`,
+	} {
+		c.mustErr(400, typeInvalidSyntax, "PATCH", "/Users/"+id, body)
+	}
 }
 
 // userName at the top level and again inside the core schema's URN object
