@@ -214,11 +214,10 @@ func applyOp(rt *resourceType, id string, attrs map[string]any, op patchOp) erro
 	if !ok {
 		return badRequest(typeInvalidValue, "%s without a path needs an object value, got %s", op.op, describe(op.value))
 	}
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
+	keys, err := foldUniqueKeys(obj)
+	if err != nil {
+		return err
 	}
-	slices.Sort(keys)
 	for _, k := range keys {
 		v := obj[k]
 		switch lk := strings.ToLower(k); {
@@ -236,11 +235,10 @@ func applyOp(rt *resourceType, id string, attrs map[string]any, op patchOp) erro
 			if !ok {
 				return badRequest(typeInvalidValue, "%s must be an object, got %s", ext.ID, describe(v))
 			}
-			skeys := make([]string, 0, len(sub))
-			for sk := range sub {
-				skeys = append(skeys, sk)
+			skeys, err := foldUniqueKeys(sub)
+			if err != nil {
+				return err
 			}
-			slices.Sort(skeys)
 			for _, sk := range skeys {
 				t, err := resolvePatchPath(rt, ext.ID+":"+sk)
 				if err != nil {
@@ -261,6 +259,24 @@ func applyOp(rt *resourceType, id string, attrs map[string]any, op patchOp) erro
 		}
 	}
 	return nil
+}
+
+// foldUniqueKeys returns m's keys sorted, refusing two that differ only in
+// case (as a body does): they name one attribute, and sorting would pick
+// the winner.
+func foldUniqueKeys(m map[string]any) ([]string, error) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int { return strings.Compare(UserNameKey(a), UserNameKey(b)) })
+	for i := 1; i < len(keys); i++ {
+		if UserNameKey(keys[i-1]) == UserNameKey(keys[i]) {
+			return nil, badRequest(typeInvalidSyntax, "attribute %q given twice (as %q and %q)", keys[i], keys[i-1], keys[i])
+		}
+	}
+	slices.Sort(keys)
+	return keys, nil
 }
 
 // target is a resolved PATCH path.
