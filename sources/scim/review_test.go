@@ -193,3 +193,21 @@ func TestPatchWorkIsBounded(t *testing.T) {
 		t.Fatalf("%d members, want 1998", n)
 	}
 }
+
+// A member's type is immutable and must say what the member is: a user
+// listed as {"type":"Group"} (or retyped by a PATCH of
+// members[value eq "…"].type) made the stored group lie about its members.
+func TestMemberTypeMustMatch(t *testing.T) {
+	c := newTClient(t)
+	u := c.user("alice")
+	g := c.group("g")
+	c.mustErr(400, typeInvalidValue, "POST", "/Groups", `{"displayName":"x","members":[{"value":"`+u+`","type":"Group"}]}`)
+	c.mustErr(400, typeInvalidValue, "PATCH", "/Groups/"+g, `{"Operations":[{"op":"add","path":"members","value":[{"value":"`+u+`","type":"group"}]}]}`)
+	c.must(204, "PATCH", "/Groups/"+g, `{"Operations":[{"op":"add","path":"members","value":[{"value":"`+u+`","type":"User"}]}]}`)
+	c.mustErr(400, typeInvalidValue, "PATCH", "/Groups/"+g, `{"Operations":[{"op":"replace","path":"members[value eq \"`+u+`\"].type","value":"Group"}]}`)
+	r := c.must(200, "GET", "/Groups/"+g, "")
+	wantField(t, r.body, "members.0.type", "User")
+	// Without a type, or with the right one in another case, a member is fine.
+	h := c.group("h")
+	c.must(201, "POST", "/Groups", `{"displayName":"y","members":[{"value":"`+u+`"},{"value":"`+h+`","type":"GROUP"}]}`)
+}
