@@ -502,17 +502,18 @@ func lookupFold(m map[string]any, key string) (any, bool, error) {
 }
 
 // checkMembers refuses group members that are not resources of this
-// connection (only the ones added: a member deleted meanwhile was already
+// connection, and a member "type" that is not what the member is (only
+// for members added or retyped: a member deleted meanwhile was already
 // taken out of the group by the store).
 func checkMembers(tx RepoTx, rt *resourceType, old, attrs map[string]any) error {
 	if rt.Kind != KindGroup {
 		return nil
 	}
-	had := map[string]bool{}
+	had := map[string]any{} // value → its type as stored
 	for _, m := range values(old["members"]) {
 		if mm, ok := m.(map[string]any); ok {
 			if v, ok := mm["value"].(string); ok {
-				had[v] = true
+				had[v] = mm["type"]
 			}
 		}
 	}
@@ -529,10 +530,12 @@ func checkMembers(tx RepoTx, rt *resourceType, old, attrs map[string]any) error 
 		}
 		seen[v] = true
 		members = append(members, m)
-		if had[v] {
+		if t, ok := had[v]; ok && t == mm["type"] {
 			continue
 		}
+		kind := KindUser
 		if _, err := tx.Get(KindUser, v); errors.Is(err, ErrNotFound) {
+			kind = KindGroup
 			if _, err := tx.Get(KindGroup, v); errors.Is(err, ErrNotFound) {
 				return badRequest(typeInvalidValue, "members[%d]: no user or group with id %q here; create it first", i, v)
 			} else if err != nil {
@@ -540,6 +543,9 @@ func checkMembers(tx RepoTx, rt *resourceType, old, attrs map[string]any) error 
 			}
 		} else if err != nil {
 			return err
+		}
+		if t, ok := mm["type"].(string); ok && !strings.EqualFold(t, string(kind)) {
+			return badRequest(typeInvalidValue, "members[%d]: type is %q but %s is a %s", i, t, v, kind)
 		}
 	}
 	setOrDelete(attrs, "members", emptyToNil(members))
