@@ -103,5 +103,8 @@ func parsePath(raw string) (filter.Path, error) {
 	if p, ok := quickPath(raw); ok {
 		return p, nil
 	}
+	if err := checkFilterSize(raw); err != nil {
+		return filter.Path{}, err
+	}
 	return filter.ParsePath([]byte(raw))
 }

@@ -210,7 +210,66 @@ func decodeObject(body []byte) (map[string]any, error) {
 	if !ok {
 		return nil, badRequest(typeInvalidSyntax, "request body must be a JSON object, got %s", describe(v))
 	}
+	keys, err := checkDecoded(obj)
+	if err != nil {
+		return nil, err
+	}
+	// encoding/json keeps the last of two equal keys; a proxy or log that
+	// keeps the first would see another request. Every member of an
+	// object has one colon outside strings, so fewer decoded keys than
+	// colons means a key was given twice.
+	if keys != memberColons(body) {
+		return nil, badRequest(typeInvalidSyntax, "an object in the request body has the same key twice")
+	}
 	return obj, nil
+}
+
+// checkDecoded counts the object keys in v and refuses a number no
+// float64 holds (1e400): kept verbatim under an extension it would be
+// served back in every answer, which JSON clients (Go, .NET) then fail
+// to decode.
+func checkDecoded(v any) (int, error) {
+	n := 0
+	switch x := v.(type) {
+	case json.Number:
+		if _, err := strconv.ParseFloat(string(x), 64); err != nil {
+			return 0, badRequest(typeInvalidValue, "the number %s is out of range", clip(string(x)))
+		}
+	case map[string]any:
+		n = len(x)
+		for _, e := range x {
+			k, err := checkDecoded(e)
+			if err != nil {
+				return 0, err
+			}
+			n += k
+		}
+	case []any:
+		for _, e := range x {
+			k, err := checkDecoded(e)
+			if err != nil {
+				return 0, err
+			}
+			n += k
+		}
+	}
+	return n, nil
+}
+
+// memberColons counts the colons outside string literals of valid JSON.
+func memberColons(b []byte) int {
+	n, inStr := 0, false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inStr && c == '\\':
+			i++
+		case c == '"':
+			inStr = !inStr
+		case !inStr && c == ':':
+			n++
+		}
+	}
+	return n
 }
 
 // newID returns a random UUID (version 4): ids are opaque and never reused.
@@ -322,7 +381,12 @@ func (h *handler) replace(w http.ResponseWriter, r *http.Request, rt *resourceTy
 		h.writeError(w, r, err)
 		return
 	}
-	if bid, ok := lookupFold(body, "id"); ok {
+	bid, ok, err := lookupFold(body, "id")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if ok {
 		if s, _ := bid.(string); s != id {
 			h.writeError(w, r, &apiError{Status: http.StatusBadRequest, ScimType: typeMutability, Detail: fmt.Sprintf("id is read-only: the body's id %s differs from the URL's %q", describe(bid), id)})
 			return
@@ -417,27 +481,39 @@ func (h *handler) render(rt *resourceType, res *Resource) map[string]any {
 	return m
 }
 
-func lookupFold(m map[string]any, key string) (any, bool) {
-	for k, v := range m {
-		if strings.EqualFold(k, key) {
-			return v, true
+// lookupFold returns m's value for key spelt in any case (RFC 7643 §2.1:
+// attribute names are case-insensitive). A key given twice in different
+// case is refused: which one a map loop met first would decide.
+func lookupFold(m map[string]any, key string) (any, bool, error) {
+	var (
+		v     any
+		found string
+	)
+	for k, e := range m {
+		if !strings.EqualFold(k, key) {
+			continue
 		}
+		if found != "" {
+			return nil, false, badRequest(typeInvalidSyntax, "%q given twice (as %q and %q)", key, found, k)
+		}
+		v, found = e, k
 	}
-	return nil, false
+	return v, found != "", nil
 }
 
 // checkMembers refuses group members that are not resources of this
-// connection (only the ones added: a member deleted meanwhile was already
+// connection, and a member "type" that is not what the member is (only
+// for members added or retyped: a member deleted meanwhile was already
 // taken out of the group by the store).
 func checkMembers(tx RepoTx, rt *resourceType, old, attrs map[string]any) error {
 	if rt.Kind != KindGroup {
 		return nil
 	}
-	had := map[string]bool{}
+	had := map[string]any{} // value → its type as stored
 	for _, m := range values(old["members"]) {
 		if mm, ok := m.(map[string]any); ok {
 			if v, ok := mm["value"].(string); ok {
-				had[v] = true
+				had[v] = mm["type"]
 			}
 		}
 	}
@@ -454,10 +530,12 @@ func checkMembers(tx RepoTx, rt *resourceType, old, attrs map[string]any) error 
 		}
 		seen[v] = true
 		members = append(members, m)
-		if had[v] {
+		if t, ok := had[v]; ok && t == mm["type"] {
 			continue
 		}
+		kind := KindUser
 		if _, err := tx.Get(KindUser, v); errors.Is(err, ErrNotFound) {
+			kind = KindGroup
 			if _, err := tx.Get(KindGroup, v); errors.Is(err, ErrNotFound) {
 				return badRequest(typeInvalidValue, "members[%d]: no user or group with id %q here; create it first", i, v)
 			} else if err != nil {
@@ -465,6 +543,9 @@ func checkMembers(tx RepoTx, rt *resourceType, old, attrs map[string]any) error 
 			}
 		} else if err != nil {
 			return err
+		}
+		if t, ok := mm["type"].(string); ok && !strings.EqualFold(t, string(kind)) {
+			return badRequest(typeInvalidValue, "members[%d]: type is %q but %s is a %s", i, t, v, kind)
 		}
 	}
 	setOrDelete(attrs, "members", emptyToNil(members))

@@ -3,7 +3,6 @@ package scim
 import (
 	"context"
 	"slices"
-	"strings"
 	stdsync "sync"
 	"time"
 )
@@ -16,7 +15,7 @@ type MemRepo struct {
 	mu    stdsync.RWMutex
 	res   map[Kind]map[string]*Resource
 	ids   map[Kind][]string // sorted, for Scan's stable order
-	names map[string]string // lower(userName) → user id
+	names map[string]string // UserNameKey(userName) → user id
 	now   func() time.Time  // for Created/Modified
 	wmu   stdsync.Mutex     // one writer at a time
 }
@@ -56,7 +55,7 @@ func (m *MemRepo) Get(ctx context.Context, kind Kind, id string) (*Resource, err
 func (m *MemRepo) ByUserName(ctx context.Context, userName string) (*Resource, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	id, ok := m.names[strings.ToLower(userName)]
+	id, ok := m.names[UserNameKey(userName)]
 	if !ok {
 		return nil, ErrNotFound
 	}
@@ -97,7 +96,7 @@ func (m *MemRepo) Update(ctx context.Context, f func(tx RepoTx) error) error {
 		for id := range dels {
 			if old, ok := m.res[kind][id]; ok {
 				if kind == KindUser {
-					delete(m.names, strings.ToLower(old.UserName))
+					delete(m.names, UserNameKey(old.UserName))
 				}
 				delete(m.res[kind], id)
 				if i, found := slices.BinarySearch(m.ids[kind], id); found {
@@ -110,7 +109,7 @@ func (m *MemRepo) Update(ctx context.Context, f func(tx RepoTx) error) error {
 	// been swapped within the transaction.
 	for id := range tx.puts[KindUser] {
 		if old, ok := m.res[KindUser][id]; ok {
-			delete(m.names, strings.ToLower(old.UserName))
+			delete(m.names, UserNameKey(old.UserName))
 		}
 	}
 	for kind, puts := range tx.puts {
@@ -122,7 +121,7 @@ func (m *MemRepo) Update(ctx context.Context, f func(tx RepoTx) error) error {
 			}
 			m.res[kind][id] = r
 			if kind == KindUser {
-				m.names[strings.ToLower(r.UserName)] = id
+				m.names[UserNameKey(r.UserName)] = id
 			}
 		}
 	}
@@ -167,11 +166,11 @@ func (t *memTx) ByUserName(userName string) (*Resource, error) {
 
 func (t *memTx) userID(userName string) (string, error) {
 	for id, r := range t.puts[KindUser] {
-		if strings.EqualFold(r.UserName, userName) {
+		if UserNameKey(r.UserName) == UserNameKey(userName) {
 			return id, nil
 		}
 	}
-	id, ok := t.m.names[strings.ToLower(userName)]
+	id, ok := t.m.names[UserNameKey(userName)]
 	if !ok || t.dels[KindUser][id] {
 		return "", ErrNotFound
 	}

@@ -41,7 +41,14 @@ func normalizeBody(rt *resourceType, body map[string]any) (map[string]any, error
 				if err != nil {
 					return nil, err
 				}
+				// The same attribute at the top level too: which one
+				// ended up stored would depend on map order.
 				for ik, iv := range inner {
+					lik := strings.ToLower(ik)
+					if prev, dup := seen[lik]; dup {
+						return nil, badRequest(typeInvalidSyntax, "attribute %q given twice (as %q and inside %s)", ik, prev, k)
+					}
+					seen[lik] = k + ":" + ik
 					out[ik] = iv
 				}
 				continue

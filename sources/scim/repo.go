@@ -30,7 +30,9 @@ type Resource struct {
 	Kind Kind
 	ID   string // assigned by the listener on create, never changes
 	// UserName (User) is unique per connection, compared case-insensitively
-	// (RFC 7643 userName caseExact=false). For a Group it is empty.
+	// (RFC 7643 userName caseExact=false): two names are the same when
+	// their UserNameKey is (index by it, not by SQL lower() or ToLower).
+	// For a Group it is empty.
 	UserName string
 	// ExternalID is the sender's id; NOT unique (RFC 7643; the Microsoft
 	// collection reuses one).
