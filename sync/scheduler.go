@@ -32,6 +32,9 @@ type Scheduler struct {
 	tmu      stdsync.Mutex
 	triggers map[string]*trigger // by connection name
 	stopped  bool                // no new triggered runs once Stop began
+	// stuckGrace: how long past its deadline a run may still be going
+	// before the heartbeat stops (Heartbeat).
+	stuckGrace time.Duration
 	// OnResult, when set, is called after every scheduled run.
 	OnResult func(*Result, error)
 }
