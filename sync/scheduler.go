@@ -43,7 +43,8 @@ type Scheduler struct {
 // stops runs between ops).
 func NewScheduler(ctx context.Context, e *Engine) *Scheduler {
 	ctx, cancel := context.WithCancel(ctx)
-	return &Scheduler{engine: e, cron: cron.New(cron.WithLogger(cron.DiscardLogger)), ctx: ctx, cancel: cancel, clock: time.Now}
+	return &Scheduler{engine: e, cron: cron.New(cron.WithLogger(cron.DiscardLogger)), ctx: ctx, cancel: cancel, clock: time.Now,
+		stuckGrace: StuckGrace}
 }
 
 // Add schedules c. A tick that comes while the previous run of the same
