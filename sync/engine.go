@@ -23,6 +23,7 @@ type Engine struct {
 
 	mu       stdsync.Mutex
 	locks    map[string]*stdsync.Mutex
+	running  map[*inflightRun]struct{} // runs inside guarded, with their deadlines (Stuck)
 	counters map[string]*Counters
 	// ProgressEvery, when > 0, logs each run's progress (phase, pages,
 	// objects, ops applied of total) every that long while it lasts: the

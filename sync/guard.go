@@ -180,6 +180,7 @@ func (e *Engine) guarded(ctx context.Context, c *Connection, log *slog.Logger, f
 	if deadline == nil {
 		deadline = context.WithTimeoutCause
 	}
+	defer e.inflight(c.Name, time.Now().Add(timeout))()
 	rctx, cancel := deadline(context.WithValue(ctx, phaseKey{}, ph), timeout, errDeadline)
 	defer cancel()
 	var stalledIn string

@@ -10,16 +10,25 @@ import (
 // as long as the scheduler runs (Start to Stop). It is how the daemon pings
 // systemd's watchdog: f is called only while the loop that dispatches the
 // scheduled runs can still dispatch, so a scheduler that hangs stops the
-// pings and systemd restarts the service. f must return quickly; runs never
-// delay it (each job, runs included, gets its own goroutine).
+// pings and systemd restarts the service. So does a run still going
+// stuckGrace (StuckGrace) past its deadline: ended at the deadline, it
+// ignores it, and only a restart frees its connection. f must return
+// quickly; runs never delay it (each job, runs included, gets its own
+// goroutine).
 func (s *Scheduler) Heartbeat(interval time.Duration, f func()) {
 	if interval <= 0 {
 		return
 	}
 	s.cron.Schedule(every(interval), cron.FuncJob(func() {
-		if s.ctx.Err() == nil {
-			f()
+		if s.ctx.Err() != nil {
+			return
 		}
+		if conn, late, stuck := s.engine.Stuck(time.Now(), s.stuckGrace); stuck {
+			s.engine.Log.Error("a run is stuck past its deadline and ignores being ended; no heartbeat, so the service manager restarts idsync",
+				"connection", conn, "past_deadline", late.Round(time.Second))
+			return
+		}
+		f()
 	}))
 }
 

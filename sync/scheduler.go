@@ -32,6 +32,9 @@ type Scheduler struct {
 	tmu      stdsync.Mutex
 	triggers map[string]*trigger // by connection name
 	stopped  bool                // no new triggered runs once Stop began
+	// stuckGrace: how long past its deadline a run may still be going
+	// before the heartbeat stops (Heartbeat).
+	stuckGrace time.Duration
 	// OnResult, when set, is called after every scheduled run.
 	OnResult func(*Result, error)
 }
@@ -40,7 +43,8 @@ type Scheduler struct {
 // stops runs between ops).
 func NewScheduler(ctx context.Context, e *Engine) *Scheduler {
 	ctx, cancel := context.WithCancel(ctx)
-	return &Scheduler{engine: e, cron: cron.New(cron.WithLogger(cron.DiscardLogger)), ctx: ctx, cancel: cancel, clock: time.Now}
+	return &Scheduler{engine: e, cron: cron.New(cron.WithLogger(cron.DiscardLogger)), ctx: ctx, cancel: cancel, clock: time.Now,
+		stuckGrace: StuckGrace}
 }
 
 // Add schedules c. A tick that comes while the previous run of the same

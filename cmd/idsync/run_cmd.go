@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -205,17 +206,27 @@ func listen(ctx context.Context, a *app, d daemonHTTP) (*http.Server, error) {
 	mux.Handle("GET /{$}", statusPage(d))
 	mux.Handle("GET /metrics", d.metrics)
 	mountSCIM(ctx, mux, a, d) // push connections at /scim/v2/<connection>/
+	srv := newHTTPServer(withAuth(a, d, mux), a.log)
+	if t := a.cfg.HTTP.TLS; t != nil {
+		// Loaded here, not in the serving goroutine: a key the service's
+		// user cannot read must stop the start, not leave a daemon that
+		// said READY=1 with no listener.
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("http.tls: %w (the files must be readable by idsync's user; under systemd hand them over with LoadCredential=)", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("http.listen: %w", err)
 	}
 	mountNotify(ctx, mux, a, d) // /notify/<connection>/...: change notifications (notify_cmd.go); bound first: Graph calls it back
 	warnPlainBind(a.log, ln.Addr(), a.cfg.HTTP.TLS != nil)
-	srv := newHTTPServer(withAuth(a, d, mux), a.log)
 	go func() {
 		var err error
-		if t := a.cfg.HTTP.TLS; t != nil {
-			err = srv.ServeTLS(ln, t.CertFile, t.KeyFile)
+		if srv.TLSConfig != nil {
+			err = srv.ServeTLS(ln, "", "")
 		} else {
 			err = srv.Serve(ln)
 		}
