@@ -31,6 +31,9 @@ type Engine struct {
 	// deadline bounds a run's context (context.WithTimeoutCause when nil;
 	// tests pass the deadline by hand).
 	deadline func(context.Context, time.Duration, error) (context.Context, context.CancelFunc)
+	// beforeFirstCursor, when set, is called by a first sync's snapshot
+	// writer before its last transaction (tests order it after the apply).
+	beforeFirstCursor func()
 }
 
 // New returns an engine on store.

@@ -98,6 +98,9 @@ func (e *Engine) writeFirst(ctx context.Context, c *Connection, f *firstPull, pl
 				}
 				f.pages[i] = nil // written: let it go
 			}
+			if e.beforeFirstCursor != nil {
+				e.beforeFirstCursor()
+			}
 			return e.Store.Update(ctx, func(tx *state.Tx) error {
 				if f.full {
 					if err := tx.Sweep(c.Name, f.gen); err != nil {
