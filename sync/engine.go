@@ -268,7 +268,7 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 		// (a 100,000-user first sync peaked 100 MB higher without this).
 		first.mem = nil
 		runtime.GC()
-		e.writeFirst(ctx, c, first, res.Held == "")
+		e.writeFirst(ctx, c, first, res.RunID, res.Held == "")
 		defer func() { err = errors.Join(err, first.wait()) }()
 	}
 	if res.Held != "" {

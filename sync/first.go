@@ -85,9 +85,9 @@ func (f *firstPull) evaluate(tx *state.Tx, c *Connection) (*evaluation, error) {
 
 // writeFirst starts writing the snapshot, a page per transaction, then sweeps
 // and saves the cursor; planned says the plan was enqueued, so the dirty
-// marks the writes leave are covered by it and cleared. wait returns its
-// result.
-func (e *Engine) writeFirst(ctx context.Context, c *Connection, f *firstPull, planned bool) {
+// marks the writes leave are covered by it and cleared (unless an op of run
+// runID failed). wait returns its result.
+func (e *Engine) writeFirst(ctx context.Context, c *Connection, f *firstPull, runID int64, planned bool) {
 	f.done = make(chan error, 1)
 	f.mem = nil // the plan is made: only the pages are still needed
 	go func() {
@@ -108,8 +108,17 @@ func (e *Engine) writeFirst(ctx context.Context, c *Connection, f *firstPull, pl
 					}
 				}
 				if planned {
-					if err := tx.ClearDirty(c.Name, nil, nil, true); err != nil {
+					// An op that failed meanwhile marked its user dirty to be
+					// retried by the next (incremental) run: then every mark
+					// stays, and the next run evaluates everyone once.
+					failed, err := tx.RunFailures(runID)
+					if err != nil {
 						return err
+					}
+					if failed == 0 {
+						if err := tx.ClearDirty(c.Name, nil, nil, true); err != nil {
+							return err
+						}
 					}
 				}
 				return tx.SaveCursor(c.Name, f.next, f.full)
