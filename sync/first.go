@@ -47,8 +47,11 @@ func (e *Engine) pullFirst(ctx context.Context, c *Connection, opt Options, log 
 		return nil, err
 	}
 	setPhase(ctx, "pulling from "+c.idpName())
+	prog := progressOf(ctx)
+	prog.phase(PhasePull)
 	w := newPageWriter(f.mem.apply) // records page k while the source fetches k+1
 	next, full, err := c.Source.Pull(ctx, "", func(page []idsync.Change) error {
+		prog.page(len(page))
 		f.pages = append(f.pages, page) // emit owns page; both readers only read it
 		return w.put(page)
 	})
