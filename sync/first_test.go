@@ -134,3 +134,34 @@ func TestFirstSyncFailureBeforeSnapshotEndIsRetried(t *testing.T) {
 		t.Fatalf("next run: plan %q applied %d; bob's failed create was forgotten", got, res.Applied)
 	}
 }
+
+// A held first sync is released by an approval: the approved plan (the
+// same one) is applied, and the run after plans nothing.
+func TestFirstSyncHeldThenApproved(t *testing.T) {
+	h := newHarness(t, Policy{DefaultRole: "reader", Deprovision: DefaultDeprovision, MaxDeletes: 1})
+	h.src.user("a", "alice")
+	h.src.user("b", "bob", func(u *idsync.User) { u.Status = idsync.StatusDisabled })
+	h.src.user("c", "carol", func(u *idsync.User) { u.Status = idsync.StatusDisabled })
+	h.store.Update(context.Background(), func(tx *state.Tx) error {
+		for _, id := range []string{"b", "c"} {
+			if err := tx.SetAppliedUser("acme", "t-"+id, idsync.Account{ExternalID: id, UserName: id + "@acme.test", Active: true}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, id := range []string{"b", "c"} {
+		h.tgt.accounts["t-"+id] = idsync.Account{ExternalID: id, UserName: id + "@acme.test", Active: true}
+	}
+	held := h.run(Options{})
+	if held.Held == "" {
+		t.Fatalf("first run not held: %q", ops(held.Plan))
+	}
+	res, err := h.engine.Approve(context.Background(), h.conn, ApproveOptions{PlanID: held.PlanID})
+	if err != nil || res.Held != "" || res.Applied != len(held.Plan.Ops) {
+		t.Fatalf("approve: %v, held %q, applied %d of %q", err, res.Held, res.Applied, ops(held.Plan))
+	}
+	if res := h.run(Options{}); len(res.Plan.Ops) != 0 {
+		t.Fatalf("run after the approval planned %q", ops(res.Plan))
+	}
+}
