@@ -192,3 +192,13 @@ func (tx *Tx) Events(f Filter) ([]Event, error) {
 	}
 	return out, nil
 }
+
+// RunFailures counts the ops run runID recorded as failed so far (not a
+// failed listing of the workspace, kind "reconcile").
+func (tx *Tx) RunFailures(runID int64) (int, error) {
+	var n int
+	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT COUNT(*) FROM events WHERE run_id = ? AND result = 'failed' AND kind <> 'reconcile'`, runID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("state: count failed ops: %w", err)
+	}
+	return n, nil
+}

@@ -322,7 +322,6 @@ func (e *Engine) record(stop context.Context, c *Connection, runID int64, ps []s
 			if err := markDirty(tx, c.Name, op); err != nil {
 				return err
 			}
-			noteFailed(opCtx, op)
 			ev := state.Event{RunID: runID, Connection: c.Name, Kind: string(op.Kind), ObjectID: op.ObjectID,
 				Name: op.Name(), Result: "failed", Detail: c.scrub(cause.Error())}
 			if err := tx.AddEvent(ev); err != nil {

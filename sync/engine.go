@@ -32,6 +32,9 @@ type Engine struct {
 	// deadline bounds a run's context (context.WithTimeoutCause when nil;
 	// tests pass the deadline by hand).
 	deadline func(context.Context, time.Duration, error) (context.Context, context.CancelFunc)
+	// beforeFirstCursor, when set, is called by a first sync's snapshot
+	// writer before its last transaction (tests order it after the apply).
+	beforeFirstCursor func()
 }
 
 // New returns an engine on store.
@@ -266,10 +269,8 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 		// (a 100,000-user first sync peaked 100 MB higher without this).
 		first.mem = nil
 		runtime.GC()
-		e.writeFirst(ctx, c, first, res.Held == "")
-		var marks *failedMarks
-		ctx, marks = withFailedMarks(ctx)
-		defer func() { err = errors.Join(err, first.wait(), marks.remark(ctx, e, c.Name)) }()
+		e.writeFirst(ctx, c, first, res.RunID, res.Held == "")
+		defer func() { err = errors.Join(err, first.wait()) }()
 	}
 	if res.Held != "" {
 		log.Warn("plan held", "reason", res.Held, "plan", res.PlanID, "ops", len(res.Plan.Ops))

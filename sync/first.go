@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	stdsync "sync"
 
 	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/state"
@@ -100,9 +99,9 @@ func (f *firstPull) evaluate(tx *state.Tx, c *Connection) (*evaluation, error) {
 
 // writeFirst starts writing the snapshot, a page per transaction, then sweeps
 // and saves the cursor; planned says the plan was enqueued, so the dirty
-// marks the writes leave are covered by it and cleared. wait returns its
-// result.
-func (e *Engine) writeFirst(ctx context.Context, c *Connection, f *firstPull, planned bool) {
+// marks the writes leave are covered by it and cleared (unless an op of run
+// runID failed). wait returns its result.
+func (e *Engine) writeFirst(ctx context.Context, c *Connection, f *firstPull, runID int64, planned bool) {
 	f.done = make(chan error, 1)
 	f.mem = nil // the plan is made: only the pages are still needed
 	go func() {
@@ -113,6 +112,9 @@ func (e *Engine) writeFirst(ctx context.Context, c *Connection, f *firstPull, pl
 				}
 				f.pages[i] = nil // written: let it go
 			}
+			if e.beforeFirstCursor != nil {
+				e.beforeFirstCursor()
+			}
 			return e.Store.Update(ctx, func(tx *state.Tx) error {
 				if f.full {
 					if err := tx.Sweep(c.Name, f.gen); err != nil {
@@ -120,8 +122,17 @@ func (e *Engine) writeFirst(ctx context.Context, c *Connection, f *firstPull, pl
 					}
 				}
 				if planned {
-					if err := tx.ClearDirty(c.Name, nil, nil, true); err != nil {
+					// An op that failed meanwhile marked its user dirty to be
+					// retried by the next (incremental) run: then every mark
+					// stays, and the next run evaluates everyone once.
+					failed, err := tx.RunFailures(runID)
+					if err != nil {
 						return err
+					}
+					if failed == 0 {
+						if err := tx.ClearDirty(c.Name, nil, nil, true); err != nil {
+							return err
+						}
 					}
 				}
 				return tx.SaveCursor(c.Name, f.next, f.full)
@@ -139,47 +150,4 @@ func (f *firstPull) wait() error {
 		return fmt.Errorf("write the snapshot of the first read (the plan was made from it in memory; the next run reads everything again): %w", err)
 	}
 	return nil
-}
-
-// failedMarks collects the ops of a first sync that failed for good while
-// its snapshot was being written: their dirty marks (the retry on the next
-// run) would otherwise be wiped by the writer's closing ClearDirty, which
-// may commit after them.
-type failedMarks struct {
-	mu  stdsync.Mutex
-	ops []idsync.Op
-}
-
-type failedMarksKey struct{}
-
-func withFailedMarks(ctx context.Context) (context.Context, *failedMarks) {
-	m := &failedMarks{}
-	return context.WithValue(ctx, failedMarksKey{}, m), m
-}
-
-// noteFailed remembers op's dirty mark for the first sync running in ctx, if any.
-func noteFailed(ctx context.Context, op idsync.Op) {
-	if m, ok := ctx.Value(failedMarksKey{}).(*failedMarks); ok {
-		m.mu.Lock()
-		m.ops = append(m.ops, op)
-		m.mu.Unlock()
-	}
-}
-
-// remark marks the failed ops' objects dirty again, once the snapshot
-// writer has finished.
-func (m *failedMarks) remark(ctx context.Context, e *Engine, conn string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.ops) == 0 {
-		return nil
-	}
-	return e.Store.Update(context.WithoutCancel(ctx), func(tx *state.Tx) error {
-		for _, op := range m.ops {
-			if err := markDirty(tx, conn, op); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }

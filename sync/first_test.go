@@ -2,7 +2,10 @@ package sync
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/state"
@@ -85,5 +88,80 @@ func TestFirstSyncHeldKeepsDirtyMarks(t *testing.T) {
 	})
 	if counts.Users != 3 || len(dirty) != 3 || h.cursor().Cursor == "" {
 		t.Errorf("held first sync: snapshot %+v, dirty %v, cursor %q", counts, dirty, h.cursor().Cursor)
+	}
+}
+
+// An op that fails during a first sync is retried by the next run, however
+// the apply and the snapshot writer interleave: the writer's last
+// transaction clears the dirty marks its pages left, and must not clear
+// the one the failure left (the next run is incremental and plans only
+// dirty users).
+func TestFirstSyncFailureBeforeSnapshotEndIsRetried(t *testing.T) {
+	h := newHarness(t, Policy{DefaultRole: "reader"})
+	h.src.user("a", "alice")
+	h.src.user("b", "bob")
+	broken := true
+	h.tgt.fail = func(op idsync.Op, call int) error {
+		if broken && op.ObjectID == "b" {
+			return errors.New("400 Bad Request: invalid userName")
+		}
+		return nil
+	}
+	// The writer's last transaction waits until every op is applied or
+	// recorded as failed.
+	h.engine.beforeFirstCursor = func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			n := -1
+			h.store.View(context.Background(), func(tx *state.Tx) (err error) {
+				n, err = tx.OutboxLen("acme")
+				return err
+			})
+			if n == 0 {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+		t.Error("the first sync's ops were not all done")
+	}
+	res := h.run(Options{})
+	if res.Applied != 1 || res.Failed != 1 || h.cursor().Cursor == "" {
+		t.Fatalf("first sync: applied %d failed %d cursor %q", res.Applied, res.Failed, h.cursor().Cursor)
+	}
+	broken = false
+	res = h.run(Options{})
+	if got := ops(res.Plan); !slices.Equal(got, []string{"create bob@acme.test"}) || res.Applied != 1 {
+		t.Fatalf("next run: plan %q applied %d; bob's failed create was forgotten", got, res.Applied)
+	}
+}
+
+// A held first sync is released by an approval: the approved plan (the
+// same one) is applied, and the run after plans nothing.
+func TestFirstSyncHeldThenApproved(t *testing.T) {
+	h := newHarness(t, Policy{DefaultRole: "reader", Deprovision: DefaultDeprovision, MaxDeletes: 1})
+	h.src.user("a", "alice")
+	h.src.user("b", "bob", func(u *idsync.User) { u.Status = idsync.StatusDisabled })
+	h.src.user("c", "carol", func(u *idsync.User) { u.Status = idsync.StatusDisabled })
+	h.store.Update(context.Background(), func(tx *state.Tx) error {
+		for _, id := range []string{"b", "c"} {
+			if err := tx.SetAppliedUser("acme", "t-"+id, idsync.Account{ExternalID: id, UserName: id + "@acme.test", Active: true}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, id := range []string{"b", "c"} {
+		h.tgt.accounts["t-"+id] = idsync.Account{ExternalID: id, UserName: id + "@acme.test", Active: true}
+	}
+	held := h.run(Options{})
+	if held.Held == "" {
+		t.Fatalf("first run not held: %q", ops(held.Plan))
+	}
+	res, err := h.engine.Approve(context.Background(), h.conn, ApproveOptions{PlanID: held.PlanID})
+	if err != nil || res.Held != "" || res.Applied != len(held.Plan.Ops) {
+		t.Fatalf("approve: %v, held %q, applied %d of %q", err, res.Held, res.Applied, ops(held.Plan))
+	}
+	if res := h.run(Options{}); len(res.Plan.Ops) != 0 {
+		t.Fatalf("run after the approval planned %q", ops(res.Plan))
 	}
 }

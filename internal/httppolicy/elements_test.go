@@ -1,6 +1,7 @@
 package httppolicy_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -74,5 +75,35 @@ func TestTextPlainAndNot(t *testing.T) {
 		if got := httppolicy.Text(in); got != want {
 			t.Errorf("Text(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// On hostile pages the scanned next link is the one encoding/json decodes,
+// or the scan finds none (the decoder's link is then followed instead):
+// a link inside a string value, an escaped key, duplicated keys.
+func TestScanObjectAgreesWithTheDecoder(t *testing.T) {
+	for _, body := range []string{
+		`{"value":[{"x":"\"@odata.nextLink\":\"https://evil/\""}],"y":"\",\"@odata.nextLink\":\"https://evil/\"","@odata.deltaLink":"d"}`,
+		`{"\u0040odata.nextLink":"https://graph/a","value":[]}`,
+		`{"@odata.nextLink":"https://graph/a","value":[],"@odata.nextLink":"https://graph/b"}`,
+		`{"@odata.nextLink":"https://graph/a","x":{"@odata.nextLink":"https://evil/"},"value":[{"value":[1,2,3,4]}]}`,
+		`{"@odata.nextLink":"https://graph/a\\\"b","value":[]}`,
+	} {
+		var doc struct {
+			Next string `json:"@odata.nextLink"`
+		}
+		if err := json.Unmarshal([]byte(body), &doc); err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		next, err := httppolicy.ScanObject([]byte(body), "value", 2, "@odata.nextLink")
+		if err != nil || next != doc.Next {
+			t.Errorf("%s: scanned %q (%v), decoded %q", body, next, err, doc.Next)
+		}
+	}
+	// A key differing in letter case: encoding/json takes it, the scan
+	// does not; the caller follows the decoder's link when they differ.
+	body := `{"@odata.nextLink":"https://graph/a","@ODATA.NEXTLINK":"https://graph/b"}`
+	if next, _ := httppolicy.ScanObject([]byte(body), "value", 2, "@odata.nextLink"); next != "https://graph/a" {
+		t.Errorf("case-folded duplicate: scanned %q", next)
 	}
 }

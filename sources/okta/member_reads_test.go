@@ -236,3 +236,53 @@ func TestMemberReadsConfigEdit(t *testing.T) {
 		})
 	}
 }
+
+// A role rule's group dropped from the config, changed while nobody read
+// it (and through a full read that kept its old members), then named again:
+// its stale members grant nothing; the run that names it again reads it.
+func TestMemberReadsRuleDroppedThenRestored(t *testing.T) {
+	srv, sample := memberOrg(t)
+	st, tgt := memberEnv(t)
+	e := sync.New(st, nil)
+	ctx := context.Background()
+	admins := sample.Groups["Whale Admins"]
+	alice, bob := sample.Users["alice"], sample.Users["bob"]
+	rules := []sync.RoleRule{{Group: "Whale Admins", Role: "admin"}}
+	roleOf := func(res *sync.Result, id string) string {
+		for _, op := range res.Plan.Ops {
+			if op.ObjectID == id && op.Account != nil {
+				return op.Account.Role
+			}
+		}
+		return ""
+	}
+	run := func(rules []sync.RoleRule, opt sync.Options) *sync.Result {
+		t.Helper()
+		srv.Advance(10 * time.Minute)
+		res, err := e.Run(ctx, memberConn(t, srv, tgt, rules), opt)
+		if err != nil || res.Failed > 0 || res.Held != "" {
+			t.Fatalf("run: %v, %d failed, held %q", err, res.Failed, res.Held)
+		}
+		return res
+	}
+	if res := run(rules, sync.Options{}); roleOf(res, alice) != "admin" {
+		t.Fatalf("first run: alice is not admin: %v", res.Plan.Ops)
+	}
+	if res := run(nil, sync.Options{}); roleOf(res, alice) != "reader" {
+		t.Fatalf("rule dropped: alice not demoted: %v", res.Plan.Ops)
+	}
+	srv.RemoveMember(admins, alice)
+	srv.AddMember(admins, bob)
+	run(nil, sync.Options{})
+	run(nil, sync.Options{Full: true})
+	if got := groupUsers(t, st, admins); !slices.Equal(got, []string{alice}) {
+		t.Fatalf("Whale Admins while unread = %v, want alice's stale membership kept", got)
+	}
+	res := run(rules, sync.Options{})
+	if r := roleOf(res, alice); r != "" {
+		t.Errorf("rule restored: alice planned as %q from a stale membership", r)
+	}
+	if r := roleOf(res, bob); r != "admin" {
+		t.Errorf("rule restored: bob planned as %q, want admin; plan %v", r, res.Plan.Ops)
+	}
+}
