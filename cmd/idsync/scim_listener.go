@@ -26,8 +26,8 @@ import (
 const scimPrefix = "/scim/v2/"
 
 // Failed authentications per client address: a burst of authFailBurst,
-// then one per authFailEvery. Beyond, the address gets 429 without its
-// token being looked at.
+// then one per authFailEvery. Beyond, a wrong token from the address gets
+// 429, unlogged; a right one is still served.
 const (
 	authFailBurst = 10
 	authFailEvery = 6 * time.Second
@@ -118,13 +118,19 @@ func (l *scimListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.Path, scimPrefix)
 	name, _, _ := strings.Cut(rest, "/")
 	addr := clientAddr(r)
-	if lim := l.failLimiter(addr, false); lim != nil && lim.Tokens() < 1 {
+	pc := l.conn(name)
+	// The token is looked at first (a hash and a map lookup): a right one
+	// is served whatever the address's failures. Behind a proxy, a NAT or
+	// the IdP's shared egress every client has one address, and anyone's
+	// garbage must not lock the IdP out. Tokens are 256 random bits, so
+	// the limit is not what stops guessing; it keeps refusals cheap and
+	// out of the log.
+	tok, why := l.authenticate(pc, name, r)
+	if lim := l.failLimiter(addr, false); tok == nil && lim != nil && lim.Tokens() < 1 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(authFailEvery.Seconds())))
 		scimError(w, http.StatusTooManyRequests, "too many failed authentications from this address; try again later")
 		return
 	}
-	pc := l.conn(name)
-	tok, why := l.authenticate(pc, name, r)
 	if tok == nil {
 		// The same answer for an unknown connection, a missing, wrong,
 		// expired or revoked token, or another connection's: nothing about
