@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-
 	pushscim "github.com/idsync/idsync/sources/scim"
 	"github.com/idsync/idsync/state"
 )
