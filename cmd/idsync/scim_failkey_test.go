@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -40,7 +41,7 @@ func TestFailedAuthLimitCoversAnIPv6Prefix(t *testing.T) {
 		return w.Code
 	}
 	for i := range authFailBurst {
-		if code := do("[2001:db8:1:2::" + string(rune('a'+i)) + "]:4000"); code != http.StatusUnauthorized {
+		if code := do(fmt.Sprintf("[2001:db8:1:2::%x]:4000", i+1)); code != http.StatusUnauthorized {
 			t.Fatalf("attempt %d: %d", i, code)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	stdsync "sync"
@@ -106,6 +107,18 @@ func scimError(w http.ResponseWriter, status int, detail string) {
 	fmt.Fprintf(w, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"%d","detail":%q}`+"\n", status, detail)
 }
 
+// failKey is whose failed-authentication budget a client address spends:
+// the address, or for IPv6 its /64 (one client holds a whole /64, and
+// could otherwise start afresh at every request).
+func failKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil || !ip.Is6() || ip.Is4In6() {
+		return addr
+	}
+	p, _ := ip.Prefix(64)
+	return p.String()
+}
+
 func clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -126,7 +139,7 @@ func (l *scimListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// the limit is not what stops guessing; it keeps refusals cheap and
 	// out of the log.
 	tok, why := l.authenticate(pc, name, r)
-	if lim := l.failLimiter(addr, false); tok == nil && lim != nil && lim.Tokens() < 1 {
+	if lim := l.failLimiter(failKey(addr), false); tok == nil && lim != nil && lim.Tokens() < 1 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(authFailEvery.Seconds())))
 		scimError(w, http.StatusTooManyRequests, "too many failed authentications from this address; try again later")
 		return
@@ -135,7 +148,7 @@ func (l *scimListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The same answer for an unknown connection, a missing, wrong,
 		// expired or revoked token, or another connection's: nothing about
 		// the connection is revealed. The log says why, never the token.
-		l.failLimiter(addr, true).Allow()
+		l.failLimiter(failKey(addr), true).Allow()
 		l.log.Warn("scim: refused a request", "connection", name, "client", addr, "reason", why, "method", r.Method, "path", r.URL.Path)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="idsync"`)
 		scimError(w, http.StatusUnauthorized, "a valid bearer token is required (idsync token create CONNECTION)")
