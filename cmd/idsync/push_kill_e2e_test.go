@@ -18,7 +18,8 @@ func TestPushSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("e2e")
 	}
-	p := newPushE2E(t, "    safety: {max_delete_percent: 0}\n", "initech")
+	// No per-token rate limit: the test counts what it looks up after.
+	p := newPushE2EFor(t, "    safety: {max_delete_percent: 0}\n", "source: {type: scim, debounce: 200ms, rate_limit: 0}", "", "initech")
 	p.start()
 	tok := p.token("initech")
 	var mu stdsync.Mutex
