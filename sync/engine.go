@@ -311,6 +311,14 @@ func (e *Engine) finish(ctx context.Context, res *Result, runErr error, log *slo
 	}
 }
 
+// pushSourceType is the source type of push connections, and
+// pushSafetyWindow how far back their safety limits count what was taken
+// away (see safety).
+const (
+	pushSourceType   = "scim"
+	pushSafetyWindow = time.Hour
+)
+
 // safety returns why plan must be held, or "". Group deletes count toward
 // max_deletes with the users' deletes and disables; for
 // max_delete_percent each is a share of its own kind (users of the applied
@@ -330,12 +338,26 @@ func (c *Connection) safety(tx *state.Tx, plan idsync.Plan) (string, error) {
 	if n == 0 {
 		return "", nil
 	}
+	recent := ""
+	if c.SourceType == pushSourceType {
+		// A push connection's mass removal arrives one user per request,
+		// each run planning a few: what was taken away in the last
+		// pushSafetyWindow (since the latest approval) counts too.
+		u, g, err := tx.RecentTakeAways(c.Name, time.Now().Add(-pushSafetyWindow))
+		if err != nil {
+			return "", err
+		}
+		if u+g > 0 {
+			users, groups, n = users+u, groups+g, n+u+g
+			recent = fmt.Sprintf(", %d of them pushed and applied in the last hour", u+g)
+		}
+	}
 	p := c.Policy
 	if p.MaxDeletes > 0 && n > p.MaxDeletes {
 		if groups == 0 {
-			return fmt.Sprintf("%d deletes and disables exceed safety.max_deletes (%d)", n, p.MaxDeletes), nil
+			return fmt.Sprintf("%d deletes and disables%s exceed safety.max_deletes (%d)", n, recent, p.MaxDeletes), nil
 		}
-		return fmt.Sprintf("%d deletes and disables (%d of them group deletes) exceed safety.max_deletes (%d)", n, groups, p.MaxDeletes), nil
+		return fmt.Sprintf("%d deletes and disables (%d of them group deletes%s) exceed safety.max_deletes (%d)", n, groups, recent, p.MaxDeletes), nil
 	}
 	if p.MaxDeletePercent > 0 && users > 0 {
 		applied, err := tx.AppliedCount(c.Name)

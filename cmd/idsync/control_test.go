@@ -95,7 +95,7 @@ func TestForwardedCommandsMatchInProcess(t *testing.T) {
 	for _, argv := range [][]string{{"status"}, {"--config", a.config, "run"}, {"config", "check"}, {}} {
 		var out, errb bytes.Buffer
 		code, err := forward(context.Background(), sock, &globals{argv: argv, stdout: &out, stderr: &errb}, nil)
-		if err != nil || code != exitError || !strings.Contains(errb.String(), "carries out only sync, approve, notify") {
+		if err != nil || code != exitError || !strings.Contains(errb.String(), "carries out only sync, approve, notify off|on|register and token create|revoke") {
 			t.Fatalf("forwarding %q: exit %d, %v\n%s%s", argv, code, err, out.String(), errb.String())
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	stdsync "sync"
@@ -26,8 +27,8 @@ import (
 const scimPrefix = "/scim/v2/"
 
 // Failed authentications per client address: a burst of authFailBurst,
-// then one per authFailEvery. Beyond, the address gets 429 without its
-// token being looked at.
+// then one per authFailEvery. Beyond, a wrong token from the address gets
+// 429, unlogged; a right one is still served.
 const (
 	authFailBurst = 10
 	authFailEvery = 6 * time.Second
@@ -106,6 +107,18 @@ func scimError(w http.ResponseWriter, status int, detail string) {
 	fmt.Fprintf(w, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"%d","detail":%q}`+"\n", status, detail)
 }
 
+// failKey is whose failed-authentication budget a client address spends:
+// the address, or for IPv6 its /64 (one client holds a whole /64, and
+// could otherwise start afresh at every request).
+func failKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil || !ip.Is6() || ip.Is4In6() {
+		return addr
+	}
+	p, _ := ip.Prefix(64)
+	return p.String()
+}
+
 func clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -118,18 +131,24 @@ func (l *scimListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.Path, scimPrefix)
 	name, _, _ := strings.Cut(rest, "/")
 	addr := clientAddr(r)
-	if lim := l.failLimiter(addr, false); lim != nil && lim.Tokens() < 1 {
+	pc := l.conn(name)
+	// The token is looked at first (a hash and a map lookup): a right one
+	// is served whatever the address's failures. Behind a proxy, a NAT or
+	// the IdP's shared egress every client has one address, and anyone's
+	// garbage must not lock the IdP out. Tokens are 256 random bits, so
+	// the limit is not what stops guessing; it keeps refusals cheap and
+	// out of the log.
+	tok, why := l.authenticate(pc, name, r)
+	if lim := l.failLimiter(failKey(addr), false); tok == nil && lim != nil && lim.Tokens() < 1 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(authFailEvery.Seconds())))
 		scimError(w, http.StatusTooManyRequests, "too many failed authentications from this address; try again later")
 		return
 	}
-	pc := l.conn(name)
-	tok, why := l.authenticate(pc, name, r)
 	if tok == nil {
 		// The same answer for an unknown connection, a missing, wrong,
 		// expired or revoked token, or another connection's: nothing about
 		// the connection is revealed. The log says why, never the token.
-		l.failLimiter(addr, true).Allow()
+		l.failLimiter(failKey(addr), true).Allow()
 		l.log.Warn("scim: refused a request", "connection", name, "client", addr, "reason", why, "method", r.Method, "path", r.URL.Path)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="idsync"`)
 		scimError(w, http.StatusUnauthorized, "a valid bearer token is required (idsync token create CONNECTION)")

@@ -93,10 +93,16 @@ func TestListenerFailedAuthLimitPerAddress(t *testing.T) {
 			t.Fatalf("attempt %d: %d", i, r.StatusCode)
 		}
 	}
-	// The address is out of attempts: even the right token waits.
-	r := f.do("GET", "/Users", f.token, nil)
+	// The address is out of attempts: another wrong token waits, unlogged.
+	r := f.do("GET", "/Users", "wrong", nil)
 	if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("after %d failures: %d", authFailBurst, r.StatusCode)
+	}
+	// The right token is still served: behind a proxy (or a NAT, or the
+	// IdP's shared egress) every client has the same address, and anyone's
+	// garbage must not lock the IdP out of its own connection.
+	if r := f.do("GET", "/Users", f.token, nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("the right token from an address out of attempts: %d, want 200", r.StatusCode)
 	}
 	if log := f.log.String(); strings.Contains(log, "wrong") || strings.Count(log, "unknown token") != authFailBurst {
 		t.Errorf("log:\n%s", log)
