@@ -35,11 +35,13 @@ type Run struct {
 
 // StartRun records the start of a run and returns its id.
 func (tx *Tx) StartRun(conn, kind string) (int64, error) {
-	res, err := tx.exec(`INSERT INTO runs (connection, kind, started_at) VALUES (?, ?, ?)`, conn, kind, tx.now())
-	if err != nil {
+	// RETURNING, not LastInsertId: PostgreSQL's driver has none.
+	var id int64
+	if err := tx.tx.QueryRowContext(tx.ctx, `INSERT INTO runs (connection, kind, started_at) VALUES (?, ?, ?) RETURNING id`,
+		conn, kind, tx.now()).Scan(&id); err != nil {
 		return 0, fmt.Errorf("state: record run: %w", err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 // FinishRun records how run id ended.
