@@ -179,6 +179,25 @@ func (d *dialect) args(args []any) []any {
 	return out
 }
 
+// nowMillis is an expression for the database's clock in milliseconds
+// since the epoch: leases expire by one clock, the database's, whatever
+// the daemons' clocks say.
+func (d *dialect) nowMillis() string {
+	if d.postgres() {
+		return `CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)`
+	}
+	return `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`
+}
+
+// forShare locks the rows a SELECT reads against updates until the
+// transaction ends (PostgreSQL); SQLite's one writer needs nothing.
+func (d *dialect) forShare() string {
+	if d.postgres() {
+		return ` FOR SHARE`
+	}
+	return ``
+}
+
 // tableExists is a query counting the tables named by its one argument.
 func (d *dialect) tableExists() string {
 	if d.postgres() {

@@ -40,6 +40,9 @@ func withoutTargetIDs(op idsync.Op) idsync.Op {
 // Enqueue writes ops to the outbox in order, without workspace ids, and
 // returns them with their stable ids set.
 func (tx *Tx) Enqueue(conn string, runID int64, ops []idsync.Op) ([]idsync.Op, error) {
+	if err := tx.fenced(conn); err != nil {
+		return nil, err
+	}
 	var seq int64
 	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT COALESCE(MAX(seq), 0) FROM outbox WHERE connection = ?`, conn).Scan(&seq); err != nil {
 		return nil, fmt.Errorf("state: enqueue: %w", err)
@@ -90,6 +93,9 @@ func (tx *Tx) OutboxLen(conn string) (int, error) {
 
 // Done removes an op from the outbox.
 func (tx *Tx) Done(conn string, seq int64) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	if _, err := tx.exec(`DELETE FROM outbox WHERE connection = ? AND seq = ?`, conn, seq); err != nil {
 		return fmt.Errorf("state: remove op from outbox: %w", err)
 	}
@@ -108,6 +114,9 @@ type HeldPlan struct {
 // Hold stores plan, with its id, as the connection's held plan, replacing
 // an older one.
 func (tx *Tx) Hold(conn string, runID int64, reason string, plan idsync.Plan) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	data, err := json.Marshal(plan)
 	if err != nil {
 		return err
@@ -149,6 +158,9 @@ func (tx *Tx) Held(conn string) (*HeldPlan, error) {
 
 // DropHeld discards the connection's held plan.
 func (tx *Tx) DropHeld(conn string) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	if _, err := tx.exec(`DELETE FROM held_plans WHERE connection = ?`, conn); err != nil {
 		return fmt.Errorf("state: drop held plan: %w", err)
 	}

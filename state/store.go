@@ -22,6 +22,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	stdsync "sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
@@ -36,7 +37,12 @@ type Store struct {
 	path     string // the SQLite file, or the PostgreSQL DSN with its password hidden
 	readOnly bool
 	d        *dialect
-	dsn      string // PostgreSQL: the DSN, for the scratch connections of dry runs
+	dsn      string   // PostgreSQL: the DSN, for the scratch connections of dry runs
+	fence    *fencing // set by Fence: writes check leases (lease.go)
+	// lease is the handle leases are renewed on (leaseDB).
+	lease     *sql.DB
+	leaseErr  error
+	leaseOnce stdsync.Once
 	// Now stamps runs, events and cursors; tests replace it.
 	Now func() time.Time
 }
@@ -134,7 +140,12 @@ func openDB(dsn, path string) (*Store, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.lease != nil && s.lease != s.db {
+		s.lease.Close()
+	}
+	return s.db.Close()
+}
 
 // CopyTo writes a consistent copy of the database to the file path (which
 // must not exist), from one read transaction: the writer beside it is not
@@ -286,6 +297,9 @@ type Tx struct {
 	ctx   context.Context
 	store *Store
 	stmts map[string]*sql.Stmt
+	// checked: the connections whose lease this transaction has checked
+	// (and locked) already, on a fenced store.
+	checked map[string]bool
 }
 
 // Begin starts a writing transaction. The caller must Commit or Rollback it.
