@@ -57,14 +57,25 @@ func (tx *Tx) FinishRun(r Run) error {
 // interrupted, with an event in the provisioning log for each, and returns
 // them. Only the holder of the state's Lock may call it, right after taking
 // the lock: then no run can still be going.
-func (tx *Tx) CloseInterrupted() ([]Run, error) {
+func (tx *Tx) CloseInterrupted() ([]Run, error) { return tx.closeInterrupted("") }
+
+// CloseInterruptedOf is CloseInterrupted for one connection: a daemon that
+// takes a connection's lease over closes the runs its previous holder left
+// (several daemons share a PostgreSQL state; the others' runs go on).
+func (tx *Tx) CloseInterruptedOf(conn string) ([]Run, error) { return tx.closeInterrupted(conn) }
+
+func (tx *Tx) closeInterrupted(conn string) ([]Run, error) {
+	q, args := `SELECT id, connection, kind, started_at FROM runs WHERE result = ?`, []any{RunRunning}
+	if conn != "" {
+		q, args = q+` AND connection = ?`, append(args, conn)
+	}
 	runs, err := queryAll(tx, func(r *sql.Rows) (Run, error) {
 		var run Run
 		var started string
 		err := r.Scan(&run.ID, &run.Connection, &run.Kind, &started)
 		run.StartedAt = parseTime(started)
 		return run, err
-	}, `SELECT id, connection, kind, started_at FROM runs WHERE result = ? ORDER BY id`, RunRunning)
+	}, q+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("state: read unfinished runs: %w", err)
 	}

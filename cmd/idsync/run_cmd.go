@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/idsync/idsync/state"
 	"github.com/idsync/idsync/sync"
 )
 
@@ -57,9 +58,21 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 	// sent to the control socket run on the one current when they arrive.
 	var cur atomic.Pointer[app]
 	cur.Store(a)
+	// With a PostgreSQL state, the daemon runs the connections it holds
+	// leases on (postgres.go); lm is nil with SQLite.
+	var lm *leaser
+	ctlPath := controlPath(a.cfg.State)
+	if state.IsPostgres(a.cfg.State) {
+		if lm, err = startLeaser(ctx, a, g.argv, func() []string { return connNames(cur.Load()) }); err != nil {
+			return err
+		}
+		defer lm.leave() // after the scheduler stopped (below)
+		ctlPath = lm.self.Control
+	}
 	var ready stdsync.Once
 	readyCh := make(chan struct{})
 	start := func(a *app) (*sync.Scheduler, error) {
+		a, runNow := lm.scheduled(a)
 		s := sync.NewScheduler(ctx, a.engine)
 		s.OnResult = func(res *sync.Result, err error) {
 			ready.Do(func() { close(readyCh) })
@@ -76,12 +89,14 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 			}
 		}
 		for _, c := range a.conns {
-			s.RunNow(c, sync.Options{})
+			if runNow(c) {
+				s.RunNow(c, sync.Options{})
+			}
 		}
 		s.Start()
 		return s, nil
 	}
-	ctl, err := listenControl(ctx, controlPath(a.cfg.State), log, cur.Load)
+	ctl, err := listenControl(ctx, ctlPath, log, cur.Load)
 	if err != nil {
 		return err
 	}
@@ -107,7 +122,7 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 		defer srv.Shutdown(context.WithoutCancel(ctx))
 	}
 	notify("READY=1")
-	log.Info("idsync running", "connections", len(a.conns), "state", a.cfg.State, "control", controlPath(a.cfg.State))
+	log.Info("idsync running", "connections", len(a.conns), "state", state.Redact(a.cfg.State), "control", ctlPath)
 
 	var retired stdsync.WaitGroup // schedulers replaced by a reload, finishing their runs
 	for {
@@ -140,6 +155,15 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 			curSched.Store(sched)
 			notify("READY=1")
 			log.Info("configuration reloaded", "connections", len(next.conns))
+		case <-lm.changes(): // a lease gained or lost: the scheduler runs what is held
+			old := sched
+			if sched, err = start(cur.Load()); err != nil {
+				log.Error("restarting the scheduler on a lease change failed", "error", err)
+				sched = old
+				continue
+			}
+			retired.Go(func() { old.Stop(true) })
+			curSched.Store(sched)
 		}
 	}
 }
@@ -152,7 +176,7 @@ func reload(ctx context.Context, g *globals, cur *app) (*app, error) {
 		return nil, err
 	}
 	if cfg.State != cur.cfg.State {
-		return nil, fmt.Errorf("state: changed from %s to %s; restart idsync to switch databases", cur.cfg.State, cfg.State)
+		return nil, fmt.Errorf("state: changed from %s to %s; restart idsync to switch databases", state.Redact(cur.cfg.State), state.Redact(cfg.State))
 	}
 	next := &app{cfg: cfg, store: cur.store, engine: cur.engine, log: cur.log, file: file}
 	if err := next.wire(ctx, cfg); err != nil {
