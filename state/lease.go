@@ -127,7 +127,7 @@ func (s *Store) leaseDB() (*sql.DB, error) {
 		return s.db, nil
 	}
 	s.leaseOnce.Do(func() {
-		s.lease, s.leaseErr = sql.Open("pgx", s.dsn)
+		s.lease, s.leaseErr = pgOpen(s.dsn)
 		if s.leaseErr == nil {
 			s.lease.SetMaxOpenConns(1)
 		}

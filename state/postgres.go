@@ -11,7 +11,8 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // IsPostgres reports whether a state location names a PostgreSQL database
@@ -44,13 +45,31 @@ func Redact(loc string) string {
 	return u.String()
 }
 
+// pgOpen is a database handle on dsn. Its sessions plan every statement
+// for its arguments (plan_cache_mode=force_custom_plan, unless the DSN
+// says otherwise): the store prepares each statement once per
+// transaction, and a generic plan PostgreSQL caches while a table is
+// still small (a first read's transaction fills it from empty) keeps
+// scanning the whole table as it grows — a first read of 100,000 users
+// went quadratic.
+func pgOpen(dsn string) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, errors.New("the state's URL does not parse as a PostgreSQL DSN (not shown: it may hold a password)")
+	}
+	if _, ok := cfg.RuntimeParams["plan_cache_mode"]; !ok {
+		cfg.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
+	return stdlib.OpenDB(*cfg), nil
+}
+
 // openPostgres opens the PostgreSQL database at dsn and applies the
 // migrations it lacks. A reader (readOnly) applies them only to a database
 // that has none yet (a fresh database reads as empty, like a SQLite file
 // that does not exist); one that a newer idsync must migrate is an error.
 func openPostgres(ctx context.Context, dsn string, readOnly bool) (*Store, error) {
 	name := Redact(dsn)
-	db, err := sql.Open("pgx", dsn)
+	db, err := pgOpen(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("state: open %s: %w", name, err)
 	}
@@ -128,7 +147,7 @@ func (s *Store) Scratch(ctx context.Context, conn string) (tx *Tx, done func() e
 }
 
 func (s *Store) scratchPostgres(ctx context.Context, conn string) (*Tx, func() error, error) {
-	db, err := sql.Open("pgx", s.dsn)
+	db, err := pgOpen(s.dsn)
 	if err != nil {
 		return nil, nil, fmt.Errorf("state: scratch copy: %w", err)
 	}
