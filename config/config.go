@@ -52,11 +52,11 @@ const (
 
 // Config is the whole file.
 type Config struct {
-	State        string // SQLite file (default ./idsync.db, relative to the working directory) or PostgreSQL URL: see state.go
-	StateOptions StateOptions
-	HTTP         HTTP
-	Log          Log
-	Connections  []Connection
+	State       string // SQLite file; default ./idsync.db (relative to the working directory); or a PostgreSQL URL (state.go)
+	StateOpts   StateOptions
+	HTTP        HTTP
+	Log         Log
+	Connections []Connection
 	// Warnings are things that work but should be fixed: a secret or key
 	// file other users can read. Callers log them; they are not errors.
 	Warnings []Problem

@@ -63,7 +63,7 @@ func (p *parser) stateLocation(n *yaml.Node, cfg *Config) {
 		}
 		if isPostgresURL(n.Value) {
 			p.doc.sensitive[n] = true // it may hold a password
-			cfg.StateOptions.Lease = DefaultLease
+			cfg.StateOpts.Lease = DefaultLease
 		}
 		return
 	}
@@ -105,13 +105,13 @@ func (p *parser) stateLocation(n *yaml.Node, cfg *Config) {
 		return
 	}
 	cfg.State = dsn
-	cfg.StateOptions.Lease = DefaultLease
+	cfg.StateOpts.Lease = DefaultLease
 	if pg.Lease != nil {
 		if *pg.Lease < MinLease {
 			p.at("state.postgres.lease", "must be at least %s", MinLease)
 			return
 		}
-		cfg.StateOptions.Lease = *pg.Lease
+		cfg.StateOpts.Lease = *pg.Lease
 	}
 }
 

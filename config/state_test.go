@@ -17,22 +17,22 @@ connections:
 
 func TestStateForms(t *testing.T) {
 	env := map[string]string{"S": "s", "PG": "postgres://idsync:pw@db/idsync"}
-	if cfg := mustParse(t, stateConn, env); cfg.State != DefaultState || cfg.StateOptions.Lease != 0 {
-		t.Errorf("no state: %q %+v", cfg.State, cfg.StateOptions)
+	if cfg := mustParse(t, stateConn, env); cfg.State != DefaultState || cfg.StateOpts.Lease != 0 {
+		t.Errorf("no state: %q %+v", cfg.State, cfg.StateOpts)
 	}
 	if cfg := mustParse(t, "state: /var/lib/idsync/x.db\n"+stateConn, env); cfg.State != "/var/lib/idsync/x.db" {
 		t.Errorf("file: %q", cfg.State)
 	}
-	if cfg := mustParse(t, "state: ${PG}\n"+stateConn, env); cfg.State != env["PG"] || cfg.StateOptions.Lease != DefaultLease {
-		t.Errorf("URL: %q %+v", cfg.State, cfg.StateOptions)
+	if cfg := mustParse(t, "state: ${PG}\n"+stateConn, env); cfg.State != env["PG"] || cfg.StateOpts.Lease != DefaultLease {
+		t.Errorf("URL: %q %+v", cfg.State, cfg.StateOpts)
 	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "pg"), []byte(env["PG"]+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := mustParse(t, "state: {postgres: {dsn_file: "+filepath.Join(dir, "pg")+", lease: 12s}}\n"+stateConn, env)
-	if cfg.State != env["PG"] || cfg.StateOptions.Lease != 12*time.Second {
-		t.Errorf("dsn_file: %q %+v", cfg.State, cfg.StateOptions)
+	if cfg.State != env["PG"] || cfg.StateOpts.Lease != 12*time.Second {
+		t.Errorf("dsn_file: %q %+v", cfg.State, cfg.StateOpts)
 	}
 }
 

@@ -80,7 +80,7 @@ func startLeaser(ctx context.Context, a *app, argv []string, names func() []stri
 		return nil, err
 	}
 	l := &leaser{
-		store: a.store, log: a.log, ttl: a.cfg.StateOptions.Lease, names: names,
+		store: a.store, log: a.log, ttl: a.cfg.StateOpts.Lease, names: names,
 		self:    state.Daemon{ID: id, Host: state.Hostname(), PID: os.Getpid(), Command: commandLine(argv), Control: control, Started: time.Now()},
 		changed: make(chan struct{}, 1),
 		held:    map[string]int64{}, fresh: map[string]bool{},
@@ -370,7 +370,7 @@ func openPostgresWriter(ctx context.Context, g *globals, cfg *config.Config, fil
 	// No daemon holds them: take their leases for this command.
 	id := "cli-" + newDaemonID()
 	store.Fence(id)
-	ttl := cfg.StateOptions.Lease
+	ttl := cfg.StateOpts.Lease
 	tokens := map[string]int64{}
 	release := func() {
 		for conn, token := range tokens {
