@@ -198,14 +198,15 @@ func (l *leaser) tick(ctx context.Context) {
 		changed = true
 	}
 	// Over the share (a daemon joined, or connections were removed): give
-	// the surplus up, last in this daemon's order first.
+	// the surplus up, last in this daemon's order first, and none in the
+	// middle of a run.
 	for i := len(order) - 1; i >= 0 && n > share; i-- {
 		conn := order[i]
 		l.mu.Lock()
 		token, ok := l.held[conn]
 		l.mu.Unlock()
-		if !ok {
-			continue
+		if !ok || l.running(ctx, conn) {
+			continue // a run in progress is not cut short: give it up at a later tick
 		}
 		l.drop(conn)
 		if err := l.store.Release(ctx, conn, l.self.ID, token); err != nil {
@@ -226,6 +227,17 @@ func (l *leaser) tick(ctx context.Context) {
 	if changed {
 		l.notify()
 	}
+}
+
+// running reports whether conn's last run is still going.
+func (l *leaser) running(ctx context.Context, conn string) bool {
+	var on bool
+	l.store.View(ctx, func(tx *state.Tx) error {
+		rs, err := tx.Runs(state.Filter{Connection: conn, Limit: 1})
+		on = err == nil && len(rs) == 1 && rs[0].Result == state.RunRunning
+		return err
+	})
+	return on
 }
 
 func (l *leaser) rank(conn string) uint64 {

@@ -280,3 +280,58 @@ func TestFailoverThreeDaemons(t *testing.T) {
 		dump()
 	}
 }
+
+// With a daemon holding the connection's lease, `idsync sync` on the same
+// host is carried out by that daemon (its control socket is found in the
+// daemons table); the lease stays the daemon's.
+func TestPostgresSyncGoesThroughTheOwningDaemon(t *testing.T) {
+	e := newE2E(t, noLimits)
+	dsn := onPostgres(t, e.config)
+	cmd := execIdsync(e.config, "run")
+	var logb strings.Builder
+	cmd.Stdout, cmd.Stderr = &logb, &logb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	ctx := context.Background()
+	var held state.Lease
+	deadline := time.Now().Add(time.Minute)
+	for held.PID != cmd.Process.Pid || !held.Live {
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon took no lease:\n%s", logb.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+		st, err := state.OpenReadOnly(ctx, dsn)
+		if err != nil {
+			continue
+		}
+		st.View(ctx, func(tx *state.Tx) error {
+			ls, err := tx.Leases()
+			if len(ls) == 1 {
+				held = ls[0]
+			}
+			return err
+		})
+		st.Close()
+	}
+	r := e.must([]string{"sync", "contoso"})
+	if !strings.Contains(r.stdout, "contoso (entra)") {
+		t.Fatalf("sync through the daemon printed:\n%s\n%s", r.stdout, r.stderr)
+	}
+	st, err := state.OpenReadOnly(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.View(ctx, func(tx *state.Tx) error {
+		ls, err := tx.Leases()
+		if len(ls) != 1 || ls[0].Owner != held.Owner || ls[0].Token != held.Token || !ls[0].Live {
+			t.Errorf("after the CLI's sync the lease is %+v, want the daemon's %+v", ls, held)
+		}
+		return err
+	})
+	if got := e.workspace(); !mapsEqual(got, sampleWorkspace) {
+		t.Fatalf("workspace: %v", got)
+	}
+}
