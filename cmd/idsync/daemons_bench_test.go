@@ -58,15 +58,29 @@ func TestBenchManyConnections(t *testing.T) {
 	config := filepath.Join(dir, "idsync.yaml")
 	os.WriteFile(config, []byte(b.String()), 0o600)
 
-	cmd := execIdsync(config, "run")
-	logf, _ := os.Create(filepath.Join(dir, "daemon.log"))
-	cmd.Stdout, cmd.Stderr = logf, logf
+	// IDSYNC_BENCH_DAEMONS=3 (PostgreSQL): that many daemons share the
+	// connections; memory and CPU are their sums.
+	daemons, _ := strconv.Atoi(os.Getenv("IDSYNC_BENCH_DAEMONS"))
+	daemons = max(daemons, 1)
+	var pids []int
 	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	logf, _ := os.Create(filepath.Join(dir, "daemon.log"))
+	for range daemons {
+		cmd := execIdsync(config, "run")
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+		pids = append(pids, cmd.Process.Pid)
 	}
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
-	pid := cmd.Process.Pid
+	procs := func() (rss, cpu float64) {
+		for _, pid := range pids {
+			r, c := procStats(pid)
+			rss, cpu = rss+r, cpu+c
+		}
+		return rss, cpu
+	}
 	ctx := context.Background()
 	// The store is opened again at every look: a SQLite file opened before
 	// the daemon created it would read as empty for good.
@@ -116,10 +130,23 @@ func TestBenchManyConnections(t *testing.T) {
 	}
 	wait(1, 10*time.Minute)
 	first := time.Since(t0)
-	rss1, cpu1 := procStats(pid)
+	rss1, cpu1 := procs()
 	idleFrom := time.Now()
 	second := wait(2, 15*time.Minute)
-	rss2, cpu2 := procStats(pid)
+	rss2, cpu2 := procs()
+	if daemons > 1 {
+		per := map[string]int{}
+		view(func(tx *state.Tx) error {
+			ls, err := tx.Leases()
+			for _, l := range ls {
+				if l.Live {
+					per[l.Owner]++
+				}
+			}
+			return err
+		})
+		t.Logf("%d daemons; live leases per daemon: %v", daemons, per)
+	}
 	var drift []time.Duration
 	for _, s := range second {
 		drift = append(drift, s.Sub(t0.Add(5*time.Minute)))
