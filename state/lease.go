@@ -192,6 +192,33 @@ func (s *Store) Renew(ctx context.Context, conn, owner string, token int64, ttl 
 	return n == 1, err
 }
 
+// RenewAll extends every unexpired lease owner holds by ttl in one
+// statement (a daemon with a thousand connections renews them in one round
+// trip) and returns the connections renewed with their tokens. A lease
+// held before and missing now was lost.
+func (s *Store) RenewAll(ctx context.Context, owner string, ttl time.Duration) (map[string]int64, error) {
+	now := s.d.nowMillis()
+	rows, err := s.leaseQuery(ctx, `UPDATE leases SET expires_at = `+now+` + ? WHERE owner = ? AND expires_at > `+now+` RETURNING connection, token`,
+		ttl.Milliseconds(), owner)
+	if err != nil {
+		return nil, fmt.Errorf("state: renew leases: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var conn string
+		var token int64
+		if err := rows.Scan(&conn, &token); err != nil {
+			return nil, fmt.Errorf("state: renew leases: %w", err)
+		}
+		out[conn] = token
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("state: renew leases: %w", err)
+	}
+	return out, nil
+}
+
 // Release gives owner's lease of conn up at once (it expires now); the
 // next daemon to take it gets token+1.
 func (s *Store) Release(ctx context.Context, conn, owner string, token int64) error {
@@ -199,6 +226,24 @@ func (s *Store) Release(ctx context.Context, conn, owner string, token int64) er
 		return fmt.Errorf("state: release the lease of %s: %w", conn, err)
 	}
 	return nil
+}
+
+// Running reports whether conn has a run still marked running, asked on
+// the lease connection (never behind the store's transactions).
+func (s *Store) Running(ctx context.Context, conn string) (bool, error) {
+	rows, err := s.leaseQuery(ctx, `SELECT COUNT(*) FROM runs WHERE connection = ? AND result = ?`, conn, RunRunning)
+	if err != nil {
+		return false, fmt.Errorf("state: read runs: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	if rows.Next() {
+		err = rows.Scan(&n)
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	return n > 0, err
 }
 
 // Heartbeat records (or refreshes) daemon d as alive.

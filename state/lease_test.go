@@ -160,3 +160,22 @@ func TestDaemonsHeartbeatAndLeave(t *testing.T) {
 		t.Fatalf("B takes the connection A left at once: %v %v", ok, err)
 	}
 }
+
+func TestRenewAllAndRunning(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir()+"/idsync.db")
+	tokA, _, _ := s.Acquire(ctx, "acme", "A", time.Minute)
+	s.Acquire(ctx, "globex", "B", time.Minute)
+	expireSoon(t, s, "initech", "A")
+	got, err := s.RenewAll(ctx, "A", time.Minute)
+	if err != nil || len(got) != 1 || got["acme"] != tokA {
+		t.Fatalf("RenewAll: %v %v (want only acme: initech expired, globex is B's)", got, err)
+	}
+	if on, err := s.Running(ctx, "acme"); err != nil || on {
+		t.Fatalf("running before any run: %v %v", on, err)
+	}
+	update(t, s, func(tx *Tx) error { _, err := tx.StartRun("acme", "full"); return err })
+	if on, err := s.Running(ctx, "acme"); err != nil || !on {
+		t.Fatalf("running during a run: %v %v", on, err)
+	}
+}

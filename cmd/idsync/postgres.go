@@ -139,13 +139,15 @@ func (l *leaser) tick(ctx context.Context) {
 	held := copyTokens(l.held)
 	l.mu.Unlock()
 	changed := false
+	// One statement renews them all: a renewal must never wait behind the
+	// work of a thousand connections.
+	renewed, err := l.store.RenewAll(ctx, l.self.ID, l.ttl)
+	if err != nil {
+		l.log.Warn("lease: renewal failed; retrying", "error", err)
+		return // they may still be ours: the fence decides
+	}
 	for conn, token := range held {
-		ok, err := l.store.Renew(ctx, conn, l.self.ID, token, l.ttl)
-		if err != nil {
-			l.log.Warn("lease: renewal failed; retrying", "connection", conn, "error", err)
-			continue // it may still be ours: the fence decides
-		}
-		if !ok {
+		if renewed[conn] != token {
 			l.log.Warn("lease lost: another daemon took the connection over (or the lease expired); stopping it here", "connection", conn, "token", token)
 			l.drop(conn)
 			changed = true
@@ -164,8 +166,11 @@ func (l *leaser) tick(ctx context.Context) {
 	// starting together do not all race for the same ones.
 	order := slices.Clone(names)
 	sort.Slice(order, func(i, j int) bool { return l.rank(order[i]) < l.rank(order[j]) })
+	var gained []string
 	for _, conn := range order {
-		if n >= share {
+		// A bounded number per tick, so that the next renewal comes on
+		// time however many connections are free.
+		if n >= share || len(gained) >= maxTakesPerTick {
 			break
 		}
 		if l.holds(conn) {
@@ -180,18 +185,9 @@ func (l *leaser) tick(ctx context.Context) {
 			continue
 		}
 		l.store.Grant(conn, token)
-		var cut []state.Run
-		if err := l.store.Update(ctx, func(tx *state.Tx) (err error) {
-			cut, err = tx.CloseInterruptedOf(conn)
-			return err
-		}); err != nil {
-			l.log.Warn("lease: closing the previous holder's runs failed", "connection", conn, "error", err)
-		}
-		for _, r := range cut {
-			l.log.Warn("run interrupted: its daemon stopped or lost the lease before it ended", "connection", r.Connection, "run", r.ID)
-		}
+		gained = append(gained, conn)
 		l.mu.Lock()
-		l.held[conn], l.fresh[conn] = token, true
+		l.held[conn] = token // fresh (run at once) once its previous runs are closed
 		l.mu.Unlock()
 		l.log.Info("lease taken", "connection", conn, "token", token)
 		n++
@@ -224,20 +220,56 @@ func (l *leaser) tick(ctx context.Context) {
 			changed = true
 		}
 	}
-	if changed {
+	if len(gained) > 0 {
+		// The previous holder's runs are closed on the store's connection,
+		// which may be busy with runs: not in the tick's way, and before
+		// the scheduler hears of the new connections (a run of one must
+		// not be taken for the previous holder's).
+		go func() {
+			l.closeInterrupted(ctx, gained)
+			l.mu.Lock()
+			for _, conn := range gained {
+				if _, ok := l.held[conn]; ok {
+					l.fresh[conn] = true
+				}
+			}
+			l.mu.Unlock()
+			l.notify()
+		}()
+	} else if changed {
 		l.notify()
 	}
 }
 
-// running reports whether conn's last run is still going.
+// maxTakesPerTick bounds the leases one tick takes.
+const maxTakesPerTick = 500
+
+// closeInterrupted closes the runs the previous holders of conns left
+// running.
+func (l *leaser) closeInterrupted(ctx context.Context, conns []string) {
+	var cut []state.Run
+	if err := l.store.Update(ctx, func(tx *state.Tx) error {
+		for _, conn := range conns {
+			rs, err := tx.CloseInterruptedOf(conn)
+			if err != nil {
+				return err
+			}
+			cut = append(cut, rs...)
+		}
+		return nil
+	}); err != nil {
+		l.log.Warn("lease: closing the previous holders' runs failed", "error", err)
+	}
+	for _, r := range cut {
+		l.log.Warn("run interrupted: its daemon stopped or lost the lease before it ended", "connection", r.Connection, "run", r.ID)
+	}
+}
+
+// running reports whether conn has a run going (asked on the lease
+// connection: the store's may be busy with runs).
 func (l *leaser) running(ctx context.Context, conn string) bool {
-	var on bool
-	l.store.View(ctx, func(tx *state.Tx) error {
-		rs, err := tx.Runs(state.Filter{Connection: conn, Limit: 1})
-		on = err == nil && len(rs) == 1 && rs[0].Result == state.RunRunning
-		return err
-	})
-	return on
+	on, err := l.store.Running(ctx, conn)
+	return on || err != nil
 }
 
 func (l *leaser) rank(conn string) uint64 {
