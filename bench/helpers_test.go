@@ -15,10 +15,11 @@ import (
 )
 
 // openStore opens a fresh SQLite state file in a temp dir, as `idsync`
-// does with state.path.
+// does with state.path — or, with IDSYNC_BENCH_POSTGRES=1, a fresh schema
+// of the PostgreSQL cluster in IDSYNC_TEST_POSTGRES (benchLoc).
 func openStore(b *testing.B) *state.Store {
 	b.Helper()
-	st, err := state.Open(context.Background(), b.TempDir()+"/idsync.db")
+	st, err := state.Open(context.Background(), benchLoc(b))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -52,7 +52,8 @@ const (
 
 // Config is the whole file.
 type Config struct {
-	State       string // SQLite file; default ./idsync.db (relative to the working directory)
+	State       string // SQLite file; default ./idsync.db (relative to the working directory); or a PostgreSQL URL (state.go)
+	StateOpts   StateOptions
 	HTTP        HTTP
 	Log         Log
 	Connections []Connection
@@ -146,7 +147,7 @@ type Groups struct {
 
 // The envelope as written; pointers tell "absent" from an explicit zero.
 type rawConfig struct {
-	State       string          `yaml:"state"`
+	State       *yaml.Node      `yaml:"state"`
 	HTTP        HTTP            `yaml:"http"`
 	Log         Log             `yaml:"log"`
 	Connections []rawConnection `yaml:"connections"`
@@ -356,10 +357,8 @@ func (p *parser) validate(raw *rawConfig, top *yaml.Node) *Config {
 		// decode has reported "must be a mapping".
 		return &Config{}
 	}
-	cfg := &Config{State: raw.State, HTTP: raw.HTTP, Log: raw.Log}
-	if cfg.State == "" {
-		cfg.State = DefaultState
-	}
+	cfg := &Config{HTTP: raw.HTTP, Log: raw.Log}
+	p.stateLocation(raw.State, cfg)
 	if l := cfg.HTTP.Listen; l != "" {
 		if _, _, err := net.SplitHostPort(l); err != nil {
 			msg := "must be host:port such as 127.0.0.1:8080"

@@ -138,6 +138,9 @@ func (tx *Tx) recordedFor(table, conn, targetID string) (string, error) {
 // SetAppliedUser records a as applied under the target's id. A target id
 // recorded for another user is a *TargetTakenError and nothing is written.
 func (tx *Tx) SetAppliedUser(conn, targetID string, a idsync.Account) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	owner, err := tx.targetOwner("applied_users", "user_name", conn, a.ExternalID, targetID)
 	if err != nil {
 		return fmt.Errorf("state: record applied user: %w", err)
@@ -160,6 +163,9 @@ func (tx *Tx) SetAppliedUser(conn, targetID string, a idsync.Account) error {
 
 // DeleteAppliedUser forgets a user deleted from the target, with its group memberships.
 func (tx *Tx) DeleteAppliedUser(conn, id string) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	if _, err := tx.exec(`DELETE FROM applied_users WHERE connection = ? AND id = ?`, conn, id); err != nil {
 		return fmt.Errorf("state: forget applied user: %w", err)
 	}
@@ -209,6 +215,9 @@ func (tx *Tx) AppliedGroup(conn, id string) (AppliedGroup, error) {
 // SetAppliedGroup records a group as applied. A target id recorded for
 // another group is a *TargetTakenError and nothing is written.
 func (tx *Tx) SetAppliedGroup(conn string, g AppliedGroup) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	owner, err := tx.targetOwner("applied_groups", "name", conn, g.ID, g.TargetID)
 	if err != nil {
 		return fmt.Errorf("state: record applied group: %w", err)
@@ -226,6 +235,9 @@ func (tx *Tx) SetAppliedGroup(conn string, g AppliedGroup) error {
 
 // DeleteAppliedGroup forgets a group deleted from the target, with its members.
 func (tx *Tx) DeleteAppliedGroup(conn, id string) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	if _, err := tx.exec(`DELETE FROM applied_groups WHERE connection = ? AND id = ?`, conn, id); err != nil {
 		return fmt.Errorf("state: forget applied group: %w", err)
 	}
@@ -252,6 +264,9 @@ func (tx *Tx) AppliedMemberships(conn string, users []string) (map[string][]stri
 // Added memberships are numbered in the order they are recorded (see
 // MemberOrder); one already recorded keeps its number.
 func (tx *Tx) SetAppliedMembers(conn, group string, users []string, add bool) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	if !add {
 		for _, u := range users {
 			if _, err := tx.exec(`DELETE FROM applied_members WHERE connection = ? AND group_id = ? AND user_id = ?`, conn, group, u); err != nil {

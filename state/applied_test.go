@@ -50,10 +50,17 @@ func TestOneTargetIDPerAppliedObject(t *testing.T) {
 		if _, ok := got["bbb-222"]; ok || got["aaa-111"].TargetID != "X" || len(got) != 3 {
 			t.Fatalf("applied users %+v", got)
 		}
-		// The index holds even for a writer that skips the check.
+		// The index holds even for a writer that skips the check. (In a
+		// savepoint: PostgreSQL aborts a transaction whose statement failed.)
+		if _, err := tx.exec(`SAVEPOINT dup`); err != nil {
+			return err
+		}
 		if _, err := tx.exec(`INSERT INTO applied_users (connection, id, target_id, user_name, email, given_name, family_name,
 			display_name, employee_id, title, department, active, role) VALUES ('acme', 'e', 'X', 'e', '', '', '', '', '', '', '', 1, '')`); err == nil {
 			t.Fatal("the unique index on (connection, target_id) let a duplicate in")
+		}
+		if _, err := tx.exec(`ROLLBACK TO dup`); err != nil {
+			return err
 		}
 
 		if err := tx.SetAppliedGroup("acme", AppliedGroup{ID: "g1", TargetID: "G", Name: "Sales"}); err != nil {

@@ -51,6 +51,9 @@ func (tx *Tx) markMember(conn, id, kind string) error {
 // MarkUserDirty asks for the user to be evaluated again on the next run (a
 // failed op is retried that way).
 func (tx *Tx) MarkUserDirty(conn, id string) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	if err := tx.markUser(conn, id); err != nil {
 		return fmt.Errorf("state: mark dirty: %w", err)
 	}
@@ -59,6 +62,9 @@ func (tx *Tx) MarkUserDirty(conn, id string) error {
 
 // MarkGroupDirty asks for everyone below the group to be evaluated again.
 func (tx *Tx) MarkGroupDirty(conn, id string) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	if err := tx.markGroup(conn, id); err != nil {
 		return fmt.Errorf("state: mark dirty: %w", err)
 	}
@@ -81,6 +87,9 @@ func (tx *Tx) Dirty(conn string) (users, groups []string, err error) {
 // ClearDirty unmarks the given users and groups (those a plan has covered);
 // all=true clears everything of the connection (after a full evaluation).
 func (tx *Tx) ClearDirty(conn string, users, groups []string, all bool) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	if all {
 		if _, err := tx.exec(`DELETE FROM dirty_users WHERE connection = ?`, conn); err != nil {
 			return fmt.Errorf("state: clear dirty: %w", err)

@@ -25,6 +25,7 @@ func mode(t *testing.T, path string) os.FileMode {
 // the lock file and a dry run's copy are 0600, in directories idsync
 // creates 0700; a directory that exists keeps its mode.
 func TestStateFilesAreOwnerOnly(t *testing.T) {
+	sqliteOnly(t)
 	if runtime.GOOS == "windows" {
 		t.Skip("no Unix permission bits")
 	}
@@ -67,6 +68,7 @@ func TestStateFilesAreOwnerOnly(t *testing.T) {
 // TestOlderWorldReadableStateIsMadeOwnerOnly: files an older idsync
 // created 0644 are made 0600 when the writer opens them.
 func TestOlderWorldReadableStateIsMadeOwnerOnly(t *testing.T) {
+	sqliteOnly(t)
 	if runtime.GOOS == "windows" {
 		t.Skip("no Unix permission bits")
 	}
@@ -91,6 +93,7 @@ func TestOlderWorldReadableStateIsMadeOwnerOnly(t *testing.T) {
 // so "?_pragma=..." in it took effect (and named another file), "#" cut
 // the name short and "%41" was decoded. Each is now taken literally.
 func TestStatePathIsAFileNameNotAURI(t *testing.T) {
+	sqliteOnly(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	for _, name := range []string{
@@ -104,7 +107,7 @@ func TestStatePathIsAFileNameNotAURI(t *testing.T) {
 		if !strings.HasPrefix(name, "/") {
 			path = filepath.Join(dir, name)
 		}
-		s, err := Open(ctx, path)
+		s, err := Open(ctx, loc(t, path))
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -126,7 +129,7 @@ func TestStatePathIsAFileNameNotAURI(t *testing.T) {
 			t.Errorf("%s: the database is not at that path: %v", name, err)
 			continue
 		}
-		ro, err := OpenReadOnly(ctx, path)
+		ro, err := OpenReadOnly(ctx, loc(t, path))
 		if err != nil {
 			t.Errorf("%s: read-only: %v", name, err)
 			continue

@@ -35,11 +35,13 @@ type Run struct {
 
 // StartRun records the start of a run and returns its id.
 func (tx *Tx) StartRun(conn, kind string) (int64, error) {
-	res, err := tx.exec(`INSERT INTO runs (connection, kind, started_at) VALUES (?, ?, ?)`, conn, kind, tx.now())
-	if err != nil {
+	// RETURNING, not LastInsertId: PostgreSQL's driver has none.
+	var id int64
+	if err := tx.tx.QueryRowContext(tx.ctx, `INSERT INTO runs (connection, kind, started_at) VALUES (?, ?, ?) RETURNING id`,
+		conn, kind, tx.now()).Scan(&id); err != nil {
 		return 0, fmt.Errorf("state: record run: %w", err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 // FinishRun records how run id ended.
@@ -55,14 +57,25 @@ func (tx *Tx) FinishRun(r Run) error {
 // interrupted, with an event in the provisioning log for each, and returns
 // them. Only the holder of the state's Lock may call it, right after taking
 // the lock: then no run can still be going.
-func (tx *Tx) CloseInterrupted() ([]Run, error) {
+func (tx *Tx) CloseInterrupted() ([]Run, error) { return tx.closeInterrupted("") }
+
+// CloseInterruptedOf is CloseInterrupted for one connection: a daemon that
+// takes a connection's lease over closes the runs its previous holder left
+// (several daemons share a PostgreSQL state; the others' runs go on).
+func (tx *Tx) CloseInterruptedOf(conn string) ([]Run, error) { return tx.closeInterrupted(conn) }
+
+func (tx *Tx) closeInterrupted(conn string) ([]Run, error) {
+	q, args := `SELECT id, connection, kind, started_at FROM runs WHERE result = ?`, []any{RunRunning}
+	if conn != "" {
+		q, args = q+` AND connection = ?`, append(args, conn)
+	}
 	runs, err := queryAll(tx, func(r *sql.Rows) (Run, error) {
 		var run Run
 		var started string
 		err := r.Scan(&run.ID, &run.Connection, &run.Kind, &started)
 		run.StartedAt = parseTime(started)
 		return run, err
-	}, `SELECT id, connection, kind, started_at FROM runs WHERE result = ? ORDER BY id`, RunRunning)
+	}, q+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("state: read unfinished runs: %w", err)
 	}

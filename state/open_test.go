@@ -26,7 +26,7 @@ func TestOpenBesideAWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ro, err := OpenReadOnly(ctx, path)
+	ro, err := OpenReadOnly(ctx, loc(t, path))
 	if err != nil {
 		t.Fatalf("read-only open beside a write transaction: %v", err)
 	}
@@ -40,7 +40,7 @@ func TestOpenBesideAWriter(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := Open(ctx, path); err != nil {
+	if s, err := Open(ctx, loc(t, path)); err != nil {
 		t.Fatalf("open beside a write transaction: %v", err)
 	} else {
 		s.Close()
@@ -52,7 +52,7 @@ func TestOpenReadOnlyNeverWrites(t *testing.T) {
 	path := t.TempDir() + "/idsync.db"
 	w := open(t, path)
 	update(t, w, func(tx *Tx) error { _, err := tx.StartRun("acme", "full"); return err })
-	ro, err := OpenReadOnly(ctx, path)
+	ro, err := OpenReadOnly(ctx, loc(t, path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestOpenReadOnlyNeverWrites(t *testing.T) {
 
 func TestOpenReadOnlyMissingDatabaseReadsEmpty(t *testing.T) {
 	path := t.TempDir() + "/idsync.db"
-	ro, err := OpenReadOnly(context.Background(), path)
+	ro, err := OpenReadOnly(context.Background(), loc(t, path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,10 +96,10 @@ func TestOpenReadOnlyNeedsMigration(t *testing.T) {
 	w := open(t, path)
 	names, _ := migrationNames()
 	last := names[len(names)-1]
-	if _, err := w.db.Exec(`DELETE FROM migrations WHERE name = ?`, last); err != nil { // as written by an older idsync
+	if _, err := w.db.Exec(rebind(w, `DELETE FROM migrations WHERE name = ?`), last); err != nil { // as written by an older idsync
 		t.Fatal(err)
 	}
-	_, err := OpenReadOnly(context.Background(), path)
+	_, err := OpenReadOnly(context.Background(), loc(t, path))
 	if err == nil || !strings.Contains(err.Error(), last) || !strings.Contains(err.Error(), "restart the daemon") {
 		t.Fatalf("read-only open of a database that needs %s: %v", last, err)
 	}
@@ -148,6 +148,7 @@ func TestCloseInterrupted(t *testing.T) {
 // TestCopyToBesideAWriter: the copy a dry run plans on is taken without
 // waiting for a write transaction, and holds only what was committed.
 func TestCopyToBesideAWriter(t *testing.T) {
+	sqliteOnly(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	w := open(t, dir+"/idsync.db")
@@ -158,7 +159,7 @@ func TestCopyToBesideAWriter(t *testing.T) {
 	}
 	defer tx.Rollback()
 	tx.SaveCursor("acme", "uncommitted", false)
-	ro, err := OpenReadOnly(ctx, dir+"/idsync.db")
+	ro, err := OpenReadOnly(ctx, loc(t, dir+"/idsync.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +172,62 @@ func TestCopyToBesideAWriter(t *testing.T) {
 		c, err := tx.Cursor("acme")
 		if c.Cursor != "c1" {
 			t.Errorf("the copy has cursor %q, want c1", c.Cursor)
+		}
+		return err
+	})
+}
+
+// TestScratchBesideAWriter: a dry run's scratch copy holds what was
+// committed, takes writes of its own that never reach the state, and
+// neither waits for the writer nor blocks it (both backends).
+func TestScratchBesideAWriter(t *testing.T) {
+	ctx := context.Background()
+	path := t.TempDir() + "/idsync.db"
+	w := open(t, path)
+	update(t, w, func(tx *Tx) error {
+		if err := tx.SaveCursor("acme", "c1", false); err != nil {
+			return err
+		}
+		_, err := tx.StartRun("acme", "full")
+		return err
+	})
+	tx, err := w.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := tx.SaveCursor("acme", "uncommitted", false); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := OpenReadOnly(ctx, loc(t, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	sc, done, err := ro.Scratch(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := sc.Cursor("acme"); err != nil || c.Cursor != "c1" {
+		t.Errorf("the scratch copy has cursor %q (%v), want the committed c1", c.Cursor, err)
+	}
+	if err := sc.SaveCursor("acme", "dry", false); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := sc.StartRun("acme", "incremental"); err != nil || id < 2 {
+		t.Errorf("a run in the scratch copy: id %d (%v), want one after the state's", id, err)
+	}
+	// The writer commits while the scratch copy holds its own write.
+	if err := tx.Commit(); err != nil {
+		t.Fatalf("the writer beside a scratch copy: %v", err)
+	}
+	if err := done(); err != nil {
+		t.Fatal(err)
+	}
+	update(t, w, func(tx *Tx) error {
+		c, err := tx.Cursor("acme")
+		if c.Cursor != "uncommitted" {
+			t.Errorf("after the scratch copy the state has cursor %q, want the writer's", c.Cursor)
 		}
 		return err
 	})

@@ -83,6 +83,9 @@ func detached(op idsync.Op) idsync.Op {
 const enqueueRows = 128
 
 func (tx *Tx) enqueue(conn string, runID int64, ops []idsync.Op, pending bool) ([]idsync.Op, []Pending, error) {
+	if err := tx.fenced(conn); err != nil {
+		return nil, nil, err
+	}
 	var seq int64
 	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT COALESCE(MAX(seq), 0) FROM outbox WHERE connection = ?`, conn).Scan(&seq); err != nil {
 		return nil, nil, fmt.Errorf("state: enqueue: %w", err)
@@ -158,6 +161,9 @@ func (tx *Tx) OutboxLen(conn string) (int, error) {
 
 // Done removes an op from the outbox.
 func (tx *Tx) Done(conn string, seq int64) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	if _, err := tx.exec(`DELETE FROM outbox WHERE connection = ? AND seq = ?`, conn, seq); err != nil {
 		return fmt.Errorf("state: remove op from outbox: %w", err)
 	}
@@ -176,6 +182,9 @@ type HeldPlan struct {
 // Hold stores plan, with its id, as the connection's held plan, replacing
 // an older one.
 func (tx *Tx) Hold(conn string, runID int64, reason string, plan idsync.Plan) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	data, err := json.Marshal(plan)
 	if err != nil {
 		return err
@@ -217,6 +226,9 @@ func (tx *Tx) Held(conn string) (*HeldPlan, error) {
 
 // DropHeld discards the connection's held plan.
 func (tx *Tx) DropHeld(conn string) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	if _, err := tx.exec(`DELETE FROM held_plans WHERE connection = ?`, conn); err != nil {
 		return fmt.Errorf("state: drop held plan: %w", err)
 	}

@@ -23,6 +23,9 @@ func (tx *Tx) PolicyFingerprint(conn string) (string, error) {
 // SavePolicyFingerprint records the policy a plan was made with; the engine
 // calls it in the transaction that enqueues that plan.
 func (tx *Tx) SavePolicyFingerprint(conn, fp string) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	if _, err := tx.exec(`INSERT INTO policy_fingerprints (connection, fingerprint, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT (connection) DO UPDATE SET fingerprint = excluded.fingerprint, updated_at = excluded.updated_at`,
 		conn, fp, tx.now()); err != nil {

@@ -28,7 +28,7 @@ func TestReviewLockThroughASymlinkIsTheSameLock(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(real), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(t.Context(), real)
+	s, err := Open(t.Context(), loc(t, real))
 	if err != nil {
 		t.Fatal(err)
 	}

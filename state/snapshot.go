@@ -37,6 +37,9 @@ func (tx *Tx) Cursor(conn string) (Cursor, error) {
 // pull of the connection used, so a sweep after a full read can tell what
 // this read saw from what an aborted earlier one touched.
 func (tx *Tx) NextGeneration(conn string) (int64, error) {
+	if err := tx.fenced(conn); err != nil {
+		return 0, err
+	}
 	if _, err := tx.exec(`INSERT INTO cursors (connection, cursor, generation, updated_at) VALUES (?, '', 1, '')
 		ON CONFLICT (connection) DO UPDATE SET generation = cursors.generation + 1`, conn); err != nil {
 		return 0, fmt.Errorf("state: next generation: %w", err)
@@ -50,6 +53,9 @@ func (tx *Tx) NextGeneration(conn string) (int64, error) {
 
 // SaveCursor records a completed pull; full marks it a complete read.
 func (tx *Tx) SaveCursor(conn, cursor string, full bool) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	now := tx.now()
 	fullAt := ""
 	if full {
@@ -74,6 +80,9 @@ func (tx *Tx) SaveCursor(conn, cursor string, full bool) error {
 // its time in per-statement overhead. The result (rows, generations, dirty
 // marks) is the same as applying the changes one by one.
 func (tx *Tx) ApplyChanges(conn string, gen int64, page []idsync.Change) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	for i := 0; i < len(page); {
 		c := page[i]
 		if n := userRun(page[i:]); n > 0 {
@@ -542,6 +551,9 @@ func (tx *Tx) UnseenUsers(conn string, gen int64) ([]string, error) {
 // user can leave a listing and come back while it runs, the source confirms
 // the UnseenUsers by id before the sweep, which then finds none of them.
 func (tx *Tx) Sweep(conn string, gen int64) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	ids, err := tx.UnseenUsers(conn, gen)
 	if err != nil {
 		return fmt.Errorf("state: sweep users: %w", err)

@@ -14,7 +14,7 @@ import (
 
 func open(t *testing.T, path string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), path)
+	s, err := Open(context.Background(), loc(t, path))
 	if err != nil {
 		t.Fatal(err)
 	}

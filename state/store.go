@@ -1,6 +1,8 @@
-// Package state is idsync's SQLite store: the snapshot of each connection's
+// Package state is idsync's store: the snapshot of each connection's
 // directory, its cursor, what was applied to the target, the outbox of
-// planned ops, held plans and the provisioning log.
+// planned ops, held plans and the provisioning log. It is a SQLite file
+// (the default, nothing to install) or a PostgreSQL database (several
+// daemons, see lease.go); one API, the SQL written once (dialect.go).
 //
 // All access goes through a Tx. The database has one connection, so there is
 // one writer at a time and a Tx sees a stable database; code holding a Tx must
@@ -32,12 +34,19 @@ var migrations embed.FS
 // Store is an open state database.
 type Store struct {
 	db       *sql.DB
-	path     string
+	path     string // the SQLite file, or the PostgreSQL DSN with its password hidden
 	readOnly bool
 	// stmts are the statements prepared on db (Tx.stmt). Only statements
 	// with a fixed text go here; their number is bounded by the code.
 	smu   stdsync.Mutex
 	stmts map[string]*sql.Stmt
+	d     *dialect
+	dsn   string   // PostgreSQL: the DSN, for the scratch connections of dry runs
+	fence *fencing // set by Fence: writes check leases (lease.go)
+	// lease is the handle leases are renewed on (leaseDB).
+	lease     *sql.DB
+	leaseErr  error
+	leaseOnce stdsync.Once
 	// Now stamps runs, events and cursors; tests replace it.
 	Now func() time.Time
 }
@@ -51,7 +60,12 @@ var ErrReadOnly = errors.New("state: opened read-only")
 // Lock may open it so: one writer per database, across processes. path is a
 // file name, taken literally; the file and the ones SQLite keeps beside it
 // are owner-only, in a directory created owner-only if it does not exist.
+//
+// A path that is a PostgreSQL URL (IsPostgres) opens that database instead.
 func Open(ctx context.Context, path string) (*Store, error) {
+	if IsPostgres(path) {
+		return openPostgres(ctx, path, false)
+	}
 	if err := prepare(path); err != nil {
 		return nil, fmt.Errorf("state: open %s: %w", path, err)
 	}
@@ -79,6 +93,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // not exist yet reads as an empty one (nothing has run). A database a newer
 // idsync must migrate first is an error: opening it read-only cannot.
 func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
+	if IsPostgres(path) {
+		return openPostgres(ctx, path, true)
+	}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		// A private, empty, migrated in-memory database: status says "never",
 		// a dry run plans a first read.
@@ -123,7 +140,7 @@ func openDB(dsn, path string) (*Store, error) {
 	// keeps an in-memory database alive.
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
-	return &Store{db: db, path: path, Now: time.Now}, nil
+	return &Store{db: db, path: path, d: sqliteDialect, Now: time.Now}, nil
 }
 
 // Close closes the database.
@@ -134,6 +151,9 @@ func (s *Store) Close() error {
 	}
 	s.stmts = nil
 	s.smu.Unlock()
+	if s.lease != nil && s.lease != s.db {
+		s.lease.Close()
+	}
 	return s.db.Close()
 }
 
@@ -156,7 +176,7 @@ func (s *Store) share(queries []string) {
 		if s.shared(q) != nil {
 			continue
 		}
-		st, err := s.db.PrepareContext(ctx, q)
+		st, err := s.db.PrepareContext(ctx, s.d.rebind(q))
 		if err != nil {
 			return
 		}
@@ -178,6 +198,9 @@ func (s *Store) share(queries []string) {
 // blocked. A dry run plans on such a copy. The copy is owner-only, like the
 // database.
 func (s *Store) CopyTo(ctx context.Context, path string) error {
+	if s.d.postgres() {
+		return fmt.Errorf("state: copy %s: a PostgreSQL state is not copied to a file (dry runs use Scratch)", s.path)
+	}
 	// Created here, 0600 and empty (VACUUM INTO fills an empty file): SQLite
 	// would create it 0644.
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
@@ -185,8 +208,8 @@ func (s *Store) CopyTo(ctx context.Context, path string) error {
 		return fmt.Errorf("state: copy %s: %w", s.path, err)
 	}
 	f.Close()
-	// VACUUM INTO is SQLite's online copy; the PostgreSQL store will plan
-	// dry runs on a rolled-back transaction instead.
+	// VACUUM INTO is SQLite's online copy; the PostgreSQL store plans dry
+	// runs on temporary tables instead (Scratch).
 	if _, err := s.db.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
 		return fmt.Errorf("state: copy %s: %w", s.path, err)
 	}
@@ -194,10 +217,35 @@ func (s *Store) CopyTo(ctx context.Context, path string) error {
 }
 
 // migrationNames lists the embedded migrations in the order they apply.
+// A migration is one portable file, migrations/NNNN_name.sql; where a
+// dialect cannot share it, NNNN_name.sqlite.sql and NNNN_name.postgres.sql
+// replace it (migrationBody), under the one name NNNN_name.sql.
 func migrationNames() ([]string, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	var names []string
+	for _, f := range files {
+		for _, d := range []*dialect{sqliteDialect, postgresDialect} {
+			f = strings.Replace(f, "."+d.name+".sql", ".sql", 1)
+		}
+		if !slices.Contains(names, f) {
+			names = append(names, f)
+		}
+	}
 	sort.Strings(names)
 	return names, err
+}
+
+// migrationBody is the text of migration name for dialect d: its variant
+// for d if it has one, else the portable file.
+func migrationBody(name string, d *dialect) ([]byte, error) {
+	if b, err := migrations.ReadFile(strings.TrimSuffix(name, ".sql") + "." + d.name + ".sql"); err == nil {
+		return b, nil
+	}
+	b, err := migrations.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("migration %s has no text for %s: %w", name, d.name, err)
+	}
+	return b, nil
 }
 
 // pendingMigrations lists the migrations the database has not recorded,
@@ -210,8 +258,7 @@ func (s *Store) pendingMigrations(ctx context.Context) ([]string, error) {
 	var missing []string
 	err = s.View(ctx, func(tx *Tx) error {
 		var n int
-		// sqlite_master: this opening code is SQLite's own (a PostgreSQL store has its own).
-		if err := tx.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'migrations'`).Scan(&n); err != nil {
+		if err := tx.tx.QueryRowContext(ctx, s.d.tableExists(), "migrations").Scan(&n); err != nil {
 			return fmt.Errorf("read migrations: %w", err)
 		}
 		if n == 0 {
@@ -241,8 +288,11 @@ func (s *Store) migrate(ctx context.Context) error {
 	if missing, err := s.pendingMigrations(ctx); err != nil || len(missing) == 0 {
 		return err
 	}
-	return s.Update(ctx, func(tx *Tx) error {
-		if _, err := tx.tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+	return s.update(ctx, func(tx *Tx) error {
+		if err := s.d.lockMigrations(ctx, tx.tx); err != nil {
+			return fmt.Errorf("lock migrations: %w", err)
+		}
+		if _, err := tx.tx.ExecContext(ctx, s.d.migration(`CREATE TABLE IF NOT EXISTS migrations (name TEXT NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL)`)); err != nil {
 			return fmt.Errorf("create migrations table: %w", err)
 		}
 		names, err := migrationNames()
@@ -257,7 +307,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			if n > 0 {
 				continue
 			}
-			body, err := migrations.ReadFile(name)
+			body, err := migrationBody(name, s.d)
 			if err != nil {
 				return err
 			}
@@ -265,7 +315,7 @@ func (s *Store) migrate(ctx context.Context) error {
 				if strings.TrimSpace(stripComments(stmt)) == "" {
 					continue
 				}
-				if _, err := tx.tx.ExecContext(ctx, stmt); err != nil {
+				if _, err := tx.tx.ExecContext(ctx, s.d.migration(stmt)); err != nil {
 					return fmt.Errorf("migration %s: %w", name, err)
 				}
 			}
@@ -289,13 +339,16 @@ func stripComments(s string) string {
 
 // Tx is a transaction on the store.
 type Tx struct {
-	tx    *sql.Tx
+	tx    *sqlTx
 	ctx   context.Context
 	store *Store
 	stmts map[string]*sql.Stmt
 	// unshared are the queries this transaction prepared that the store
 	// has not prepared yet (shared after it ends).
 	unshared []string
+	// checked: the connections whose lease this transaction has checked
+	// (and locked) already, on a fenced store.
+	checked map[string]bool
 }
 
 // Begin starts a writing transaction. The caller must Commit or Rollback it.
@@ -306,12 +359,26 @@ func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 	return s.begin(ctx, nil)
 }
 
+// update is Update without the read-only check: a PostgreSQL reader
+// migrates a database that has no tables yet (see openPostgres).
+func (s *Store) update(ctx context.Context, f func(*Tx) error) error {
+	tx, err := s.begin(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 func (s *Store) begin(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
 	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("state: begin: %w", err)
 	}
-	return &Tx{tx: tx, ctx: ctx, store: s}, nil
+	return &Tx{tx: &sqlTx{Tx: tx, d: s.d}, ctx: ctx, store: s}, nil
 }
 
 // Commit commits the transaction.
@@ -350,8 +417,15 @@ func (s *Store) Update(ctx context.Context, f func(*Tx) error) error {
 // View runs f in a read transaction, always rolled back. It takes no write
 // lock (a deferred BEGIN): a reader never blocks the writer, in this
 // process or another.
+//
+// On PostgreSQL the transaction is REPEATABLE READ: like SQLite's, it sees
+// one state of the database from start to end.
 func (s *Store) View(ctx context.Context, f func(*Tx) error) error {
-	tx, err := s.begin(ctx, &sql.TxOptions{ReadOnly: true})
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.d.postgres() {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := s.begin(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -395,7 +469,7 @@ func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return st.ExecContext(tx.ctx, args...)
+	return st.ExecContext(tx.ctx, tx.tx.d.args(args)...)
 }
 
 func (tx *Tx) closeStmts() {

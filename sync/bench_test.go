@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"runtime/metrics"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/sources"
 	"github.com/idsync/idsync/state"
+	"github.com/idsync/idsync/state/pgtest"
 )
 
 // Benchmarks of the engine on a temp-file SQLite snapshot. Numbers are in
@@ -90,7 +92,11 @@ func benchConn() *Connection {
 
 func openBench(b *testing.B) *state.Store {
 	b.Helper()
-	st, err := state.Open(context.Background(), b.TempDir()+"/bench.db")
+	loc := b.TempDir() + "/bench.db"
+	if os.Getenv("IDSYNC_BENCH_POSTGRES") != "" { // the same benchmarks on PostgreSQL
+		loc = pgtest.DSN(b)
+	}
+	st, err := state.Open(context.Background(), loc)
 	if err != nil {
 		b.Fatal(err)
 	}

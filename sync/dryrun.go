@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/idsync/idsync/state"
@@ -15,7 +13,8 @@ import (
 // state's write lock, in SQLite or across processes: the daemon beside it
 // keeps running while it pulls. A first full read (the snapshot is empty)
 // is held in memory; any other pull goes into a private copy of the
-// database, in a transaction that is rolled back, and the copy is removed.
+// database (state.Scratch), in a transaction that is rolled back, and the
+// copy is removed.
 func (e *Engine) dryRun(ctx context.Context, c *Connection, opt Options, res *Result) error {
 	var first bool
 	if err := e.Store.View(ctx, func(tx *state.Tx) (err error) {
@@ -81,30 +80,16 @@ func (e *Engine) dryRunInMemory(ctx context.Context, c *Connection, opt Options,
 // read, and is removed however the dry run ends.
 func (e *Engine) dryRunOnCopy(ctx context.Context, c *Connection, opt Options, res *Result, log *slog.Logger) (err error) {
 	start := time.Now()
-	dir, err := os.MkdirTemp("", "idsync-dry-run-") // mode 0700
+	tx, done, err := e.Store.Scratch(ctx, c.Name)
 	if err != nil {
 		return fmt.Errorf("dry run: %w", err)
 	}
 	defer func() {
-		if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
-			err = fmt.Errorf("dry run: remove its copy of the state: %w", rerr)
+		if derr := done(); derr != nil && err == nil {
+			err = fmt.Errorf("dry run: %w", derr)
 		}
 	}()
-	path := filepath.Join(dir, "idsync.db")
-	if err := e.Store.CopyTo(ctx, path); err != nil {
-		return fmt.Errorf("dry run: %w", err)
-	}
 	copied := time.Now()
-	cp, err := state.Open(ctx, path)
-	if err != nil {
-		return fmt.Errorf("dry run: %w", err)
-	}
-	defer cp.Close() // before RemoveAll (deferred first, runs last)
-	tx, err := cp.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
 	full, err := e.pull(ctx, c, opt.Full, func(f func(*state.Tx) error) error { return f(tx) }, log)
 	if err != nil {
 		return err

@@ -36,6 +36,8 @@ type app struct {
 	// file is the configuration the daemon loaded (its start or last
 	// reload); a forwarded command must come with the same one.
 	file configFile
+	// onClose releases what a writer on a PostgreSQL state holds (its leases).
+	onClose func()
 }
 
 // configPath is --config, else IDSYNC_CONFIG, else ./idsync.yaml.
@@ -170,6 +172,9 @@ func (a *app) wire(ctx context.Context, cfg *config.Config) error {
 func (a *app) close() {
 	if a.borrowed {
 		return
+	}
+	if a.onClose != nil {
+		a.onClose()
 	}
 	if a.store != nil {
 		a.store.Close()

@@ -19,12 +19,3 @@ func daemonMetrics(a *app, cur func() *app) *metrics.Metrics {
 	httppolicy.SetObserver(m)
 	return m
 }
-
-// connNames names a's connections in configuration order.
-func connNames(a *app) []string {
-	names := make([]string, 0, len(a.conns))
-	for _, c := range a.conns {
-		names = append(names, c.Name)
-	}
-	return names
-}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/idsync/idsync/internal/httppolicy"
 	"github.com/idsync/idsync/internal/metrics"
+	"github.com/idsync/idsync/state"
 	"github.com/idsync/idsync/sync"
 )
 
@@ -64,9 +65,21 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 	defer httppolicy.SetObserver(nil)
 	var summary runSummary // for systemd's STATUS=
 	watchdog := watchdogInterval(log)
+	// With a PostgreSQL state, the daemon runs the connections it holds
+	// leases on (postgres.go); lm is nil with SQLite.
+	var lm *leaser
+	ctlPath := controlPath(a.cfg.State)
+	if state.IsPostgres(a.cfg.State) {
+		if lm, err = startLeaser(ctx, a, g.argv, func() []string { return connNames(cur.Load()) }); err != nil {
+			return err
+		}
+		defer lm.leave() // after the scheduler stopped (below)
+		ctlPath = lm.self.Control
+	}
 	var ready stdsync.Once
 	readyCh := make(chan struct{})
 	start := func(a *app) (*sync.Scheduler, error) {
+		a, runNow := lm.scheduled(a)
 		s := sync.NewScheduler(ctx, a.engine)
 		summary.setConnections(connNames(a))
 		met.Connections(connNames(a))
@@ -90,13 +103,15 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 		}
 		notifyTriggerable(s, a)
 		for _, c := range a.conns {
-			s.RunNow(c, sync.Options{})
+			if runNow(c) {
+				s.RunNow(c, sync.Options{})
+			}
 		}
 		startWatchdog(s, watchdog, log)
 		s.Start()
 		return s, nil
 	}
-	ctl, err := listenControl(ctx, controlPath(a.cfg.State), log, cur.Load)
+	ctl, err := listenControl(ctx, ctlPath, log, cur.Load)
 	if err != nil {
 		return err
 	}
@@ -123,7 +138,7 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 		defer srv.Shutdown(context.WithoutCancel(ctx))
 	}
 	sdNotify(log, sd.SdNotifyReady) // the state is open and the listener bound
-	log.Info("idsync running", "connections", len(a.conns), "state", a.cfg.State, "control", controlPath(a.cfg.State))
+	log.Info("idsync running", "connections", len(a.conns), "state", state.Redact(a.cfg.State), "control", ctlPath)
 
 	var retired stdsync.WaitGroup // schedulers replaced by a reload, finishing their runs
 	for {
@@ -156,6 +171,15 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 			curSched.Store(sched)
 			sdNotify(log, sd.SdNotifyReady)
 			log.Info("configuration reloaded", "connections", len(next.conns))
+		case <-lm.changes(): // a lease gained or lost: the scheduler runs what is held
+			old := sched
+			if sched, err = start(cur.Load()); err != nil {
+				log.Error("restarting the scheduler on a lease change failed", "error", err)
+				sched = old
+				continue
+			}
+			retired.Go(func() { old.Stop(true) })
+			curSched.Store(sched)
 		}
 	}
 }
@@ -168,7 +192,7 @@ func reload(ctx context.Context, g *globals, cur *app) (*app, error) {
 		return nil, err
 	}
 	if cfg.State != cur.cfg.State {
-		return nil, fmt.Errorf("state: changed from %s to %s; restart idsync to switch databases", cur.cfg.State, cfg.State)
+		return nil, fmt.Errorf("state: changed from %s to %s; restart idsync to switch databases", state.Redact(cur.cfg.State), state.Redact(cfg.State))
 	}
 	next := &app{cfg: cfg, store: cur.store, engine: cur.engine, log: cur.log, file: file}
 	if err := next.wire(ctx, cfg); err != nil {

@@ -24,7 +24,18 @@ type connStatus struct {
 	// Change notifications: the Graph subscriptions / Okta hook idsync owns.
 	Notify    []state.NotifySubscription `json:"notify,omitempty"`
 	NotifyOff bool                       `json:"notify_off,omitempty"`
-	Push      *state.PushStats           `json:"push,omitempty"` // push connections: what the IdP pushed
+	Push      *state.PushStats           `json:"push,omitempty"`   // push connections: what the IdP pushed
+	Daemon    *leaseOwner                `json:"daemon,omitempty"` // PostgreSQL state: the daemon holding its lease
+}
+
+// leaseOwner is the daemon that holds (or last held) a connection's lease.
+type leaseOwner struct {
+	ID      string    `json:"id"`
+	Host    string    `json:"host,omitempty"`
+	PID     int       `json:"pid,omitempty"`
+	Token   int64     `json:"token"`
+	Expires time.Time `json:"expires"`
+	Live    bool      `json:"live"`
 }
 
 // workspaceListing is what the last listing of the workspace (a full read,
@@ -55,9 +66,13 @@ func statusCmd(g *globals) *cobra.Command {
 			defer a.close()
 			var out []connStatus
 			err = a.store.View(cmd.Context(), func(tx *state.Tx) error {
+				owners, err := leaseOwners(tx)
+				if err != nil {
+					return err
+				}
 				for _, cc := range a.cfg.Connections {
 					name := cc.Name
-					s := connStatus{Connection: name, Source: cc.Source.Type}
+					s := connStatus{Connection: name, Source: cc.Source.Type, Daemon: owners[name]}
 					runs, err := tx.Runs(state.Filter{Connection: name, Limit: 1})
 					if err != nil {
 						return err
@@ -116,6 +131,7 @@ func statusCmd(g *globals) *cobra.Command {
 			now := time.Now()
 			for _, s := range out {
 				fmt.Fprintf(g.stdout, "%s\n", s.Connection)
+				printOwner(g, now, s.Daemon)
 				if s.LastRun == nil {
 					fmt.Fprintf(g.stdout, "  last run    never\n")
 				} else {

@@ -42,6 +42,9 @@ func openWriter(ctx context.Context, g *globals) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	if state.IsPostgres(cfg.State) {
+		return openPostgresWriter(ctx, g, cfg, file)
+	}
 	deadline := time.Now().Add(daemonWait)
 	for {
 		lock, err := state.TryLock(cfg.State, holder(g.argv, false))
@@ -76,6 +79,9 @@ func openDaemon(ctx context.Context, g *globals) (*app, error) {
 	cfg, file, err := loadConfigFile(configPath(g.config))
 	if err != nil {
 		return nil, err
+	}
+	if state.IsPostgres(cfg.State) {
+		return openPostgresDaemon(ctx, g, cfg, file)
 	}
 	if err := checkControlPath(controlPath(cfg.State)); err != nil {
 		return nil, err
