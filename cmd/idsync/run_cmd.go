@@ -205,6 +205,7 @@ func listen(ctx context.Context, a *app, d daemonHTTP) (*http.Server, error) {
 	mux.Handle("GET /{$}", statusPage(d))
 	mux.Handle("GET /metrics", d.metrics)
 	mountSCIM(ctx, mux, a, d) // push connections at /scim/v2/<connection>/
+	mountPprof(mux)           // /debug/pprof/ with IDSYNC_DEBUG_PPROF=1 only (pprof.go)
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("http.listen: %w", err)
