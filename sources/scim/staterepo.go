@@ -38,6 +38,12 @@ type StateRepo struct {
 	loaded bool
 	rows   map[Kind]map[string]*state.PushResource
 	names  map[string]string // lower-cased userName → user id
+
+	// The writes waiting for their group's commit (groupcommit.go), and
+	// whether a committer is running.
+	qmu        stdsync.Mutex
+	queue      []*pendingWrite
+	committing bool
 }
 
 var (
@@ -173,23 +179,6 @@ func (r *StateRepo) Scan(ctx context.Context, kind Kind, f func(*Resource) bool)
 			after = page[len(page)-1].ID
 		}
 	})
-}
-
-func (r *StateRepo) Update(ctx context.Context, f func(tx RepoTx) error) error {
-	r.wmu.Lock()
-	defer r.wmu.Unlock()
-	if err := r.loadLocked(ctx); err != nil {
-		return err
-	}
-	var t *stateTx
-	err := r.store.Update(ctx, func(tx *state.Tx) error {
-		t = &stateTx{tx: tx, conn: r.conn, repo: r}
-		return f(t)
-	})
-	if err == nil {
-		r.remember(t)
-	}
-	return err
 }
 
 // stateTx is a write transaction of a StateRepo.
