@@ -112,3 +112,40 @@ func TestGroupCommitKeepsEachWriteAlone(t *testing.T) {
 		t.Error("the failed write's user is in the snapshot")
 	}
 }
+
+// Reads served from the decoded copy are the caller's own: changing one
+// changes neither the repo nor the next read, and a write is seen at once.
+func TestStateRepoReadsAreCopies(t *testing.T) {
+	ctx := context.Background()
+	repo, _ := openStateRepo(t, "c")
+	put := func(title string) {
+		t.Helper()
+		err := repo.Update(ctx, func(tx RepoTx) error {
+			return tx.Put(&Resource{Kind: KindUser, ID: "u1", UserName: "a@x",
+				Attrs: map[string]any{"userName": "a@x", "title": title, "emails": []any{map[string]any{"value": "a@x"}}}})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("one")
+	for range 2 { // the second read is served from the decoded copy
+		got, err := repo.ByUserName(ctx, "A@x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Attrs["title"] != "one" {
+			t.Fatalf("title %v, want one", got.Attrs["title"])
+		}
+		got.Attrs["title"] = "changed"
+		got.Attrs["emails"].([]any)[0].(map[string]any)["value"] = "changed"
+	}
+	got, _ := repo.Get(ctx, KindUser, "u1")
+	if got.Attrs["emails"].([]any)[0].(map[string]any)["value"] != "a@x" {
+		t.Errorf("a caller's change reached the repo: %v", got.Attrs)
+	}
+	put("two")
+	if got, _ := repo.Get(ctx, KindUser, "u1"); got.Attrs["title"] != "two" || got.Version != 2 {
+		t.Errorf("after a write: title %v version %d, want two 2", got.Attrs["title"], got.Version)
+	}
+}

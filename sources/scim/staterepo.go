@@ -38,6 +38,8 @@ type StateRepo struct {
 	loaded bool
 	rows   map[Kind]map[string]*state.PushResource
 	names  map[string]string // lower-cased userName → user id
+	// decoded holds current rows' attributes decoded (attrcache.go).
+	decoded map[*state.PushResource]map[string]any
 
 	// The writes waiting for their group's commit (groupcommit.go), and
 	// whether a committer is running.
@@ -69,7 +71,7 @@ func (r *StateRepo) Get(ctx context.Context, kind Kind, id string) (*Resource, e
 	r.mu.RLock()
 	p := r.rows[kind][id]
 	r.mu.RUnlock()
-	return snapResourceOf(p, nil)
+	return r.resourceOf(p)
 }
 
 func (r *StateRepo) ByUserName(ctx context.Context, userName string) (*Resource, error) {
@@ -79,7 +81,7 @@ func (r *StateRepo) ByUserName(ctx context.Context, userName string) (*Resource,
 	r.mu.RLock()
 	p := r.rows[KindUser][r.names[strings.ToLower(userName)]]
 	r.mu.RUnlock()
-	return snapResourceOf(p, nil)
+	return r.resourceOf(p)
 }
 
 // load reads the connection's rows into memory, once.
@@ -137,7 +139,9 @@ func (r *StateRepo) remember(t *stateTx) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, w := range t.writes {
-		if old := r.rows[w.kind][w.id]; old != nil && w.kind == KindUser {
+		old := r.rows[w.kind][w.id]
+		delete(r.decoded, old)
+		if old != nil && w.kind == KindUser {
 			delete(r.names, strings.ToLower(old.UserName))
 		}
 		if w.row == nil {
@@ -214,7 +218,7 @@ func (t *stateTx) row(kind Kind, id string) *state.PushResource {
 }
 
 func (t *stateTx) Get(kind Kind, id string) (*Resource, error) {
-	return snapResourceOf(t.row(kind, id), nil)
+	return t.repo.resourceOf(t.row(kind, id))
 }
 
 func (t *stateTx) ByUserName(userName string) (*Resource, error) {
@@ -229,7 +233,7 @@ func (t *stateTx) ByUserName(userName string) (*Resource, error) {
 	id := t.repo.names[key]
 	t.repo.mu.RUnlock()
 	if p := t.row(KindUser, id); id != "" && named(p) {
-		return snapResourceOf(p, nil)
+		return t.repo.resourceOf(p)
 	}
 	return nil, ErrNotFound
 }
