@@ -21,25 +21,25 @@ func (r *StateRepo) resourceOf(p *state.PushResource) (*Resource, error) {
 	if p == nil {
 		return nil, ErrNotFound
 	}
-	r.mu.RLock()
-	attrs, ok := r.decoded[p]
-	r.mu.RUnlock()
-	if ok {
+	if attrs, ok := r.decoded.Load(p); ok {
 		return &Resource{Kind: Kind(p.Kind), ID: p.ID, UserName: p.UserName, ExternalID: p.ExternalID,
-			Version: p.Version, Created: p.Created, Modified: p.Modified, Attrs: cloneObject(attrs)}, nil
+			Version: p.Version, Created: p.Created, Modified: p.Modified, Attrs: cloneObject(attrs.(map[string]any))}, nil
 	}
 	res, err := snapResourceOf(p, nil)
 	if err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	if r.rows[Kind(p.Kind)][p.ID] == p && len(r.decoded) < maxDecoded {
-		if r.decoded == nil {
-			r.decoded = map[*state.PushResource]map[string]any{}
+	// Kept only while p is current: the read lock orders this against
+	// remember (which drops replaced rows under the write lock), so a row
+	// replaced meanwhile is not kept for ever. A read lock, not the write
+	// lock: the first read of each row must not stall every other reader.
+	r.mu.RLock()
+	if r.rows[Kind(p.Kind)][p.ID] == p && r.ndecoded.Load() < maxDecoded {
+		if _, loaded := r.decoded.LoadOrStore(p, cloneObject(res.Attrs)); !loaded {
+			r.ndecoded.Add(1)
 		}
-		r.decoded[p] = cloneObject(res.Attrs)
 	}
-	r.mu.Unlock()
+	r.mu.RUnlock()
 	return res, nil
 }
 

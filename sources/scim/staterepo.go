@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	stdsync "sync"
+	"sync/atomic"
 
 	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/state"
@@ -39,7 +40,8 @@ type StateRepo struct {
 	rows   map[Kind]map[string]*state.PushResource
 	names  map[string]string // lower-cased userName → user id
 	// decoded holds current rows' attributes decoded (attrcache.go).
-	decoded map[*state.PushResource]map[string]any
+	decoded  stdsync.Map // *state.PushResource → map[string]any
+	ndecoded atomic.Int64
 
 	// The writes waiting for their group's commit (groupcommit.go), and
 	// whether a committer is running.
@@ -140,7 +142,9 @@ func (r *StateRepo) remember(t *stateTx) {
 	defer r.mu.Unlock()
 	for _, w := range t.writes {
 		old := r.rows[w.kind][w.id]
-		delete(r.decoded, old)
+		if _, ok := r.decoded.LoadAndDelete(old); ok {
+			r.ndecoded.Add(-1)
+		}
 		if old != nil && w.kind == KindUser {
 			delete(r.names, strings.ToLower(old.UserName))
 		}
