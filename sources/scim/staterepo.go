@@ -29,7 +29,8 @@ import (
 // committed write, in commit order (one write of the repo at a time). The
 // daemon holds the state's lock and this repo is the only writer of the
 // connection's pushed resources, so the copy is what the database holds.
-// Listings (Scan) read the database.
+// Listings (Scan) read the database. Writes that queue for the database are
+// committed together, each in a savepoint (groupcommit.go).
 type StateRepo struct {
 	store *state.Store
 	conn  string
