@@ -102,8 +102,12 @@ func (tx *Tx) PutPushResource(conn string, p *PushResource) error {
 	if p.Kind == "User" {
 		key = userNameKey(p.UserName)
 		var other string
-		err := tx.tx.QueryRowContext(tx.ctx, `SELECT id FROM scim_resources WHERE connection = ? AND kind = 'User' AND user_name_key = ? AND id <> ?`,
-			conn, key, p.ID).Scan(&other)
+		// Prepared once (tx.stmt): it runs on every pushed user's write.
+		st, err := tx.stmt(`SELECT id FROM scim_resources WHERE connection = ? AND kind = 'User' AND user_name_key = ? AND id <> ?`)
+		if err != nil {
+			return fmt.Errorf("state: put pushed user: %w", err)
+		}
+		err = st.QueryRowContext(tx.ctx, conn, key, p.ID).Scan(&other)
 		switch {
 		case err == nil:
 			return ErrUserNameTaken

@@ -49,6 +49,9 @@ type pushBench struct {
 func newPushBench(b *testing.B) *pushBench {
 	pb := &pushBench{b: b}
 	p := newPushE2EFor(b, "    safety: {max_deletes: 0, max_delete_percent: 0}\n", "source: {type: scim, rate_limit: 0, max_concurrent: 512, debounce: 2s}", "      rate_limit: 0\n      concurrency: 8\n", "bench")
+	if os.Getenv("IDSYNC_BENCH_PPROF") != "" {
+		b.Setenv("IDSYNC_DEBUG_PPROF", "1") // the daemon inherits it (pprof.go)
+	}
 	p.start()
 	pb.p = p
 	pb.token = p.token("bench")
@@ -224,13 +227,17 @@ func (pb *pushBench) openLoop(b *testing.B, reads, writes int, d time.Duration) 
 	answered := make([]bool, total)
 	write := make([]bool, total)
 	interval := time.Second / time.Duration(reads+writes)
+	profiled := pb.profile(b, d)
 	start := time.Now()
 	var wg stdsync.WaitGroup
+	var lag time.Duration // the generator's worst lateness against its schedule
 	rng := rand.New(rand.NewPCG(7, 7))
 	for i := range total {
 		at := start.Add(time.Duration(i) * interval)
 		if w := time.Until(at); w > 0 {
 			time.Sleep(w)
+		} else {
+			lag = max(lag, -w)
 		}
 		k := opFilter
 		if rng.IntN(reads+writes) < writes {
@@ -247,6 +254,7 @@ func (pb *pushBench) openLoop(b *testing.B, reads, writes int, d time.Duration) 
 	}
 	wg.Wait()
 	el := time.Since(start)
+	<-profiled
 	n := 0
 	var got, gotReads, gotWrites []time.Duration
 	for i := range total {
@@ -269,7 +277,45 @@ func (pb *pushBench) openLoop(b *testing.B, reads, writes int, d time.Duration) 
 	}
 	b.Logf("answers by status (0: none): %v", pb.takeCodes())
 	b.ReportMetric(float64(total)/el.Seconds(), "offered/s")
+	b.ReportMetric(float64(lag.Microseconds())/1000, "gen-lag-ms")
 	b.ReportMetric(100*float64(n)/float64(total), "answered-%")
 	b.ReportMetric(float64(percentile(got, 0.50).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(percentile(all, 0.99).Microseconds())/1000, "p99-ms")
+}
+
+// profile fetches the daemon's CPU profile over the phase's middle, then
+// its mutex and block profiles, into IDSYNC_BENCH_PPROF (a directory) when
+// set; the channel closes when done.
+func (pb *pushBench) profile(b *testing.B, d time.Duration) <-chan struct{} {
+	done := make(chan struct{})
+	dir := os.Getenv("IDSYNC_BENCH_PPROF")
+	if dir == "" {
+		close(done)
+		return done
+	}
+	base := "http://" + pb.p.listen + "/debug/pprof/"
+	save := func(name, path string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			b.Logf("profile %s: %v", name, err)
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(dir + "/" + name)
+		if err != nil {
+			b.Logf("profile %s: %v", name, err)
+			return
+		}
+		defer f.Close()
+		io.Copy(f, resp.Body)
+	}
+	go func() {
+		defer close(done)
+		secs := max(1, int(d.Seconds())-2)
+		time.Sleep(time.Second)
+		save("cpu.pprof", "profile?seconds="+strconv.Itoa(secs))
+		save("mutex.pprof", "mutex")
+		save("block.pprof", "block")
+	}()
+	return done
 }

@@ -230,6 +230,7 @@ func listen(ctx context.Context, a *app, d daemonHTTP) (*http.Server, error) {
 	mux.Handle("GET /{$}", statusPage(d))
 	mux.Handle("GET /metrics", d.metrics)
 	mountSCIM(ctx, mux, a, d) // push connections at /scim/v2/<connection>/
+	mountPprof(mux)           // /debug/pprof/ with IDSYNC_DEBUG_PPROF=1 only (pprof.go)
 	srv := newHTTPServer(withAuth(a, d, mux), a.log)
 	if t := a.cfg.HTTP.TLS; t != nil {
 		// Loaded here, not in the serving goroutine: a key the service's

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	stdsync "sync"
+	"sync/atomic"
 
 	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/state"
@@ -28,7 +29,8 @@ import (
 // committed write, in commit order (one write of the repo at a time). The
 // daemon holds the state's lock and this repo is the only writer of the
 // connection's pushed resources, so the copy is what the database holds.
-// Listings (Scan) read the database.
+// Listings (Scan) read the database. Writes that queue for the database are
+// committed together, each in a savepoint (groupcommit.go).
 type StateRepo struct {
 	store *state.Store
 	conn  string
@@ -38,6 +40,15 @@ type StateRepo struct {
 	loaded bool
 	rows   map[Kind]map[string]*state.PushResource
 	names  map[string]string // lower-cased userName → user id
+	// decoded holds current rows' attributes decoded (attrcache.go).
+	decoded  stdsync.Map // *state.PushResource → map[string]any
+	ndecoded atomic.Int64
+
+	// The writes waiting for their group's commit (groupcommit.go), and
+	// whether a committer is running.
+	qmu        stdsync.Mutex
+	queue      []*pendingWrite
+	committing bool
 }
 
 var (
@@ -63,7 +74,7 @@ func (r *StateRepo) Get(ctx context.Context, kind Kind, id string) (*Resource, e
 	r.mu.RLock()
 	p := r.rows[kind][id]
 	r.mu.RUnlock()
-	return snapResourceOf(p, nil)
+	return r.resourceOf(p)
 }
 
 func (r *StateRepo) ByUserName(ctx context.Context, userName string) (*Resource, error) {
@@ -73,7 +84,7 @@ func (r *StateRepo) ByUserName(ctx context.Context, userName string) (*Resource,
 	r.mu.RLock()
 	p := r.rows[KindUser][r.names[strings.ToLower(userName)]]
 	r.mu.RUnlock()
-	return snapResourceOf(p, nil)
+	return r.resourceOf(p)
 }
 
 // load reads the connection's rows into memory, once.
@@ -131,7 +142,11 @@ func (r *StateRepo) remember(t *stateTx) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, w := range t.writes {
-		if old := r.rows[w.kind][w.id]; old != nil && w.kind == KindUser {
+		old := r.rows[w.kind][w.id]
+		if _, ok := r.decoded.LoadAndDelete(old); ok {
+			r.ndecoded.Add(-1)
+		}
+		if old != nil && w.kind == KindUser {
 			delete(r.names, strings.ToLower(old.UserName))
 		}
 		if w.row == nil {
@@ -175,23 +190,6 @@ func (r *StateRepo) Scan(ctx context.Context, kind Kind, f func(*Resource) bool)
 	})
 }
 
-func (r *StateRepo) Update(ctx context.Context, f func(tx RepoTx) error) error {
-	r.wmu.Lock()
-	defer r.wmu.Unlock()
-	if err := r.loadLocked(ctx); err != nil {
-		return err
-	}
-	var t *stateTx
-	err := r.store.Update(ctx, func(tx *state.Tx) error {
-		t = &stateTx{tx: tx, conn: r.conn, repo: r}
-		return f(t)
-	})
-	if err == nil {
-		r.remember(t)
-	}
-	return err
-}
-
 // stateTx is a write transaction of a StateRepo.
 type stateTx struct {
 	tx     *state.Tx
@@ -225,7 +223,7 @@ func (t *stateTx) row(kind Kind, id string) *state.PushResource {
 }
 
 func (t *stateTx) Get(kind Kind, id string) (*Resource, error) {
-	return snapResourceOf(t.row(kind, id), nil)
+	return t.repo.resourceOf(t.row(kind, id))
 }
 
 func (t *stateTx) ByUserName(userName string) (*Resource, error) {
@@ -240,7 +238,7 @@ func (t *stateTx) ByUserName(userName string) (*Resource, error) {
 	id := t.repo.names[key]
 	t.repo.mu.RUnlock()
 	if p := t.row(KindUser, id); id != "" && named(p) {
-		return snapResourceOf(p, nil)
+		return t.repo.resourceOf(p)
 	}
 	return nil, ErrNotFound
 }
