@@ -9,6 +9,7 @@ import (
 )
 
 const stateConn = `
+http: {listen: "127.0.0.1:8080"}
 connections:
   - name: acme
     source: {type: scim}

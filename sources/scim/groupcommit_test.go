@@ -53,24 +53,36 @@ func TestGroupCommitKeepsEachWriteAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	errs := make([]chan error, len(writes))
-	for i, f := range writes {
+	start := func(i int) {
 		errs[i] = make(chan error, 1)
-		go func() { errs[i] <- repo.Update(ctx, f) }()
+		go func() { errs[i] <- repo.Update(ctx, writes[i]) }()
 	}
-	// One is the leader, waiting for the connection; the rest are queued.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		repo.qmu.Lock()
-		n := len(repo.queue)
-		repo.qmu.Unlock()
-		if n == len(writes)-1 {
-			break
+	// waitQueued waits until the leader has taken its group and n writes
+	// are queued behind it.
+	waitQueued := func(n int) {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			repo.qmu.Lock()
+			q, leading := len(repo.queue), repo.committing
+			repo.qmu.Unlock()
+			if leading && q == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d writes queued, want %d", q, n)
+			}
+			time.Sleep(time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d writes queued, want %d", n, len(writes)-1)
-		}
-		time.Sleep(time.Millisecond)
 	}
+	// The first is the leader, waiting for the connection with a group of
+	// one; the rest queue behind it (started after it took its group, so
+	// none can join the leader's).
+	start(0)
+	waitQueued(0)
+	for i := 1; i < len(writes); i++ {
+		start(i)
+	}
+	waitQueued(len(writes) - 1)
 	if err := hold.Rollback(); err != nil {
 		t.Fatal(err)
 	}
