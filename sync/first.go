@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	stdsync "sync"
 
 	"github.com/idsync/idsync"
@@ -96,6 +97,19 @@ func (f *firstPull) evaluate(tx *state.Tx, c *Connection) (*evaluation, error) {
 		}
 	}
 	return ev, err
+}
+
+// release drops the read in memory and ev's facts once the plan is made,
+// and collects them, before the outbox copies the plan's ops and the
+// snapshot writer and the apply grow the heap again: the heap's next GC
+// target is twice what was live at the last one, so collecting here rather
+// than when the heap next doubles takes ~100 MB off a 100,000-user first
+// sync's peak. ev keeps what the rest of the plan transaction reads (the
+// dirty marks, stale memberships, policy).
+func (f *firstPull) release(ev *evaluation) {
+	f.mem = nil
+	ev.graph, ev.users, ev.applied, ev.members, ev.groups, ev.lost = nil, nil, nil, nil, nil, nil
+	runtime.GC()
 }
 
 // writeFirst starts writing the snapshot, a page per transaction, then sweeps
