@@ -175,6 +175,7 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 		if first, err = e.pullFirst(ctx, c, opt, log); err != nil {
 			return err
 		}
+		defer first.discard()
 	}
 	full := first != nil && first.full
 	if first == nil {
