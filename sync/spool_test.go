@@ -59,3 +59,16 @@ func TestPageSpoolStopsOnError(t *testing.T) {
 		t.Fatalf("each = %v after %d pages, want stop after 1", err, n)
 	}
 }
+
+// The spool's encoding names every field: a field added to these types must
+// be added to appendPage and readPage too.
+func TestPageSpoolCoversEveryField(t *testing.T) {
+	for typ, n := range map[reflect.Type]int{
+		reflect.TypeFor[idsync.Change](): 10, reflect.TypeFor[idsync.User](): 11,
+		reflect.TypeFor[idsync.Group](): 4, reflect.TypeFor[idsync.Assignment](): 3,
+	} {
+		if typ.NumField() != n {
+			t.Errorf("%s has %d fields, the spool encodes %d: update sync/spool.go", typ, typ.NumField(), n)
+		}
+	}
+}
