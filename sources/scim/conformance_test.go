@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -302,92 +301,4 @@ func runscopeCompare(cmp string, got any, want string) bool {
 		return strings.Contains(str(got), want)
 	}
 	return false
-}
-
-// TestMicrosoftCollection runs Microsoft's SCIM Postman collection with
-// newman (npm) against the handler, when newman is installed.
-func TestMicrosoftCollection(t *testing.T) {
-	if testing.Short() {
-		t.Skip("newman takes seconds to start")
-	}
-	dir := conformanceDir(t)
-	newman, err := exec.LookPath("newman")
-	if err != nil {
-		t.Skip("newman not installed (npm i -g newman)")
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, "microsoft-scim-postman-collection.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Without the "Get Token" folder: tokens are the daemon's business.
-	var coll map[string]any
-	if err := json.Unmarshal(raw, &coll); err != nil {
-		t.Fatal(err)
-	}
-	var items []any
-	for _, it := range coll["item"].([]any) {
-		if it.(map[string]any)["name"] != "Get Token" {
-			items = append(items, it)
-		}
-	}
-	coll["item"] = items
-	tmp := t.TempDir()
-	collPath, outPath := filepath.Join(tmp, "collection.json"), filepath.Join(tmp, "out.json")
-	b, _ := json.Marshal(coll)
-	if err := os.WriteFile(collPath, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	c := newTClient(t)
-	port := c.srv.URL[strings.LastIndex(c.srv.URL, ":"):]
-	cmd := exec.CommandContext(t.Context(), newman, "run", collPath,
-		"--env-var", "Protocol=http", "--env-var", "Server=127.0.0.1", "--env-var", "Port="+port,
-		"--env-var", "Api=scim/v2/acme", "--env-var", "token=conformance",
-		"--reporters", "json", "--reporter-json-export", outPath, "--disable-unicode", "--color", "off")
-	out, err := cmd.CombinedOutput()
-	if _, ok := err.(*exec.ExitError); err != nil && !ok { // exit 1 just means assertions failed
-		t.Fatalf("newman: %v\n%s", err, out)
-	}
-	var report struct {
-		Run struct {
-			Executions []struct {
-				Item struct {
-					Name string `json:"name"`
-				} `json:"item"`
-				Assertions []struct {
-					Assertion string `json:"assertion"`
-					Error     *struct {
-						Message string `json:"message"`
-					} `json:"error"`
-				} `json:"assertions"`
-			} `json:"executions"`
-		} `json:"run"`
-	}
-	rb, err := os.ReadFile(outPath)
-	if err != nil {
-		t.Fatalf("newman wrote no report: %v\n%s", err, out)
-	}
-	if err := json.Unmarshal(rb, &report); err != nil {
-		t.Fatal(err)
-	}
-	if len(report.Run.Executions) < 70 {
-		t.Fatalf("newman ran %d requests; the collection has 78 without Get Token", len(report.Run.Executions))
-	}
-	v := &verdicts{t: t, expected: expectedFailures(t, "microsoft"), seen: map[string]bool{}}
-	seen := map[string]int{}
-	for _, ex := range report.Run.Executions {
-		// Some names repeat ("Get group by id"): the second is "… #2".
-		name := ex.Item.Name
-		if seen[name]++; seen[name] > 1 {
-			name += " #" + strconv.Itoa(seen[name])
-		}
-		for _, a := range ex.Assertions {
-			msg := ""
-			if a.Error != nil {
-				msg = a.Error.Message
-			}
-			v.record(name, a.Assertion, a.Error == nil, msg)
-		}
-	}
-	v.done()
 }
