@@ -114,6 +114,38 @@ func (tx *Tx) fenced(conn string) error {
 	return nil
 }
 
+// Holding reports (nil) whether a fenced store still holds conn's lease,
+// asked on the lease connection outside any transaction: the engine asks
+// before each request it sends the workspace, so a daemon whose lease
+// ended — paused past it, or waiting to retry — does not send ops the new
+// holder is sending too (a delete landing after the id was reused). Only a
+// request already in flight can still land. Unfenced stores pass.
+func (s *Store) Holding(ctx context.Context, conn string) error {
+	f := s.fence
+	if f == nil {
+		return nil
+	}
+	f.mu.Lock()
+	token, ok := f.tokens[conn]
+	f.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("state: %s: %w", conn, ErrNotLeased)
+	}
+	rows, err := s.leaseQuery(ctx, `SELECT token FROM leases WHERE connection = ? AND owner = ? AND token = ? AND expires_at > `+s.d.nowMillis(), conn, f.owner, token)
+	if err != nil {
+		return fmt.Errorf("state: check the lease of %s: %w", conn, err)
+	}
+	defer rows.Close()
+	held := rows.Next()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("state: check the lease of %s: %w", conn, err)
+	}
+	if !held {
+		return fmt.Errorf("state: %s (token %d): %w", conn, token, ErrLeaseLost)
+	}
+	return nil
+}
+
 func scanInt64(r *sql.Rows) (int64, error) {
 	var v int64
 	return v, r.Scan(&v)
