@@ -21,7 +21,9 @@ import (
 // or changes its outbox first checks, inside that transaction, that this
 // daemon holds the connection's lease with the token it was granted and
 // that it has not expired (by the database's clock), and locks the lease
-// row FOR SHARE until the transaction ends: a takeover waits for it, and a
+// row FOR KEY SHARE until the transaction ends: a takeover (which locks it
+// FOR UPDATE) cannot happen before it ends, while the holder's renewals
+// (plain UPDATEs) do not wait for it; and a
 // daemon that was paused (GC, SIGSTOP, a partition) past its lease cannot
 // write once it wakes — its transaction fails with ErrLeaseLost.
 //
@@ -100,7 +102,7 @@ func (tx *Tx) fenced(conn string) error {
 		return fmt.Errorf("state: %s: %w", conn, ErrNotLeased)
 	}
 	rows, err := queryAll(tx, scanInt64, `SELECT token FROM leases WHERE connection = ? AND owner = ? AND token = ? AND expires_at > `+
-		tx.store.d.nowMillis()+tx.store.d.forShare(), conn, f.owner, token)
+		tx.store.d.nowMillis()+tx.store.d.forKeyShare(), conn, f.owner, token)
 	if err != nil {
 		return fmt.Errorf("state: check the lease of %s: %w", conn, err)
 	}
@@ -187,8 +189,40 @@ func (s *Store) leaseQuery(ctx context.Context, query string, args ...any) (*sql
 // expired (a takeover: the token grows). ok is false while another daemon
 // (or owner itself, unexpired: see Renew) holds it.
 func (s *Store) Acquire(ctx context.Context, conn, owner string, ttl time.Duration) (token int64, ok bool, err error) {
+	db, err := s.leaseDB()
+	if err != nil {
+		return 0, false, err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, false, fmt.Errorf("state: take the lease of %s: %w", conn, err)
+	}
+	defer tx.Rollback()
+	q := func(query string, args ...any) (*sql.Rows, error) {
+		return tx.QueryContext(ctx, s.d.rebind(query), s.d.args(args)...)
+	}
+	// A fenced transaction of the holder (FOR KEY SHARE) may still be
+	// committing on an expired lease: the takeover waits for a later tick
+	// rather than block this daemon's lease connection (its renewals).
+	locked, err := q(`SELECT 1 FROM leases WHERE connection = ?`+s.d.forUpdateSkipLocked(), conn)
+	if err != nil {
+		return 0, false, fmt.Errorf("state: take the lease of %s: %w", conn, err)
+	}
+	got := locked.Next()
+	locked.Close()
+	if !got {
+		exists, err := q(`SELECT 1 FROM leases WHERE connection = ?`, conn)
+		if err != nil {
+			return 0, false, fmt.Errorf("state: take the lease of %s: %w", conn, err)
+		}
+		busy := exists.Next()
+		exists.Close()
+		if busy {
+			return 0, false, nil
+		}
+	}
 	now := s.d.nowMillis()
-	rows, err := s.leaseQuery(ctx, `INSERT INTO leases (connection, owner, token, expires_at, acquired_at)
+	rows, err := q(`INSERT INTO leases (connection, owner, token, expires_at, acquired_at)
 		VALUES (?, ?, 1, `+now+` + ?, `+now+`)
 		ON CONFLICT (connection) DO UPDATE SET owner = excluded.owner, token = leases.token + 1,
 			expires_at = excluded.expires_at, acquired_at = excluded.acquired_at
@@ -197,14 +231,18 @@ func (s *Store) Acquire(ctx context.Context, conn, owner string, ttl time.Durati
 	if err != nil {
 		return 0, false, fmt.Errorf("state: take the lease of %s: %w", conn, err)
 	}
-	defer rows.Close()
 	if rows.Next() {
 		if err := rows.Scan(&token); err != nil {
+			rows.Close()
 			return 0, false, fmt.Errorf("state: take the lease of %s: %w", conn, err)
 		}
 		ok = true
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
+		return 0, false, fmt.Errorf("state: take the lease of %s: %w", conn, err)
+	}
+	if err := tx.Commit(); err != nil {
 		return 0, false, fmt.Errorf("state: take the lease of %s: %w", conn, err)
 	}
 	return token, ok, nil
