@@ -57,3 +57,33 @@ func TestRenewalNotStarvedByFencedTransaction(t *testing.T) {
 		t.Fatalf("A's write after the takeover: %v", err)
 	}
 }
+
+// A daemon that lost a connection's lease records no new run of it: a run
+// it started after the takeover (and never finished: it dies) would stay
+// "running" for ever — the status shows a run going, the new holder never
+// gives the connection up when balancing (none in the middle of a run),
+// and memberships it lost could be recorded outside the holder's plan.
+func TestLostLeaseRecordsNoRunNorLostMembers(t *testing.T) {
+	ctx := context.Background()
+	path := t.TempDir() + "/idsync.db"
+	a, b := open(t, path), open(t, path)
+	a.Fence("A")
+	tokA := expireSoon(t, a, "acme", "A")
+	a.Grant("acme", tokA)
+	if _, ok, err := b.Acquire(ctx, "acme", "B", time.Minute); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	for name, write := range map[string]func(*Tx) error{
+		"run":          func(tx *Tx) error { _, err := tx.StartRun("acme", "full"); return err },
+		"lost members": func(tx *Tx) error { return tx.LoseGroupMembers("acme", "g1", nil) },
+		"lost user":    func(tx *Tx) error { return tx.LoseUserMembers("acme", "u1") },
+		"drop lost":    func(tx *Tx) error { return tx.DropLostMembers("acme", [][2]string{{"g1", "u1"}}) },
+	} {
+		if err := a.Update(ctx, write); !errors.Is(err, ErrLeaseLost) {
+			t.Errorf("%s written by the daemon that lost the lease: %v", name, err)
+		}
+	}
+	if on, err := b.Running(ctx, "acme"); err != nil || on {
+		t.Fatalf("a run of the ex-holder is recorded as running: %v %v", on, err)
+	}
+}
