@@ -87,3 +87,53 @@ func TestLostLeaseRecordsNoRunNorLostMembers(t *testing.T) {
 		t.Fatalf("a run of the ex-holder is recorded as running: %v %v", on, err)
 	}
 }
+
+// A holder paused (SIGSTOP, a stalled VM) inside a fenced transaction
+// keeps the lease row locked while its session stays open: without a bound
+// no other daemon could ever take the connection over. The server ends a
+// fenced transaction left idle past the store's limit (FenceIdle), so the
+// takeover happens, and the paused holder's transaction is never committed.
+func TestPausedHolderInTransactionDoesNotBlockTakeover(t *testing.T) {
+	if testBackend != "postgres" {
+		t.Skip("PostgreSQL only: SQLite stores are not shared by daemons")
+	}
+	ctx := context.Background()
+	path := t.TempDir() + "/idsync.db"
+	a, b := open(t, path), open(t, path)
+	a.Fence("A")
+	a.FenceIdle(500 * time.Millisecond)
+	tok, ok, err := a.Acquire(ctx, "acme", "A", time.Minute)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	a.Grant("acme", tok)
+	tx, err := a.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := tx.SaveCursor("acme", "from-paused-a", false); err != nil {
+		t.Fatal(err)
+	}
+	// A is paused here; its lease runs out.
+	if err := a.Release(ctx, "acme", "A", tok); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, ok, err := b.Acquire(ctx, "acme", "B", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("B could not take the connection over while A's paused transaction stayed open")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := tx.Commit(); err == nil {
+		t.Fatal("the paused holder's transaction committed after the takeover")
+	}
+}
