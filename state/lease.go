@@ -62,6 +62,7 @@ type Daemon struct {
 }
 
 type fencing struct {
+	idle   time.Duration // see FenceIdle
 	mu     stdsync.Mutex
 	owner  string
 	tokens map[string]int64
@@ -72,6 +73,16 @@ type fencing struct {
 // Revoke say which leases it holds.
 func (s *Store) Fence(owner string) {
 	s.fence = &fencing{owner: owner, tokens: map[string]int64{}}
+}
+
+// FenceIdle bounds how long a fenced transaction may sit idle between
+// statements (PostgreSQL's idle_in_transaction_session_timeout, set for
+// that transaction only): the server then ends the session and rolls it
+// back. A daemon paused inside a fenced transaction holds its lease row
+// locked; without the bound, no other daemon could ever take the
+// connection over while the pause lasts. Zero: no bound.
+func (s *Store) FenceIdle(d time.Duration) {
+	s.fence.idle = d
 }
 
 // Grant records that the store's owner holds conn's lease with token.
@@ -108,6 +119,11 @@ func (tx *Tx) fenced(conn string) error {
 	}
 	if len(rows) == 0 {
 		return fmt.Errorf("state: %s (token %d): %w", conn, token, ErrLeaseLost)
+	}
+	if f.idle > 0 && tx.store.d.postgres() && len(tx.checked) == 0 {
+		if _, err := tx.tx.ExecContext(tx.ctx, fmt.Sprintf(`SET LOCAL idle_in_transaction_session_timeout = %d`, f.idle.Milliseconds())); err != nil {
+			return fmt.Errorf("state: bound the fenced transaction: %w", err)
+		}
 	}
 	if tx.checked == nil {
 		tx.checked = map[string]bool{}

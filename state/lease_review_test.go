@@ -136,4 +136,8 @@ func TestPausedHolderInTransactionDoesNotBlockTakeover(t *testing.T) {
 	if err := tx.Commit(); err == nil {
 		t.Fatal("the paused holder's transaction committed after the takeover")
 	}
+	// A, resumed, goes on with a fresh session and is fenced.
+	if err := a.Update(ctx, func(tx *Tx) error { return tx.SaveCursor("acme", "late", false) }); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("A's next write after its session was ended: %v", err)
+	}
 }
