@@ -23,9 +23,10 @@ import (
 // that it has not expired (by the database's clock), and locks the lease
 // row FOR KEY SHARE until the transaction ends: a takeover (which locks it
 // FOR UPDATE) cannot happen before it ends, while the holder's renewals
-// (plain UPDATEs) do not wait for it; and a
-// daemon that was paused (GC, SIGSTOP, a partition) past its lease cannot
-// write once it wakes — its transaction fails with ErrLeaseLost.
+// (plain UPDATEs) do not wait for it; and a daemon that was paused (GC,
+// SIGSTOP, a partition) past its lease cannot write once it wakes — its
+// transaction fails with ErrLeaseLost. Holding is the same check outside a
+// transaction, asked before each request to the workspace.
 //
 // With SQLite the state's flock (Lock) is the one-writer rule and stores
 // are not fenced.
