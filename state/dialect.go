@@ -189,11 +189,23 @@ func (d *dialect) nowMillis() string {
 	return `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`
 }
 
-// forShare locks the rows a SELECT reads against updates until the
-// transaction ends (PostgreSQL); SQLite's one writer needs nothing.
-func (d *dialect) forShare() string {
+// forKeyShare locks the rows a SELECT reads until the transaction ends
+// (PostgreSQL) against a takeover's FOR UPDATE (forUpdateSkipLocked), but
+// not against the holder's own renewals (plain UPDATEs of non-key columns):
+// a renewal never waits for a fenced transaction. SQLite's one writer
+// needs nothing.
+func (d *dialect) forKeyShare() string {
 	if d.postgres() {
-		return ` FOR SHARE`
+		return ` FOR KEY SHARE`
+	}
+	return ``
+}
+
+// forUpdateSkipLocked locks the row a SELECT reads, skipping it if a
+// fenced transaction holds it (PostgreSQL); SQLite needs nothing.
+func (d *dialect) forUpdateSkipLocked() string {
+	if d.postgres() {
+		return ` FOR UPDATE SKIP LOCKED`
 	}
 	return ``
 }

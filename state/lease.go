@@ -21,9 +21,12 @@ import (
 // or changes its outbox first checks, inside that transaction, that this
 // daemon holds the connection's lease with the token it was granted and
 // that it has not expired (by the database's clock), and locks the lease
-// row FOR SHARE until the transaction ends: a takeover waits for it, and a
-// daemon that was paused (GC, SIGSTOP, a partition) past its lease cannot
-// write once it wakes — its transaction fails with ErrLeaseLost.
+// row FOR KEY SHARE until the transaction ends: a takeover (which locks it
+// FOR UPDATE) cannot happen before it ends, while the holder's renewals
+// (plain UPDATEs) do not wait for it; and a daemon that was paused (GC,
+// SIGSTOP, a partition) past its lease cannot write once it wakes — its
+// transaction fails with ErrLeaseLost. Holding is the same check outside a
+// transaction, asked before each request to the workspace.
 //
 // With SQLite the state's flock (Lock) is the one-writer rule and stores
 // are not fenced.
@@ -60,6 +63,7 @@ type Daemon struct {
 }
 
 type fencing struct {
+	idle   time.Duration // see FenceIdle
 	mu     stdsync.Mutex
 	owner  string
 	tokens map[string]int64
@@ -70,6 +74,16 @@ type fencing struct {
 // Revoke say which leases it holds.
 func (s *Store) Fence(owner string) {
 	s.fence = &fencing{owner: owner, tokens: map[string]int64{}}
+}
+
+// FenceIdle bounds how long a fenced transaction may sit idle between
+// statements (PostgreSQL's idle_in_transaction_session_timeout, set for
+// that transaction only): the server then ends the session and rolls it
+// back. A daemon paused inside a fenced transaction holds its lease row
+// locked; without the bound, no other daemon could ever take the
+// connection over while the pause lasts. Zero: no bound.
+func (s *Store) FenceIdle(d time.Duration) {
+	s.fence.idle = d
 }
 
 // Grant records that the store's owner holds conn's lease with token.
@@ -100,17 +114,54 @@ func (tx *Tx) fenced(conn string) error {
 		return fmt.Errorf("state: %s: %w", conn, ErrNotLeased)
 	}
 	rows, err := queryAll(tx, scanInt64, `SELECT token FROM leases WHERE connection = ? AND owner = ? AND token = ? AND expires_at > `+
-		tx.store.d.nowMillis()+tx.store.d.forShare(), conn, f.owner, token)
+		tx.store.d.nowMillis()+tx.store.d.forKeyShare(), conn, f.owner, token)
 	if err != nil {
 		return fmt.Errorf("state: check the lease of %s: %w", conn, err)
 	}
 	if len(rows) == 0 {
 		return fmt.Errorf("state: %s (token %d): %w", conn, token, ErrLeaseLost)
 	}
+	if f.idle > 0 && tx.store.d.postgres() && len(tx.checked) == 0 {
+		if _, err := tx.tx.ExecContext(tx.ctx, fmt.Sprintf(`SET LOCAL idle_in_transaction_session_timeout = %d`, f.idle.Milliseconds())); err != nil {
+			return fmt.Errorf("state: bound the fenced transaction: %w", err)
+		}
+	}
 	if tx.checked == nil {
 		tx.checked = map[string]bool{}
 	}
 	tx.checked[conn] = true
+	return nil
+}
+
+// Holding reports (nil) whether a fenced store still holds conn's lease,
+// asked on the lease connection outside any transaction: the engine asks
+// before each request it sends the workspace, so a daemon whose lease
+// ended — paused past it, or waiting to retry — does not send ops the new
+// holder is sending too (a delete landing after the id was reused). Only a
+// request already in flight can still land. Unfenced stores pass.
+func (s *Store) Holding(ctx context.Context, conn string) error {
+	f := s.fence
+	if f == nil {
+		return nil
+	}
+	f.mu.Lock()
+	token, ok := f.tokens[conn]
+	f.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("state: %s: %w", conn, ErrNotLeased)
+	}
+	rows, err := s.leaseQuery(ctx, `SELECT token FROM leases WHERE connection = ? AND owner = ? AND token = ? AND expires_at > `+s.d.nowMillis(), conn, f.owner, token)
+	if err != nil {
+		return fmt.Errorf("state: check the lease of %s: %w", conn, err)
+	}
+	defer rows.Close()
+	held := rows.Next()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("state: check the lease of %s: %w", conn, err)
+	}
+	if !held {
+		return fmt.Errorf("state: %s (token %d): %w", conn, token, ErrLeaseLost)
+	}
 	return nil
 }
 
@@ -155,8 +206,40 @@ func (s *Store) leaseQuery(ctx context.Context, query string, args ...any) (*sql
 // expired (a takeover: the token grows). ok is false while another daemon
 // (or owner itself, unexpired: see Renew) holds it.
 func (s *Store) Acquire(ctx context.Context, conn, owner string, ttl time.Duration) (token int64, ok bool, err error) {
+	db, err := s.leaseDB()
+	if err != nil {
+		return 0, false, err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, false, fmt.Errorf("state: take the lease of %s: %w", conn, err)
+	}
+	defer tx.Rollback()
+	q := func(query string, args ...any) (*sql.Rows, error) {
+		return tx.QueryContext(ctx, s.d.rebind(query), s.d.args(args)...)
+	}
+	// A fenced transaction of the holder (FOR KEY SHARE) may still be
+	// committing on an expired lease: the takeover waits for a later tick
+	// rather than block this daemon's lease connection (its renewals).
+	locked, err := q(`SELECT 1 FROM leases WHERE connection = ?`+s.d.forUpdateSkipLocked(), conn)
+	if err != nil {
+		return 0, false, fmt.Errorf("state: take the lease of %s: %w", conn, err)
+	}
+	got := locked.Next()
+	locked.Close()
+	if !got {
+		exists, err := q(`SELECT 1 FROM leases WHERE connection = ?`, conn)
+		if err != nil {
+			return 0, false, fmt.Errorf("state: take the lease of %s: %w", conn, err)
+		}
+		busy := exists.Next()
+		exists.Close()
+		if busy {
+			return 0, false, nil
+		}
+	}
 	now := s.d.nowMillis()
-	rows, err := s.leaseQuery(ctx, `INSERT INTO leases (connection, owner, token, expires_at, acquired_at)
+	rows, err := q(`INSERT INTO leases (connection, owner, token, expires_at, acquired_at)
 		VALUES (?, ?, 1, `+now+` + ?, `+now+`)
 		ON CONFLICT (connection) DO UPDATE SET owner = excluded.owner, token = leases.token + 1,
 			expires_at = excluded.expires_at, acquired_at = excluded.acquired_at
@@ -165,14 +248,18 @@ func (s *Store) Acquire(ctx context.Context, conn, owner string, ttl time.Durati
 	if err != nil {
 		return 0, false, fmt.Errorf("state: take the lease of %s: %w", conn, err)
 	}
-	defer rows.Close()
 	if rows.Next() {
 		if err := rows.Scan(&token); err != nil {
+			rows.Close()
 			return 0, false, fmt.Errorf("state: take the lease of %s: %w", conn, err)
 		}
 		ok = true
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
+		return 0, false, fmt.Errorf("state: take the lease of %s: %w", conn, err)
+	}
+	if err := tx.Commit(); err != nil {
 		return 0, false, fmt.Errorf("state: take the lease of %s: %w", conn, err)
 	}
 	return token, ok, nil

@@ -35,6 +35,10 @@ type Run struct {
 
 // StartRun records the start of a run and returns its id.
 func (tx *Tx) StartRun(conn, kind string) (int64, error) {
+	// Fenced: a run of a connection this daemon lost would stay "running".
+	if err := tx.fenced(conn); err != nil {
+		return 0, err
+	}
 	// RETURNING, not LastInsertId: PostgreSQL's driver has none.
 	var id int64
 	if err := tx.tx.QueryRowContext(tx.ctx, `INSERT INTO runs (connection, kind, started_at) VALUES (?, ?, ?) RETURNING id`,

@@ -14,6 +14,9 @@ import (
 // group group, keeping the order each was first applied in for when
 // SetAppliedMembers adds them again.
 func (tx *Tx) LoseGroupMembers(conn, group string, users []string) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	const keep = `INSERT INTO applied_members_lost (connection, group_id, user_id, seq)
 		SELECT connection, group_id, user_id, seq FROM applied_members WHERE connection = ? AND group_id = ?`
 	const drop = `DELETE FROM applied_members WHERE connection = ? AND group_id = ?`
@@ -53,6 +56,9 @@ func (tx *Tx) LoseAppliedGroup(conn, id string) error {
 // LoseUserMembers keeps the order numbers of user's memberships before
 // its applied account is forgotten (deleted in the workspace by hand).
 func (tx *Tx) LoseUserMembers(conn, user string) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	if _, err := tx.exec(`INSERT INTO applied_members_lost (connection, group_id, user_id, seq)
 		SELECT connection, group_id, user_id, seq FROM applied_members WHERE connection = ? AND user_id = ?
 		ON CONFLICT (connection, group_id, user_id) DO UPDATE SET seq = excluded.seq`, conn, user); err != nil {
@@ -100,6 +106,9 @@ func (tx *Tx) LostMembers(conn string, users []string) (map[string]map[string]in
 // DropLostMembers forgets lost memberships the IdP no longer wants
 // ([group, user] pairs): joined again later, they come last.
 func (tx *Tx) DropLostMembers(conn string, pairs [][2]string) error {
+	if err := tx.fenced(conn); err != nil {
+		return err
+	}
 	for _, p := range pairs {
 		if _, err := tx.exec(`DELETE FROM applied_members_lost WHERE connection = ? AND group_id = ? AND user_id = ?`, conn, p[0], p[1]); err != nil {
 			return fmt.Errorf("state: forget lost memberships: %w", err)

@@ -224,6 +224,9 @@ func (e *Engine) applyOne(stop context.Context, c *Connection, runID int64, p st
 	}
 	var out idsync.Applied
 	err = e.Backoff.Retry(stop, func() error {
+		if err := e.Store.Holding(opCtx, c.Name); err != nil {
+			return err
+		}
 		var err error
 		out, err = c.Target.Apply(opCtx, op)
 		return err
@@ -253,6 +256,9 @@ func (e *Engine) applyMerged(stop context.Context, c *Connection, runID int64, m
 	}
 	var out idsync.Applied
 	err = e.Backoff.Retry(stop, func() error {
+		if err := e.Store.Holding(opCtx, c.Name); err != nil {
+			return err
+		}
 		var err error
 		out, err = m.ApplyMerged(opCtx, ops)
 		return err
@@ -286,6 +292,8 @@ func (e *Engine) record(stop context.Context, c *Connection, runID int64, ps []s
 	switch retry, _ := targets.Retryable(cause); {
 	case retry && stop.Err() != nil:
 		return 0, 0, nil // interrupted between tries: stays in the outbox
+	case errors.Is(cause, state.ErrLeaseLost) || errors.Is(cause, state.ErrNotLeased):
+		return 0, 0, cause // not sent: stays in the outbox for the lease's holder
 	case errors.Is(cause, targets.ErrUnauthorized):
 		return 0, 0, fmt.Errorf("target refused idsync's credentials: %w", cause)
 	case cause == nil:

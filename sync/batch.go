@@ -130,6 +130,9 @@ func (e *Engine) applyBatch(stop context.Context, c *Connection, runID int64, b 
 	}
 	errStop := errors.New("stop")
 	err := e.Backoff.Retry(stop, func() error {
+		if err := e.Store.Holding(opCtx, c.Name); err != nil {
+			return err
+		}
 		ops := make([]idsync.Op, len(rest))
 		for i, p := range rest {
 			ops[i] = p.Op
@@ -161,6 +164,9 @@ func (e *Engine) applyBatch(stop context.Context, c *Connection, runID int64, b 
 	})
 	if fatal != nil || (err != nil && errors.Is(err, errStop)) {
 		return applied, failed, fatal
+	}
+	if errors.Is(err, state.ErrLeaseLost) || errors.Is(err, state.ErrNotLeased) {
+		return applied, failed, err // the rest is not sent: it stays in the outbox for the lease's holder
 	}
 	for i, p := range rest {
 		if err := settle(p, last[i]); err != nil {

@@ -86,6 +86,7 @@ func startLeaser(ctx context.Context, a *app, argv []string, names func() []stri
 		held:    map[string]int64{}, fresh: map[string]bool{},
 	}
 	a.store.Fence(id)
+	a.store.FenceIdle(fenceIdle(l.ttl))
 	l.tick(ctx)
 	go func() {
 		t := time.NewTicker(l.ttl / 3)
@@ -240,6 +241,13 @@ func (l *leaser) tick(ctx context.Context) {
 		l.notify()
 	}
 }
+
+// fenceIdle is how long a fenced transaction may sit idle (see
+// state.FenceIdle): a daemon paused inside one blocks the takeover of its
+// connection that long after its lease ran out. Twice the lease, and at
+// least a minute: the planning a run does between two statements of a
+// transaction must never reach it.
+func fenceIdle(ttl time.Duration) time.Duration { return max(2*ttl, time.Minute) }
 
 // maxTakesPerTick bounds the leases one tick takes.
 const maxTakesPerTick = 500
@@ -415,6 +423,7 @@ func openPostgresWriter(ctx context.Context, g *globals, cfg *config.Config, fil
 	id := "cli-" + newDaemonID()
 	store.Fence(id)
 	ttl := cfg.StateOpts.Lease
+	store.FenceIdle(fenceIdle(ttl))
 	tokens := map[string]int64{}
 	release := func() {
 		for conn, token := range tokens {
