@@ -107,6 +107,10 @@ func (tx *Tx) fenced(conn string) error {
 	if len(rows) == 0 {
 		return fmt.Errorf("state: %s (token %d): %w", conn, token, ErrLeaseLost)
 	}
+	// Pushes at other daemons write the snapshot too (pushwrite.go).
+	if err := tx.pushLock(conn); err != nil {
+		return err
+	}
 	if tx.checked == nil {
 		tx.checked = map[string]bool{}
 	}

@@ -38,13 +38,35 @@ func (tx *Tx) PushLock(conn string) error {
 	if !tx.store.d.postgres() {
 		return nil
 	}
-	if _, err := tx.tx.ExecContext(tx.ctx, `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, "idsync push "+conn); err != nil {
-		return fmt.Errorf("state: take the push lock of %s: %w", conn, err)
+	if err := tx.pushLock(conn); err != nil {
+		return err
 	}
 	if tx.pushing == nil {
 		tx.pushing = map[string]bool{}
 	}
 	tx.pushing[conn] = true
+	return nil
+}
+
+// pushLock takes conn's push lock for the transaction, once. The lease
+// holder takes it too: at the fence check of each writing transaction
+// (before it writes a row a push may write: no deadlock between the two)
+// and when a plan reads the dirty marks (Dirty), so a push at another daemon
+// commits either before the plan reads the marks and the snapshot — and is
+// planned — or after the plan cleared them — and marks anew. Without it a
+// push committed between the plan's read and its ClearDirty would lose its
+// mark.
+func (tx *Tx) pushLock(conn string) error {
+	if !tx.store.d.postgres() || tx.locked[conn] {
+		return nil
+	}
+	if _, err := tx.tx.ExecContext(tx.ctx, `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, "idsync push "+conn); err != nil {
+		return fmt.Errorf("state: take the push lock of %s: %w", conn, err)
+	}
+	if tx.locked == nil {
+		tx.locked = map[string]bool{}
+	}
+	tx.locked[conn] = true
 	return nil
 }
 

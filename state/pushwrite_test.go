@@ -95,3 +95,79 @@ func TestNotifyRunReachesTheListener(t *testing.T) {
 		t.Fatal("the other schema's listener never heard its own request")
 	}
 }
+
+// A push at another daemon that comes while the holder plans (between its
+// read of the dirty marks and its ClearDirty) waits for the plan to commit
+// and then marks its user anew: its change is planned by the next run, not
+// lost.
+func TestPushDuringAPlanKeepsItsMark(t *testing.T) {
+	if testBackend == "sqlite" {
+		t.Skip("PostgreSQL only (SQLite: one daemon, one connection)")
+	}
+	ctx := context.Background()
+	path := t.TempDir() + "/idsync.db"
+	// watch reads pg_locks: the holder's one connection is the plan's.
+	holder, other, watch := open(t, path), open(t, path), open(t, path)
+	holder.Fence("A")
+	other.Fence("B")
+	tok, ok, err := holder.Acquire(ctx, "acme", "A", time.Minute)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	holder.Grant("acme", tok)
+	plan, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plan.Rollback()
+	if _, _, err := plan.Dirty("acme"); err != nil {
+		t.Fatal(err)
+	}
+	pushed := make(chan error, 1)
+	go func() {
+		pushed <- other.Update(ctx, func(tx *Tx) error {
+			if err := tx.PushLock("acme"); err != nil {
+				return err
+			}
+			return tx.ApplyChanges("acme", 0, []idsync.Change{idsync.UserChange(idsync.User{ID: "u1", UserName: "u1@acme.test", Status: idsync.StatusActive})})
+		})
+	}()
+	// The push waits for the plan's push lock (seen in pg_locks).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var waiting int
+		if err := watch.View(ctx, func(tx *Tx) error {
+			return tx.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`).Scan(&waiting)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		select {
+		case err := <-pushed:
+			t.Fatalf("the push committed during the plan: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the push never waited for the plan")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := plan.ClearDirty("acme", nil, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := plan.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-pushed; err != nil {
+		t.Fatal(err)
+	}
+	update(t, holder, func(tx *Tx) error {
+		users, _, err := tx.Dirty("acme")
+		if len(users) != 1 || users[0] != "u1" {
+			t.Errorf("dirty users after the plan and the push %v, want u1", users)
+		}
+		return err
+	})
+}

@@ -354,6 +354,8 @@ type Tx struct {
 	// pushing: the connections this transaction is a push write of
 	// (PushLock, pushwrite.go).
 	pushing map[string]bool
+	// locked: the connections whose push lock this transaction holds.
+	locked map[string]bool
 }
 
 // Begin starts a writing transaction. The caller must Commit or Rollback it.
