@@ -67,7 +67,13 @@ type Service struct {
 	// Conns returns the connections with notifications on, and a key that
 	// changes when they do (the running configuration).
 	Conns func() (key any, conns []Conn)
-	Log   *slog.Logger
+	// Owns reports whether this daemon holds the connection's lease (nil:
+	// it holds every one, as with SQLite). The subscriptions' upkeep —
+	// creating, renewing, deleting orphans, handling lifecycle events — is
+	// done by the lease holder alone: two daemons doing it would delete
+	// each other's subscriptions as orphans.
+	Owns func(conn string) bool
+	Log  *slog.Logger
 	// Now is the clock deciding expiries and renewals (tests set it).
 	Now func() time.Time
 

@@ -27,7 +27,7 @@ func (s *Service) upkeep(ctx context.Context) {
 	for {
 		next := every
 		for _, cs := range s.connNames() {
-			if cs.Graph == nil {
+			if cs.Graph == nil || !s.owns(cs.Name) {
 				continue
 			}
 			s.mu.Lock()
@@ -60,6 +60,9 @@ func (s *Service) upkeep(ctx context.Context) {
 		}
 	}
 }
+
+// owns: see Service.Owns.
+func (s *Service) owns(name string) bool { return s.Owns == nil || s.Owns(name) }
 
 func (s *Service) subs(ctx context.Context, name string) ([]state.NotifySubscription, bool, error) {
 	var subs []state.NotifySubscription
@@ -301,6 +304,13 @@ func (s *Service) lifecycle(name, id, event string) {
 		}()
 		cs := s.lookup(name)
 		if cs == nil || cs.Graph == nil {
+			return
+		}
+		if !s.owns(name) {
+			// The holder's upkeep renews what is due and, at its next
+			// verification, recreates what Graph removed.
+			s.Log.Info("notify: Graph lifecycle event for a connection another daemon holds; left to its upkeep",
+				"connection", name, "event", event, "subscription", id)
 			return
 		}
 		var err error

@@ -73,6 +73,12 @@ func (tx *Tx) MarkGroupDirty(conn, id string) error {
 
 // Dirty returns the users and groups marked dirty.
 func (tx *Tx) Dirty(conn string) (users, groups []string, err error) {
+	// With leases, pushes at other daemons add marks meanwhile: see pushLock.
+	if tx.store.fence != nil {
+		if err := tx.pushLock(conn); err != nil {
+			return nil, nil, err
+		}
+	}
 	users, err = queryAll(tx, scanString, `SELECT id FROM dirty_users WHERE connection = ? ORDER BY id`, conn)
 	if err != nil {
 		return nil, nil, fmt.Errorf("state: read dirty users: %w", err)

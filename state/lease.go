@@ -126,6 +126,10 @@ func (tx *Tx) fenced(conn string) error {
 			return fmt.Errorf("state: bound the fenced transaction: %w", err)
 		}
 	}
+	// Pushes at other daemons write the snapshot too (pushwrite.go).
+	if err := tx.pushLock(conn); err != nil {
+		return err
+	}
 	if tx.checked == nil {
 		tx.checked = map[string]bool{}
 	}

@@ -80,7 +80,8 @@ func (tx *Tx) SaveCursor(conn, cursor string, full bool) error {
 // its time in per-statement overhead. The result (rows, generations, dirty
 // marks) is the same as applying the changes one by one.
 func (tx *Tx) ApplyChanges(conn string, gen int64, page []idsync.Change) error {
-	if err := tx.fenced(conn); err != nil {
+	// A push write (PushLock) lands at any daemon: see pushwrite.go.
+	if err := tx.fencedOrPush(conn); err != nil {
 		return err
 	}
 	for i := 0; i < len(page); {

@@ -43,6 +43,8 @@ type Store struct {
 	d     *dialect
 	dsn   string   // PostgreSQL: the DSN, for the scratch connections of dry runs
 	fence *fencing // set by Fence: writes check leases (lease.go)
+	// OnListenError hears why ListenRuns lost its connection (pushwrite.go).
+	OnListenError func(error)
 	// lease is the handle leases are renewed on (leaseDB).
 	lease     *sql.DB
 	leaseErr  error
@@ -349,6 +351,11 @@ type Tx struct {
 	// checked: the connections whose lease this transaction has checked
 	// (and locked) already, on a fenced store.
 	checked map[string]bool
+	// pushing: the connections this transaction is a push write of
+	// (PushLock, pushwrite.go).
+	pushing map[string]bool
+	// locked: the connections whose push lock this transaction holds.
+	locked map[string]bool
 }
 
 // Begin starts a writing transaction. The caller must Commit or Rollback it.

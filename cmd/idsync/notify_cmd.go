@@ -57,6 +57,7 @@ func notifyTriggerable(s *sync.Scheduler, a *app) {
 // subscription upkeep; both follow configuration reloads.
 func mountNotify(ctx context.Context, mux *http.ServeMux, a *app, d daemonHTTP) *notifications.Service {
 	svc := newNotifyService(a, d.app, d.trigger)
+	svc.Owns = d.owns
 	mux.Handle("/notify/", svc)
 	svc.Start(ctx)
 	daemonNotify.Store(svc)

@@ -125,10 +125,13 @@ func daemon(ctx context.Context, g *globals, hup <-chan os.Signal) error {
 	var curSched atomic.Pointer[sync.Scheduler]
 	curSched.Store(sched)
 	if a.cfg.HTTP.Listen != "" {
+		// With leases, a push for a connection another daemon holds asks
+		// that daemon to run it (pgpush.go).
 		srv, err := listen(ctx, a, daemonHTTP{
 			ready:   readyCh,
 			app:     cur.Load,
-			trigger: func(conn, reason string) bool { return curSched.Load().Trigger(conn, reason) },
+			trigger: lm.routeTrigger(ctx, func(conn, reason string) bool { return curSched.Load().Trigger(conn, reason) }),
+			owns:    lm.ownsFunc(),
 			metrics: met.Handler(),
 		})
 		if err != nil {
@@ -211,6 +214,9 @@ type daemonHTTP struct {
 	trigger func(conn, reason string) bool
 	// metrics serves /metrics (internal/metrics).
 	metrics http.Handler
+	// owns: whether this daemon holds a connection's lease (nil: all of
+	// them, without leases); subscription upkeep is the holder's.
+	owns func(conn string) bool
 }
 
 // listen serves /healthz (the process is up) and /readyz (a first run has

@@ -99,6 +99,11 @@ func (r *StateRepo) commitGroup(group []*pendingWrite) {
 	ran := 0
 	err := r.store.Update(ctx, func(tx *state.Tx) error {
 		t.tx = tx
+		// On a shared store, pushes of the connection at other daemons
+		// queue here (state/pushwrite.go); on SQLite it does nothing.
+		if err := tx.PushLock(r.conn); err != nil {
+			return err
+		}
 		for i, p := range group {
 			if err := p.ctx.Err(); err != nil {
 				errs[i] = err

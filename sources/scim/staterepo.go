@@ -31,6 +31,12 @@ import (
 // connection's pushed resources, so the copy is what the database holds.
 // Listings (Scan) read the database. Writes that queue for the database are
 // committed together, each in a savepoint (groupcommit.go).
+//
+// On a shared store (PostgreSQL, where other daemons may take pushes for
+// the same connection: state/pushwrite.go) there is no copy: every read
+// goes to the database, and a write transaction first takes the
+// connection's push lock, so that it reads what the last push at any
+// daemon committed.
 type StateRepo struct {
 	store *state.Store
 	conn  string
@@ -68,6 +74,9 @@ func NewStateRepo(store *state.Store, conn string) *StateRepo {
 const pushGeneration = 0
 
 func (r *StateRepo) Get(ctx context.Context, kind Kind, id string) (*Resource, error) {
+	if r.store.Shared() {
+		return r.read(ctx, func(tx *state.Tx) (*state.PushResource, error) { return tx.PushResource(r.conn, string(kind), id) })
+	}
 	if err := r.load(ctx); err != nil {
 		return nil, err
 	}
@@ -78,6 +87,9 @@ func (r *StateRepo) Get(ctx context.Context, kind Kind, id string) (*Resource, e
 }
 
 func (r *StateRepo) ByUserName(ctx context.Context, userName string) (*Resource, error) {
+	if r.store.Shared() {
+		return r.read(ctx, func(tx *state.Tx) (*state.PushResource, error) { return tx.PushUserByName(r.conn, userName) })
+	}
 	if err := r.load(ctx); err != nil {
 		return nil, err
 	}
@@ -85,6 +97,17 @@ func (r *StateRepo) ByUserName(ctx context.Context, userName string) (*Resource,
 	p := r.rows[KindUser][r.names[strings.ToLower(userName)]]
 	r.mu.RUnlock()
 	return r.resourceOf(p)
+}
+
+// read is one row read from the database (a shared store keeps no copy).
+func (r *StateRepo) read(ctx context.Context, f func(*state.Tx) (*state.PushResource, error)) (*Resource, error) {
+	var p *state.PushResource
+	err := r.store.View(ctx, func(tx *state.Tx) error {
+		var err error
+		p, err = f(tx)
+		return err
+	})
+	return snapResourceOf(p, err)
 }
 
 // load reads the connection's rows into memory, once.
@@ -103,7 +126,7 @@ func (r *StateRepo) load(ctx context.Context) error {
 func (r *StateRepo) loadLocked(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.loaded {
+	if r.loaded || r.store.Shared() {
 		return nil
 	}
 	rows := map[Kind]map[string]*state.PushResource{KindUser: {}, KindGroup: {}}
@@ -139,6 +162,9 @@ func (r *StateRepo) loadLocked(ctx context.Context) error {
 
 // remember applies a committed transaction's writes to the copy.
 func (r *StateRepo) remember(t *stateTx) {
+	if r.store.Shared() {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, w := range t.writes {
@@ -211,33 +237,50 @@ type stateWrite struct {
 // uniqueness on every Put).
 
 // row is the resource as this transaction sees it (nil: none).
-func (t *stateTx) row(kind Kind, id string) *state.PushResource {
+func (t *stateTx) row(kind Kind, id string) (*state.PushResource, error) {
+	if t.repo.store.Shared() {
+		// Under the push lock: the database is what the last push wrote.
+		return t.tx.PushResource(t.conn, string(kind), id)
+	}
 	for i := len(t.writes) - 1; i >= 0; i-- {
 		if w := t.writes[i]; w.kind == kind && w.id == id {
-			return w.row
+			return w.row, nil
 		}
 	}
 	t.repo.mu.RLock()
 	defer t.repo.mu.RUnlock()
-	return t.repo.rows[kind][id]
+	return t.repo.rows[kind][id], nil
+}
+
+// cached is row on a store that is not shared (no error possible).
+func (t *stateTx) cached(kind Kind, id string) *state.PushResource {
+	p, _ := t.row(kind, id)
+	return p
 }
 
 func (t *stateTx) Get(kind Kind, id string) (*Resource, error) {
-	return t.repo.resourceOf(t.row(kind, id))
+	p, err := t.row(kind, id)
+	if err != nil {
+		return nil, err
+	}
+	return t.repo.resourceOf(p)
 }
 
 func (t *stateTx) ByUserName(userName string) (*Resource, error) {
+	if t.repo.store.Shared() {
+		return snapResourceOf(t.tx.PushUserByName(t.conn, userName))
+	}
 	key := strings.ToLower(userName)
 	named := func(p *state.PushResource) bool { return p != nil && strings.ToLower(p.UserName) == key }
 	for i := len(t.writes) - 1; i >= 0; i-- {
-		if w := t.writes[i]; w.kind == KindUser && named(w.row) && t.row(KindUser, w.id) == w.row {
+		if w := t.writes[i]; w.kind == KindUser && named(w.row) && t.cached(KindUser, w.id) == w.row {
 			return snapResourceOf(w.row, nil)
 		}
 	}
 	t.repo.mu.RLock()
 	id := t.repo.names[key]
 	t.repo.mu.RUnlock()
-	if p := t.row(KindUser, id); id != "" && named(p) {
+	if p := t.cached(KindUser, id); id != "" && named(p) {
 		return t.repo.resourceOf(p)
 	}
 	return nil, ErrNotFound

@@ -8,11 +8,34 @@ import (
 
 	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/state"
+	"github.com/idsync/idsync/state/pgtest"
 )
+
+// The StateRepo tests again on a PostgreSQL state, where the repo keeps no
+// copy and reads the database (other daemons may write it).
+func TestStateRepoOnPostgres(t *testing.T) {
+	if !pgtest.Available(t) {
+		t.Skipf("PostgreSQL tests skipped: set %s", pgtest.Env)
+	}
+	stateLoc = func(t *testing.T) string { return pgtest.DSN(t) }
+	defer func() { stateLoc = func(t *testing.T) string { return t.TempDir() + "/idsync.db" } }()
+	for name, f := range map[string]func(*testing.T){
+		"WritesTheSnapshot":  TestStateRepoWritesTheSnapshot,
+		"ScanPages":          TestStateRepoScanPages,
+		"ReadsFollowWrites":  TestStateRepoReadsFollowWrites,
+		"TxSeesItsOwnWrites": TestStateRepoTxSeesItsOwnWrites,
+	} {
+		t.Run(name, f)
+	}
+}
+
+// stateLoc is where openStateRepo's state is: a temp-file SQLite, or a
+// PostgreSQL schema (TestStateRepoOnPostgres: a shared store, no copy).
+var stateLoc = func(t *testing.T) string { return t.TempDir() + "/idsync.db" }
 
 func openStateRepo(t *testing.T, conn string) (*StateRepo, *state.Store) {
 	t.Helper()
-	st, err := state.Open(context.Background(), t.TempDir()+"/idsync.db")
+	st, err := state.Open(context.Background(), stateLoc(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,6 +359,57 @@ func TestStateRepoTxSeesItsOwnWrites(t *testing.T) {
 	for name, id := range map[string]string{"BOB": "a", "Alice": "b"} {
 		if r, err := repo.ByUserName(ctx, name); err != nil || r.ID != id {
 			t.Errorf("after the swap, %s = %+v, %v", name, r, err)
+		}
+	}
+}
+
+// Two daemons' repos on one PostgreSQL state write the same user at once:
+// the push lock orders them, each write builds on the other's (no lost
+// update: the version counts every write), and each repo reads the last.
+func TestStateReposOfTwoDaemons(t *testing.T) {
+	if !pgtest.Available(t) {
+		t.Skipf("PostgreSQL tests skipped: set %s", pgtest.Env)
+	}
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	var repos [2]*StateRepo
+	for i := range repos {
+		st, err := state.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		repos[i] = NewStateRepo(st, "a")
+	}
+	put(t, repos[0], &Resource{Kind: KindUser, ID: "u1", UserName: "u1@a.test", Attrs: map[string]any{"userName": "u1@a.test", "n": 0.0}})
+	const each = 25
+	errs := make(chan error, 2*each)
+	for _, repo := range repos {
+		go func() {
+			for range each {
+				errs <- repo.Update(ctx, func(tx RepoTx) error {
+					u, err := tx.Get(KindUser, "u1")
+					if err != nil {
+						return err
+					}
+					u.Attrs["n"] = u.Attrs["n"].(float64) + 1
+					return tx.Put(u)
+				})
+			}
+		}()
+	}
+	for range 2 * each {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, repo := range repos {
+		u, err := repo.Get(ctx, KindUser, "u1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Version != 2*each+1 || u.Attrs["n"] != float64(2*each) {
+			t.Errorf("repo %d reads version %d, n %v; want %d, %d", i, u.Version, u.Attrs["n"], 2*each+1, 2*each)
 		}
 	}
 }
