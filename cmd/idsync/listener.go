@@ -58,3 +58,25 @@ func plainBindWarning(addr net.Addr) string {
 	}
 	return "http.listen binds a non-loopback address without TLS: other machines can reach it in clear text; bind 127.0.0.1 (behind a proxy) or set http.tls"
 }
+
+// maxPageRequests bounds the requests to the status page and /metrics
+// served at once: each reads the state (a held plan of thousands of ops
+// is decoded whole), so a client looping on them must not take the
+// daemon's CPU and memory from its runs.
+const maxPageRequests = 4
+
+// limitInFlight serves at most n requests of h at once; beyond that it
+// answers 503 at once with Retry-After, rather than queueing them.
+func limitInFlight(n int, h http.Handler) http.Handler {
+	slots := make(chan struct{}, n)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+			h.ServeHTTP(w, r)
+		default:
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "busy: too many requests at once; retry in a second", http.StatusServiceUnavailable)
+		}
+	})
+}

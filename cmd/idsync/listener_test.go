@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -114,5 +115,45 @@ func TestPlainBindWarning(t *testing.T) {
 	warnPlainBind(log, &net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}, false)
 	if !strings.Contains(buf.String(), "level=WARN") || !strings.Contains(buf.String(), "addr=[::]:8080") {
 		t.Errorf("log: %s", buf.String())
+	}
+}
+
+func TestLimitInFlightAnswersBusyBeyondTheLimit(t *testing.T) {
+	entered, release := make(chan struct{}, 3), make(chan struct{})
+	h := limitInFlight(2, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	done := make(chan int, 2)
+	for range 2 {
+		go func() {
+			resp, err := http.Get(srv.URL)
+			if err != nil {
+				done <- 0
+				return
+			}
+			resp.Body.Close()
+			done <- resp.StatusCode
+		}()
+		<-entered
+	}
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("third request at once: %d (Retry-After %q), want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	close(release)
+	for range 2 {
+		if c := <-done; c != http.StatusOK {
+			t.Fatalf("a request within the limit: %d", c)
+		}
+	}
+	if resp, err := http.Get(srv.URL); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("after the others finished: %v %v", resp, err)
 	}
 }

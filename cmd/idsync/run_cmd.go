@@ -233,8 +233,8 @@ func listen(ctx context.Context, a *app, d daemonHTTP) (*http.Server, error) {
 			http.Error(w, "waiting for the first run", http.StatusServiceUnavailable)
 		}
 	})
-	mux.Handle("GET /{$}", statusPage(d))
-	mux.Handle("GET /metrics", d.metrics)
+	mux.Handle("GET /{$}", limitInFlight(maxPageRequests, statusPage(d)))
+	mux.Handle("GET /metrics", limitInFlight(maxPageRequests, d.metrics))
 	mountSCIM(ctx, mux, a, d) // push connections at /scim/v2/<connection>/
 	mountPprof(mux)           // /debug/pprof/ with IDSYNC_DEBUG_PPROF=1 only (pprof.go)
 	srv := newHTTPServer(withAuth(a, d, mux), a.log)
