@@ -123,3 +123,14 @@ func (s *Server) Generate(users, groups int) []string {
 	s.st.invalidateApps()
 	return ids
 }
+
+// AddIdleGroups creates n groups ("Unused A", "Unused B", …) that no sample
+// configuration names, each with bob and heidi as members: what a read
+// limited to the groups a policy names must skip.
+func (s *Server) AddIdleGroups(sample Sample, n int) {
+	for i := range n {
+		g := s.CreateGroup("Unused "+string(rune('A'+i)), "")
+		s.AddMember(g.ID, sample.Users["bob"])
+		s.AddMember(g.ID, sample.Users["heidi"])
+	}
+}
