@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -127,5 +128,72 @@ func TestOfficeRnDTeamDriftIsCorrected(t *testing.T) {
 	if r := o.idsync("log", "--connection", "contoso"); !strings.Contains(r.stdout, "group deleted in the workspace: corrected by this run's plan") ||
 		!strings.Contains(r.stdout, "group not managed by idsync; left alone") {
 		t.Errorf("log lacks the group drift:\n%s", r.stdout)
+	}
+}
+
+// A group listing cut off part way proves nothing about the groups it did
+// not reach: with pages of one team, the second page of the workspace's
+// teams failing (Gamma, on it, unseen), a reconcile re-creates no team, puts no member back and
+// removes none, says why in the plan and the status, and corrects users
+// (listed in full) as usual. The next reconcile, with the listing whole,
+// corrects the teams.
+func TestOfficeRnDTeamDriftPartialGroupListingChangesNoTeam(t *testing.T) {
+	o := newOfficeRnD(t, `["Gamma", "Beta", "Alpha"]`)
+	o.join("p00", "Alpha")
+	o.join("p01", "Alpha", "Beta", "Gamma")
+	o.must1(o.idsync("sync"))
+	p00 := o.account("p00@contoso.test").ID
+	o.ws.EditGroup(o.team("Beta").ID, func(raw map[string]any) {
+		raw["members"] = []any{map[string]any{"value": p00}}
+	})
+	if !o.ws.DeleteGroup(o.team("Alpha").ID) {
+		t.Fatal("delete Alpha")
+	}
+	o.ws.EditUser(o.account("p02@contoso.test").ID, func(raw map[string]any) { raw["active"] = false })
+	before := o.ws.Groups()
+
+	o.ws.SetPageSize(1)
+	o.ws.ResetRequests()
+	o.ws.OnRequest(func(r scimtest.Request) {
+		// Runs once the first page of teams is served: every later GET
+		// fails, so Gamma, on the second page, is never seen.
+		q, _ := url.ParseQuery(r.Query)
+		if r.Method == "GET" && r.Path == "/Groups" && q.Get("startIndex") == "1" && q.Get("filter") == "" {
+			o.ws.Inject(scimtest.Fault{Kind: scimtest.Fault500, Count: 1000, Method: "GET"})
+		}
+	})
+	r := o.idsync("sync", "--reconcile")
+	o.ws.OnRequest(nil)
+	o.ws.ClearFaults()
+	if !strings.Contains(r.stdout, "listing the workspace's groups failed, no group was reconciled") {
+		t.Fatalf("the plan does not say the group listing failed (exit %d):\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if n := o.ws.CountRequests("GET", "/Groups"); n < 2 {
+		t.Fatalf("the group listing stopped after %d requests: the fault never cut it part way", n)
+	}
+	for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+		if n := o.ws.CountRequests(m, "/Groups"); n > 0 {
+			t.Errorf("a partial group listing led to %d %s requests on teams", n, m)
+		}
+	}
+	if after := o.ws.Groups(); !slices.EqualFunc(before, after, func(a, b scimtest.Group) bool {
+		return a.ID == b.ID && a.DisplayName == b.DisplayName && slices.Equal(a.Members, b.Members)
+	}) {
+		t.Errorf("teams changed after a partial listing:\nbefore %+v\nafter  %+v", before, after)
+	}
+	if s := o.idsync("status").stdout; !strings.Contains(s, "groups failed") {
+		t.Errorf("status does not say the group listing failed:\n%s", s)
+	}
+
+	o.ws.SetPageSize(0)
+	o.must1(o.idsync("sync", "--reconcile"))
+	if got := o.memberNames(o.team("Alpha")); !slices.Equal(got, []string{"p00", "p01"}) {
+		t.Errorf("re-created Alpha holds %v, want p00 and p01", got)
+	}
+	if got := o.memberNames(o.team("Beta")); !slices.Equal(got, []string{"p01"}) {
+		t.Errorf("Beta holds %v, want p01 back and p00 out", got)
+	}
+	if n := len(o.ws.Groups()); n != 3 {
+		t.Errorf("%d teams after the corrections, want 3", n)
 	}
 }

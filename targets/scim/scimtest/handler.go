@@ -154,7 +154,10 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte) {
 		s.bulk(w, r, body)
 		return
 	case "ServiceProviderConfig":
-		writeJSON(w, http.StatusOK, s.serviceProviderConfig())
+		s.mu.Lock() // SetPageSize may change what it says
+		spc := s.serviceProviderConfig()
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, spc)
 		return
 	case "ResourceTypes", "Schemas":
 		writeJSON(w, http.StatusOK, map[string]any{"schemas": []string{schemaList}, "totalResults": 0, "Resources": []any{}})

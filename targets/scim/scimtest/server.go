@@ -144,6 +144,17 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.latency = d
 }
 
+// SetPageSize caps list pages at n from now on (n <= 0: 100), so a test
+// can make a listing take several requests after the setup that made it.
+func (s *Server) SetPageSize(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n <= 0 {
+		n = 100
+	}
+	s.opts.PageSize = n
+}
+
 // OnRequest calls f with each request once it has been served (or
 // dropped), outside the server's lock: a crash test can cancel its run
 // after the K-th write. nil removes the hook.
