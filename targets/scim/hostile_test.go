@@ -298,3 +298,34 @@ func TestSCIMNumericIDKeptAsDigits(t *testing.T) {
 		t.Fatalf("TargetID %q, err %v", got.TargetID, err)
 	}
 }
+
+// A workspace that takes a Bulk request and then trickles its answer for
+// ever: the request ends at the timeout and every op of the batch is a
+// retryable failure (the workspace may have applied some: a retry adopts
+// or repeats them), none is taken as applied.
+func TestSCIMTricklingBulkAnswerTimesOut(t *testing.T) {
+	trickle := hostiletest.Trickle(t, "application/scim+json", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkResponse"],"Operations":[`)
+	hs := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/ServiceProviderConfig"):
+			w.Header().Set("Content-Type", "application/scim+json")
+			io.WriteString(w, `{"bulk":{"supported":true,"maxOperations":10,"maxPayloadSize":1048576},"patch":{"supported":true},"filter":{"supported":true,"maxResults":100}}`)
+		case strings.HasSuffix(r.URL.Path, "/Bulk"):
+			trickle(w, r)
+		default:
+			http.Error(w, "not here", http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(hs.Close)
+	c := hostileClient(t, hs, func(c *scim.Config) { c.Timeout = 150 * time.Millisecond })
+	ctx := targets.WithIndex(t.Context(), targets.NewIndex())
+	if n := c.BatchSize(ctx); n != 10 {
+		t.Fatalf("batch size %d, want the advertised 10", n)
+	}
+	ops := []idsync.Op{createOp(account("u1", "a@example.com")), createOp(account("u2", "b@example.com"))}
+	for i, r := range c.ApplyBatch(ctx, ops) {
+		if ok, _ := targets.Retryable(r.Err); !ok || !strings.Contains(r.Err.Error(), "timeout") || r.Applied.TargetID != "" {
+			t.Fatalf("op %d: %+v (err %v), want a retryable timeout and nothing applied", i, r, r.Err)
+		}
+	}
+}
