@@ -72,7 +72,9 @@ func printPlan(w io.Writer, r syncResult) {
 			shown(r.Held), r.PlanID, r.Connection, r.PlanID)
 	case r.DryRun:
 		if r.Pending > 0 {
-			fmt.Fprintf(w, "  %d ops from an interrupted run wait in the outbox and will be applied first\n", r.Pending)
+			// The dry run cannot tell a run applying them now (another
+			// process) from one that was interrupted: say both.
+			fmt.Fprintf(w, "  %d ops already planned wait in the outbox (a run applying them now, or one interrupted) and go before this plan\n", r.Pending)
 		}
 	default:
 		line := fmt.Sprintf("  applied %d, failed %d", r.Applied, r.Failed)

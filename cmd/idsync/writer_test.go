@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	stdsync "sync"
 	"syscall"
@@ -107,7 +108,7 @@ func await(t *testing.T, what string, ch <-chan struct{}) {
 
 // TestSecondWriterNamesTheHolder: without a daemon, a sync started while
 // another sync writes the state stops at once and names that process; the
-// read-only commands run beside it.
+// read-only commands and a dry run run beside it.
 func TestSecondWriterNamesTheHolder(t *testing.T) {
 	e := newE2E(t, "")
 	stalled, release := stallFirst(e.ws, "POST")
@@ -126,8 +127,17 @@ func TestSecondWriterNamesTheHolder(t *testing.T) {
 			t.Fatalf("idsync %s beside a sync: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
 		}
 	}
-	for _, args := range [][]string{{"status"}, {"log"}, {"explain", "contoso", "alice.archer@contoso.test"}, {"sync", "--dry-run"}} {
+	for _, args := range [][]string{{"status"}, {"log"}, {"explain", "contoso", "alice.archer@contoso.test"}} {
 		e.must(args)
+	}
+	// The first sync has its plan in the outbox and is applying it: a dry
+	// run beside it counts those ops as on their way (nothing planned
+	// twice), says so, and sends nothing.
+	dry := e.must([]string{"sync", "--dry-run"})
+	// (How many wait depends on how many of the other answers came back.)
+	waiting := regexp.MustCompile(`\n  (\d+) ops already planned wait in the outbox \(a run applying them now, or one interrupted\)`).FindStringSubmatch(dry.stdout)
+	if !strings.Contains(dry.stdout, " 0 to create,") || waiting == nil || waiting[1] == "0" {
+		t.Fatalf("dry run beside the first sync:\n%s", dry.stdout)
 	}
 	release()
 	if err := first.Wait(); err != nil {
@@ -135,6 +145,10 @@ func TestSecondWriterNamesTheHolder(t *testing.T) {
 	}
 	if got := e.workspace(); !maps.Equal(got, sampleWorkspace) {
 		t.Fatalf("workspace %v", got)
+	}
+	// Every write came from the first sync: one create per person.
+	if n := e.ws.CountRequests("POST", "/Users"); n != len(sampleWorkspace) || e.ws.CountRequests("PATCH", "/") > 0 {
+		t.Fatalf("%d creates and %d updates for %d people", n, e.ws.CountRequests("PATCH", "/"), len(sampleWorkspace))
 	}
 }
 
