@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/idsync/idsync/state/pgtest"
 )
 
 // A daemon's renewal must not wait for its own fenced transactions: the
@@ -14,7 +16,7 @@ import (
 // transaction outlasts the lease. A takeover, though, must still wait for
 // the fenced transaction to end (else the ex-holder commits after it).
 func TestRenewalNotStarvedByFencedTransaction(t *testing.T) {
-	if testBackend != "postgres" {
+	if pgtest.Backend() != "postgres" {
 		t.Skip("PostgreSQL only: SQLite stores are not shared by daemons")
 	}
 	ctx := context.Background()
@@ -94,7 +96,7 @@ func TestLostLeaseRecordsNoRunNorLostMembers(t *testing.T) {
 // fenced transaction left idle past the store's limit (FenceIdle), so the
 // takeover happens, and the paused holder's transaction is never committed.
 func TestPausedHolderInTransactionDoesNotBlockTakeover(t *testing.T) {
-	if testBackend != "postgres" {
+	if pgtest.Backend() != "postgres" {
 		t.Skip("PostgreSQL only: SQLite stores are not shared by daemons")
 	}
 	ctx := context.Background()

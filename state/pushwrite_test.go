@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/state/pgtest"
 )
 
 // A push write (PushLock) at a daemon without the connection's lease
@@ -24,7 +25,7 @@ func TestPushWriteWithoutTheLease(t *testing.T) {
 		return tx.ApplyChanges("acme", 0, []idsync.Change{idsync.UserChange(idsync.User{ID: "u1", UserName: "u1@acme.test", Status: idsync.StatusActive})})
 	}
 	err := s.Update(ctx, push)
-	if testBackend == "sqlite" {
+	if pgtest.Backend() == "sqlite" {
 		if !errors.Is(err, ErrNotLeased) {
 			t.Fatalf("SQLite: a push write on a fenced store without the lease: %v", err)
 		}
@@ -56,7 +57,7 @@ func TestPushWriteWithoutTheLease(t *testing.T) {
 // NotifyRun at one daemon reaches ListenRuns at another on the same state,
 // and not a listener on a state in another schema of the database.
 func TestNotifyRunReachesTheListener(t *testing.T) {
-	if testBackend == "sqlite" {
+	if pgtest.Backend() == "sqlite" {
 		t.Skip("PostgreSQL only")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -101,7 +102,7 @@ func TestNotifyRunReachesTheListener(t *testing.T) {
 // and then marks its user anew: its change is planned by the next run, not
 // lost.
 func TestPushDuringAPlanKeepsItsMark(t *testing.T) {
-	if testBackend == "sqlite" {
+	if pgtest.Backend() == "sqlite" {
 		t.Skip("PostgreSQL only (SQLite: one daemon, one connection)")
 	}
 	ctx := context.Background()

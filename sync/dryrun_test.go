@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/idsync/idsync/state"
+	"github.com/idsync/idsync/state/pgtest"
 )
 
 // TestDryRunStalledMidPullDoesNotBlockTheWriter: a dry run (another
@@ -25,7 +26,7 @@ func TestDryRunStalledMidPullDoesNotBlockTheWriter(t *testing.T) {
 	}
 	h.run(Options{})
 
-	other, err := state.Open(context.Background(), h.path) // as `idsync sync --dry-run` in another process
+	other, err := state.Open(context.Background(), pgtest.Loc(t, h.path)) // as `idsync sync --dry-run` in another process
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,12 +110,12 @@ func TestDryRunOnAReadOnlyStore(t *testing.T) {
 		}
 		return ops(res.Plan)
 	}
-	if got := plan(t.TempDir() + "/none.db"); !slices.Equal(got, []string{"create alice@acme.test"}) {
+	if got := plan(pgtest.Loc(t, t.TempDir()+"/none.db")); !slices.Equal(got, []string{"create alice@acme.test"}) {
 		t.Fatalf("first read: %q", got)
 	}
 	h.run(Options{})
 	h.src.user("b", "bob")
-	if got := plan(h.path); !slices.Equal(got, []string{"create bob@acme.test"}) {
+	if got := plan(pgtest.Loc(t, h.path)); !slices.Equal(got, []string{"create bob@acme.test"}) {
 		t.Fatalf("incremental: %q", got)
 	}
 }

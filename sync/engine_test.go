@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -245,12 +244,8 @@ func TestDryRunChangesNothing(t *testing.T) {
 // dump renders every table's rows, sorted, so two databases can be compared by content.
 func dump(t *testing.T, path string) string {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	tables, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
+	db, list := rawDB(t, path)
+	tables, err := db.Query(list)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,6 +256,9 @@ func dump(t *testing.T, path string) string {
 		names = append(names, n)
 	}
 	tables.Close()
+	if len(names) < 10 {
+		t.Fatalf("the state database has %d tables: %v", len(names), names)
+	}
 	var b strings.Builder
 	for _, name := range names {
 		rows, err := db.Query(`SELECT * FROM ` + name)

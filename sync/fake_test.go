@@ -13,6 +13,7 @@ import (
 	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/sources"
 	"github.com/idsync/idsync/state"
+	"github.com/idsync/idsync/state/pgtest"
 	"github.com/idsync/idsync/targets"
 )
 
@@ -301,7 +302,7 @@ func (h *harness) open() {
 	if h.store != nil {
 		h.store.Close()
 	}
-	st, err := state.Open(context.Background(), h.path)
+	st, err := state.Open(context.Background(), pgtest.Loc(h.t, h.path))
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/state"
+	"github.com/idsync/idsync/state/pgtest"
 	"github.com/idsync/idsync/targets"
 )
 
@@ -26,7 +27,7 @@ func TestNoOpSentAfterLeaseLost(t *testing.T) {
 		t.Fatal(ok, err)
 	}
 	h.store.Grant("acme", tok)
-	other, err := state.Open(ctx, h.path)
+	other, err := state.Open(ctx, pgtest.Loc(t, h.path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +72,7 @@ func TestNoBatchSentAfterLeaseLost(t *testing.T) {
 		t.Fatal(ok, err)
 	}
 	h.store.Grant("acme", tok)
-	other, err := state.Open(ctx, h.path)
+	other, err := state.Open(ctx, pgtest.Loc(t, h.path))
 	if err != nil {
 		t.Fatal(err)
 	}

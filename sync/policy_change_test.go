@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"database/sql"
 	"slices"
 	"testing"
 
@@ -110,11 +109,7 @@ func TestPolicyChangesTakeEffectOnTheNextRun(t *testing.T) {
 
 	t.Run("a database from before fingerprints evaluates everyone once", func(t *testing.T) {
 		h := staffHarness(t, Policy{})
-		db, err := sql.Open("sqlite", "file:"+h.path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
+		db, _ := rawDB(t, h.path)
 		if _, err := db.Exec(`DELETE FROM policy_fingerprints`); err != nil {
 			t.Fatal(err)
 		}
