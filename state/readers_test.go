@@ -16,7 +16,9 @@ func TestViewReadsBesideTheWriter(t *testing.T) {
 	sqliteOnly(t)
 	s := open(t, filepath.Join(t.TempDir(), "idsync.db"))
 	ctx := context.Background()
-	user := func(id string) idsync.Account { return idsync.Account{ExternalID: id, UserName: id + "@x.test", Active: true} }
+	user := func(id string) idsync.Account {
+		return idsync.Account{ExternalID: id, UserName: id + "@x.test", Active: true}
+	}
 	update(t, s, func(tx *Tx) error { return tx.SetAppliedUser("c", "t-a", user("a")) })
 
 	tx, err := s.Begin(ctx)
