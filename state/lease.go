@@ -100,6 +100,11 @@ func (s *Store) Revoke(conn string) {
 	delete(s.fence.tokens, conn)
 }
 
+// Fence checks (and on PostgreSQL locks, until the transaction ends) that
+// this daemon still holds conn's lease, as every write of conn does first:
+// a transaction that goes on in savepoints takes it before the first one.
+func (tx *Tx) Fence(conn string) error { return tx.fenced(conn) }
+
 // fenced checks, once per transaction and connection, that a fenced store
 // still holds conn's lease (see above). Unfenced stores pass.
 func (tx *Tx) fenced(conn string) error {

@@ -4,9 +4,10 @@
 // (the default, nothing to install) or a PostgreSQL database (several
 // daemons, see lease.go); one API, the SQL written once (dialect.go).
 //
-// All access goes through a Tx. The database has one connection, so there is
-// one writer at a time and a Tx sees a stable database; code holding a Tx must
-// not open another one. Across processes, only the holder of the state's Lock
+// All access goes through a Tx. The database has one writing connection, so
+// there is one writer at a time and a Tx sees a stable database; code holding
+// a Tx must not open another one. A SQLite file's View reads on connections of
+// its own beside the writer (WAL), each seeing the last committed state. Across processes, only the holder of the state's Lock
 // opens it for writing (Open); everyone else reads (OpenReadOnly).
 package state
 
@@ -33,16 +34,24 @@ var migrations embed.FS
 
 // Store is an open state database.
 type Store struct {
-	db       *sql.DB
+	db *sql.DB
+	// rdb, on a SQLite file opened for writing, is the pool View reads on
+	// (readers beside the one writer: WAL). Reads on db queued for its one
+	// connection behind every write, and its connection goes to a random
+	// waiter (database/sql): a push write waited behind the engine's
+	// per-op reads as well as its writes.
+	rdb      *sql.DB
 	path     string // the SQLite file, or the PostgreSQL DSN with its password hidden
 	readOnly bool
 	// stmts are the statements prepared on db (Tx.stmt). Only statements
 	// with a fixed text go here; their number is bounded by the code.
 	smu   stdsync.Mutex
 	stmts map[string]*sql.Stmt
-	d     *dialect
-	dsn   string   // PostgreSQL: the DSN, for the scratch connections of dry runs
-	fence *fencing // set by Fence: writes check leases (lease.go)
+	// rstmts are the statements prepared on rdb, for View.
+	rstmts map[string]*sql.Stmt
+	d      *dialect
+	dsn    string   // PostgreSQL: the DSN, for the scratch connections of dry runs
+	fence  *fencing // set by Fence: writes check leases (lease.go)
 	// OnListenError hears why ListenRuns lost its connection (pushwrite.go).
 	OnListenError func(error)
 	// lease is the handle leases are renewed on (leaseDB).
@@ -86,7 +95,31 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.db.Close()
 		return nil, fmt.Errorf("state: open %s: %w", path, err)
 	}
+	if s.rdb, err = openReaders(path); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("state: open %s: %w", path, err)
+	}
 	return s, nil
+}
+
+// readers is how many connections View reads on beside the writer.
+const readers = 4
+
+// openReaders opens the read pool of the SQLite file at path: connections
+// that cannot write (query_only) with SQLite's default page cache, each read
+// a deferred transaction that sees one committed state of the database.
+func openReaders(path string) (*sql.DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "query_only(1)")
+	db, err := sql.Open("sqlite", fileURI(path)+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(readers)
+	db.SetMaxIdleConns(readers)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
 }
 
 // OpenReadOnly opens the database at path for reading only (status, log,
@@ -151,18 +184,28 @@ func (s *Store) Close() error {
 	for _, st := range s.stmts {
 		st.Close()
 	}
-	s.stmts = nil
+	for _, st := range s.rstmts {
+		st.Close()
+	}
+	s.stmts, s.rstmts = nil, nil
 	s.smu.Unlock()
 	if s.lease != nil && s.lease != s.db {
 		s.lease.Close()
 	}
+	if s.rdb != nil {
+		s.rdb.Close()
+	}
 	return s.db.Close()
 }
 
-// shared returns query as prepared on the database, or nil.
-func (s *Store) shared(query string) *sql.Stmt {
+// shared returns query as prepared on the database (reader: on the read
+// pool), or nil.
+func (s *Store) shared(query string, reader bool) *sql.Stmt {
 	s.smu.Lock()
 	defer s.smu.Unlock()
+	if reader {
+		return s.rstmts[query]
+	}
 	return s.stmts[query]
 }
 
@@ -171,25 +214,29 @@ func (s *Store) shared(query string) *sql.Stmt {
 // a moment (another transaction may hold it, and its owner may be waiting
 // for this goroutine): a query not shared now is shared after a later
 // transaction.
-func (s *Store) share(queries []string) {
+func (s *Store) share(queries []string, reader bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Millisecond)
 	defer cancel()
+	db, stmts := s.db, &s.stmts
+	if reader {
+		db, stmts = s.rdb, &s.rstmts
+	}
 	for _, q := range queries {
-		if s.shared(q) != nil {
+		if s.shared(q, reader) != nil {
 			continue
 		}
-		st, err := s.db.PrepareContext(ctx, s.d.rebind(q))
+		st, err := db.PrepareContext(ctx, s.d.rebind(q))
 		if err != nil {
 			return
 		}
 		s.smu.Lock()
-		if _, dup := s.stmts[q]; dup {
+		if _, dup := (*stmts)[q]; dup {
 			st.Close()
 		} else {
-			if s.stmts == nil {
-				s.stmts = map[string]*sql.Stmt{}
+			if *stmts == nil {
+				*stmts = map[string]*sql.Stmt{}
 			}
-			s.stmts[q] = st
+			(*stmts)[q] = st
 		}
 		s.smu.Unlock()
 	}
@@ -356,6 +403,8 @@ type Tx struct {
 	pushing map[string]bool
 	// locked: the connections whose push lock this transaction holds.
 	locked map[string]bool
+	// reader: on the read pool (Store.rdb), whose statements are its own.
+	reader bool
 }
 
 // Begin starts a writing transaction. The caller must Commit or Rollback it.
@@ -432,10 +481,24 @@ func (s *Store) View(ctx context.Context, f func(*Tx) error) error {
 	if s.d.postgres() {
 		opts.Isolation = sql.LevelRepeatableRead
 	}
+	if s.rdb != nil {
+		return s.read(ctx, opts, f)
+	}
 	tx, err := s.begin(ctx, opts)
 	if err != nil {
 		return err
 	}
+	defer tx.Rollback()
+	return f(tx)
+}
+
+// read is View on the read pool.
+func (s *Store) read(ctx context.Context, opts *sql.TxOptions, f func(*Tx) error) error {
+	t, err := s.rdb.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("state: begin: %w", err)
+	}
+	tx := &Tx{tx: &sqlTx{Tx: t, d: s.d}, ctx: ctx, store: s, reader: true}
 	defer tx.Rollback()
 	return f(tx)
 }
@@ -452,7 +515,7 @@ func (tx *Tx) stmt(query string) (*sql.Stmt, error) {
 		return st, nil
 	}
 	var st *sql.Stmt
-	if shared := tx.store.shared(query); shared != nil {
+	if shared := tx.store.shared(query, tx.reader); shared != nil {
 		st = tx.tx.StmtContext(tx.ctx, shared)
 	} else {
 		// Prepared on the transaction's connection (the store's only one:
@@ -489,15 +552,30 @@ func (tx *Tx) closeStmts() {
 // shareStmts shares the statements the ended transaction prepared itself.
 func (tx *Tx) shareStmts() {
 	if len(tx.unshared) > 0 {
-		tx.store.share(tx.unshared)
+		tx.store.share(tx.unshared, tx.reader)
 		tx.unshared = nil
 	}
 }
 
+// cachedArgs: a query of at most this many arguments runs as a statement
+// prepared once per store (Tx.stmt). Longer ones (IN lists of many ids)
+// have too many texts to keep and are prepared each time. The engine's
+// per-op reads of one id spent a quarter of its CPU in SQLite's parser.
+const cachedArgs = 4
+
 // scanAll collects every row before the caller issues its next statement
 // (one connection: an open Rows would block it).
 func queryAll[T any](tx *Tx, scan func(*sql.Rows) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := tx.tx.QueryContext(tx.ctx, query, args...)
+	var rows *sql.Rows
+	var err error
+	if len(args) <= cachedArgs {
+		var st *sql.Stmt
+		if st, err = tx.stmt(query); err == nil {
+			rows, err = st.QueryContext(tx.ctx, tx.tx.d.args(args)...)
+		}
+	} else {
+		rows, err = tx.tx.QueryContext(tx.ctx, query, args...)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -297,7 +297,9 @@ func (e *Engine) record(stop context.Context, c *Connection, runID int64, ps []s
 	case errors.Is(cause, targets.ErrUnauthorized):
 		return 0, 0, fmt.Errorf("target refused idsync's credentials: %w", cause)
 	case cause == nil:
-		cause = e.Store.Update(opCtx, func(tx *state.Tx) error {
+		// With the records of the connection's other workers waiting now
+		// (recordgroup.go): committed before this returns.
+		cause = e.recordUpdate(opCtx, c.Name, func(tx *state.Tx) error {
 			for _, p := range ps {
 				op := p.Op
 				if err := recordApplied(tx, c.Name, op, out); err != nil {

@@ -24,6 +24,7 @@ type Engine struct {
 	locks    map[string]*stdsync.Mutex
 	running  map[*inflightRun]struct{} // runs inside guarded, with their deadlines (Stuck)
 	counters map[string]*Counters
+	recs     map[string]*recorder // each connection's group commit of records (recordgroup.go)
 	// ProgressEvery, when > 0, logs each run's progress (phase, pages,
 	// objects, ops applied of total) every that long while it lasts: the
 	// daemon sets it, so a long run is not silent in its log.

@@ -283,8 +283,8 @@ func (pb *pushBench) openLoop(b *testing.B, reads, writes int, d time.Duration) 
 	b.ReportMetric(float64(percentile(all, 0.99).Microseconds())/1000, "p99-ms")
 }
 
-// profile fetches the daemon's CPU profile over the phase's middle, then
-// its mutex and block profiles, into IDSYNC_BENCH_PPROF (a directory) when
+// profile fetches the daemon's CPU, mutex and block profiles over the
+// phase's middle into IDSYNC_BENCH_PPROF (a directory) when
 // set; the channel closes when done.
 func (pb *pushBench) profile(b *testing.B, d time.Duration) <-chan struct{} {
 	done := make(chan struct{})
@@ -311,11 +311,15 @@ func (pb *pushBench) profile(b *testing.B, d time.Duration) <-chan struct{} {
 	}
 	go func() {
 		defer close(done)
-		secs := max(1, int(d.Seconds())-2)
+		secs := strconv.Itoa(max(1, int(d.Seconds())-2))
 		time.Sleep(time.Second)
-		save("cpu.pprof", "profile?seconds="+strconv.Itoa(secs))
-		save("mutex.pprof", "mutex")
-		save("block.pprof", "block")
+		// All three over the same seconds; the mutex and block profiles as
+		// deltas, not everything since the daemon started (the seeding).
+		var wg stdsync.WaitGroup
+		wg.Go(func() { save("cpu.pprof", "profile?seconds="+secs) })
+		wg.Go(func() { save("mutex.pprof", "mutex?seconds="+secs) })
+		wg.Go(func() { save("block.pprof", "block?seconds="+secs) })
+		wg.Wait()
 	}()
 	return done
 }

@@ -124,6 +124,14 @@ func (r *StateRepo) load(ctx context.Context) error {
 }
 
 func (r *StateRepo) loadLocked(ctx context.Context) error {
+	// Loaded: no exclusive lock (each write group comes here, and a
+	// writer waiting for mu holds up every read behind it).
+	r.mu.RLock()
+	done := r.loaded
+	r.mu.RUnlock()
+	if done {
+		return nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.loaded || r.store.Shared() {
