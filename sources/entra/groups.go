@@ -51,7 +51,11 @@ func (s *Source) pullGroups(ctx context.Context, link string, emit func([]idsync
 	if err != nil {
 		return "", err
 	}
-	return followDelta(ctx, s, "groups", first, withURL, appendGroupChanges, nil, emit)
+	var d groupsDecoder
+	decode := func(body []byte, asked string, onNext func(string)) (deltaResult, error) {
+		return d.decode(s.cfg.GraphURL, asked, body, maxPageEntries, onNext)
+	}
+	return followDelta(ctx, s, "groups", first, withURL, decode, nil, emit)
 }
 
 func appendGroupChanges(changes []idsync.Change, g *graphGroup) []idsync.Change {
