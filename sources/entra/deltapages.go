@@ -37,8 +37,8 @@ var (
 
 const (
 	uID, uUPN, uMail, uGiven, uSurname, uDisplay, uEnabled, uEmployee, uTitle, uDept, uRemoved = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
-	gID, gName, gDesc, gRemoved, gMembers                                                        = 0, 1, 2, 3, 4
-	mType, mID, mRemoved                                                                         = 0, 1, 2
+	gID, gName, gDesc, gRemoved, gMembers                                                      = 0, 1, 2, 3, 4
+	mType, mID, mRemoved                                                                       = 0, 1, 2
 )
 
 // entryReader reads one element of a page's value (r.i at it, nesting
