@@ -2,6 +2,7 @@ package entra
 
 import (
 	"fmt"
+	"strings"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -503,7 +504,11 @@ func (r *jsonReader) boolOrNull(name string) (v, set bool, err error) {
 
 // typeError refuses the value at r.i for field name.
 func (r *jsonReader) typeError(name, want string) error {
-	return r.errf("%s: want %s, got %s", name, want, jsonKind(r.b[r.i]))
+	switch c := r.b[r.i]; {
+	case c == '-' || '0' <= c && c <= '9' || strings.IndexByte(`{["tfn`, c) >= 0:
+		return r.errf("%s: want %s, got %s", name, want, jsonKind(c))
+	}
+	return r.unexpected("a value")
 }
 
 func jsonKind(c byte) string {
