@@ -216,6 +216,8 @@ var decoderCases = []decoderCase{
 	{"nextLink a number", `{"@odata.nextLink":1,"value":[]}`, true, false, ""},
 	{"empty body", ``, true, false, ""},
 	{"trailing bytes", `{"value":[]} x`, true, false, ""},
+	{"trailing NUL", "{\"value\":[]}\x00", true, false, ""},
+	{"NUL for a value", "{\"value\":\x00}", true, false, ""},
 	{"trailing comma", `{"value":[{"id":"u1"},]}`, true, false, ""},
 	{"leading zero", `{"x":01,"value":[]}`, true, false, ""},
 	{"bad escape", `{"value":[{"id":"\x"}]}`, true, false, ""},

@@ -75,7 +75,8 @@ func (r *jsonReader) ws() {
 	}
 }
 
-// peek skips whitespace and returns the next byte (0 at the end).
+// peek skips whitespace and returns the next byte (0 at the end, which a
+// caller tells from a NUL byte by r.i if it must: NUL is never valid).
 func (r *jsonReader) peek() byte {
 	r.ws()
 	if r.i >= len(r.b) {
@@ -86,7 +87,7 @@ func (r *jsonReader) peek() byte {
 
 // end checks that only whitespace follows the top-level value.
 func (r *jsonReader) end() error {
-	if r.peek() != 0 {
+	if r.ws(); r.i < len(r.b) { // (not peek: a NUL byte is not the end)
 		return r.unexpected("the end of the document")
 	}
 	return nil
