@@ -58,6 +58,9 @@ func (s *Source) pullGroups(ctx context.Context, link string, emit func([]idsync
 	return followDelta(ctx, s, "groups", first, withURL, decode, nil, emit)
 }
 
+// appendGroupChanges is what a groups/delta entry, as encoding/json decodes
+// it, means: the reference the page decoder (groupsDecoder) is held to by
+// FuzzDeltaPageDecoder and FuzzGraphPage.
 func appendGroupChanges(changes []idsync.Change, g *graphGroup) []idsync.Change {
 	if g.ID == "" {
 		return changes
