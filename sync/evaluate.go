@@ -196,7 +196,12 @@ func (c *Connection) evaluateIDs(tx *state.Tx, dir directory, g *graph, ids []st
 		return !roleRequired || slices.ContainsFunc(rs, func(r string) bool { return r != "" })
 	}
 	ev.users = make([]facts, 0, len(users)+len(ev.applied))
-	seen := make(map[string]bool, len(users))
+	// seen finds applied accounts without a user; a first sync has none
+	// (and 100,000 users to skip recording).
+	var seen map[string]bool
+	if len(ev.applied) > 0 {
+		seen = make(map[string]bool, len(users))
+	}
 	for _, u := range users {
 		f := facts{id: u.ID, user: u, directGroup: direct[u.ID]}
 		rs, ok := roles[u.ID]
@@ -215,7 +220,9 @@ func (c *Connection) evaluateIDs(tx *state.Tx, dir directory, g *graph, ids []st
 		}
 		f.defaultAccessOnly = f.defaultAccessOnly && !f.assigned
 		ev.users = append(ev.users, f)
-		seen[u.ID] = true
+		if seen != nil {
+			seen[u.ID] = true
+		}
 	}
 	// An applied account whose user the snapshot no longer has is evaluated
 	// as deleted.

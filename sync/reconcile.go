@@ -286,10 +286,15 @@ func (d *drift) patch(ev *evaluation) {
 // finish explains the plan's corrections, adds the disables of unmanaged
 // accounts (unmanaged: disable) and fills rec.
 func (c *Connection) finish(d *drift, plan *idsync.Plan, rec *Reconcile) {
-	creates := map[string]bool{}
+	// The creates are looked up only for unmanaged accounts (a first sync
+	// plans 100,000 of them, and usually finds no unmanaged account).
+	var creates map[string]bool
+	if len(d.unmanaged) > 0 {
+		creates = map[string]bool{}
+	}
 	for i := range plan.Ops {
 		o := &plan.Ops[i]
-		if o.Kind == idsync.OpCreate {
+		if o.Kind == idsync.OpCreate && creates != nil {
 			creates[o.ObjectID] = true
 			creates["name:"+strings.ToLower(o.Account.UserName)] = true
 		}

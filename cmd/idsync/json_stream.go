@@ -78,7 +78,7 @@ func writeOpsJSON(w *bufio.Writer, ops []idsync.Op) error {
 	w.WriteString("[\n")
 	n := (len(ops) + opsChunk - 1) / opsChunk
 	type chunk struct {
-		buf  bytes.Buffer
+		buf  *bytes.Buffer
 		err  error
 		done chan struct{}
 	}
@@ -89,6 +89,9 @@ func writeOpsJSON(w *bufio.Writer, ops []idsync.Op) error {
 	// At most 2 chunks per worker are encoded ahead of the writer.
 	workers := max(1, runtime.GOMAXPROCS(0))
 	ahead := make(chan struct{}, 2*workers)
+	// The buffers of written chunks are used again: growing a fresh one
+	// per chunk cost a third of the encoding's allocations.
+	free := make(chan *bytes.Buffer, 2*workers+1)
 	next := make(chan int)
 	var wg stdsync.WaitGroup
 	stop := make(chan struct{})
@@ -100,6 +103,11 @@ func writeOpsJSON(w *bufio.Writer, ops []idsync.Op) error {
 			var raw []byte
 			for i := range next {
 				c := chunks[i]
+				select {
+				case c.buf = <-free:
+				default:
+					c.buf = new(bytes.Buffer)
+				}
 				for j, op := range ops[i*opsChunk : min(len(ops), (i+1)*opsChunk)] {
 					if j > 0 {
 						c.buf.WriteString(",\n")
@@ -143,6 +151,11 @@ func writeOpsJSON(w *bufio.Writer, ops []idsync.Op) error {
 		if _, err := w.Write(c.buf.Bytes()); err != nil {
 			return err
 		}
+		c.buf.Reset()
+		select {
+		case free <- c.buf:
+		default:
+		}
 		chunks[i] = nil // let it go
 	}
 	w.WriteString("\n      ]")
@@ -156,30 +169,35 @@ func writeOpsJSON(w *bufio.Writer, ops []idsync.Op) error {
 // and []. It is a plain byte loop: json.Indent runs its full validating
 // scanner over every byte, which cost most of --output json's time.
 func indentJSON(dst, src []byte, depth int) []byte {
+	const spaces = "\n                                                                " // 32 levels
 	newline := func(d int) {
+		if n := 1 + 2*d; n <= len(spaces) {
+			dst = append(dst, spaces[:n]...)
+			return
+		}
 		dst = append(dst, '\n')
 		for range d {
 			dst = append(dst, ' ', ' ')
 		}
 	}
-	inString := false
 	for i := 0; i < len(src); i++ {
 		c := src[i]
-		if inString {
-			dst = append(dst, c)
-			switch c {
-			case '\\':
-				i++
-				dst = append(dst, src[i])
-			case '"':
-				inString = false
-			}
-			continue
-		}
 		switch c {
-		case '"':
-			inString = true
-			dst = append(dst, c)
+		case '"': // the whole string, up to its closing quote, in one copy
+			j := i + 1
+			for j < len(src) {
+				if src[j] == '\\' {
+					j += 2
+					continue
+				}
+				if src[j] == '"' {
+					break
+				}
+				j++
+			}
+			j = min(j, len(src)-1)
+			dst = append(dst, src[i:j+1]...)
+			i = j
 		case '{', '[':
 			dst = append(dst, c)
 			if i+1 < len(src) && (src[i+1] == '}' || src[i+1] == ']') {

@@ -16,7 +16,7 @@ func TestWriteResultsJSONMatchesEncoder(t *testing.T) {
 		out := []idsync.Op{}
 		for i := range n {
 			a := &idsync.Account{ExternalID: fmt.Sprint("u", i), UserName: fmt.Sprintf("user%d@<acme>&co.test", i),
-				DisplayName: "Zoë \u2028 \"quoted\"\n\t", Active: i%2 == 0, Role: "reader"}
+				DisplayName: "Zoë \u2028 \"quoted\"\n\t back\\slash\\", Active: i%2 == 0, Role: "reader"}
 			op := idsync.Op{Connection: "acme", Kind: idsync.OpCreate, ObjectID: a.ExternalID, Account: a, Reason: "new\x01 \xff"}
 			if i%3 == 0 {
 				op.Kind, op.Prev = idsync.OpUpdate, &idsync.Account{ExternalID: a.ExternalID, UserName: "old"}

@@ -55,6 +55,7 @@ func startProfiles() (stop func()) {
 			return
 		}
 		defer f.Close()
+		runtime.GC() // the profile holds what the last GC published: include the end of the run
 		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
 			warn(err)
 		}

@@ -51,9 +51,16 @@ func (s *Source) pullGroups(ctx context.Context, link string, emit func([]idsync
 	if err != nil {
 		return "", err
 	}
-	return followDelta(ctx, s, "groups", first, withURL, appendGroupChanges, nil, emit)
+	var d groupsDecoder
+	decode := func(body []byte, asked string, onNext func(string)) (deltaResult, error) {
+		return d.decode(s.cfg.GraphURL, asked, body, maxPageEntries, onNext)
+	}
+	return followDelta(ctx, s, "groups", first, withURL, decode, nil, emit)
 }
 
+// appendGroupChanges is what a groups/delta entry, as encoding/json decodes
+// it, means: the reference the page decoder (groupsDecoder) is held to by
+// FuzzDeltaPageDecoder and FuzzGraphPage.
 func appendGroupChanges(changes []idsync.Change, g *graphGroup) []idsync.Change {
 	if g.ID == "" {
 		return changes

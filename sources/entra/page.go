@@ -29,16 +29,24 @@ func decodePage[T any](graphURL, asked string, body []byte) (deltaPage[T], error
 	if err := json.Unmarshal(body, &p); err != nil {
 		return deltaPage[T]{}, fmt.Errorf("decode: %w", err)
 	}
-	if p.NextLink != "" && p.NextLink == asked {
-		return deltaPage[T]{}, fmt.Errorf("nextLink names the page it is on: not followed (the pull would never end)")
+	if err := checkLinks(graphURL, asked, p.NextLink, p.DeltaLink); err != nil {
+		return deltaPage[T]{}, err
 	}
-	for _, l := range [...]struct{ name, link string }{{"nextLink", p.NextLink}, {"deltaLink", p.DeltaLink}} {
+	return p, nil
+}
+
+// checkLinks checks a page's links (see decodePage).
+func checkLinks(graphURL, asked, next, delta string) error {
+	if next != "" && next == asked {
+		return fmt.Errorf("nextLink names the page it is on: not followed (the pull would never end)")
+	}
+	for _, l := range [...]struct{ name, link string }{{"nextLink", next}, {"deltaLink", delta}} {
 		if l.link != "" && !underGraph(graphURL, l.link) {
-			return deltaPage[T]{}, fmt.Errorf("%s %q is not under graph_url %s: not followed",
+			return fmt.Errorf("%s %q is not under graph_url %s: not followed",
 				l.name, httppolicy.Text(httppolicy.RedactURLs(l.link)), graphURL)
 		}
 	}
-	return p, nil
+	return nil
 }
 
 // underGraph reports whether link is an absolute URL on graphURL's origin,

@@ -59,29 +59,21 @@ func (s *Source) pullUsers(ctx context.Context, link string, emit func([]idsync.
 	// an entry (recognisable by its missing userPrincipalName, which every
 	// user has and is selected) is re-read whole: one GET /users/{id} each
 	// (see rereadUser for one deleted in between).
-	var partial []int
-	convert := func(cs []idsync.Change, u *graphUser) []idsync.Change {
-		if u.ID != "" && u.Removed == nil && u.UserPrincipalName == nil {
-			partial = append(partial, len(cs))
-			return append(cs, idsync.UserChange(idsync.User{ID: u.ID}))
-		}
-		return appendUserChange(cs, u)
-	}
-	complete := func(cs []idsync.Change) ([]idsync.Change, error) {
-		if len(partial) == 0 {
-			return cs, nil
-		}
-		for _, i := range partial {
-			c, err := s.rereadUser(ctx, cs[i].User.ID)
+	complete := func(p deltaResult) ([]idsync.Change, error) {
+		for _, i := range p.partial {
+			c, err := s.rereadUser(ctx, p.changes[i].User.ID)
 			if err != nil {
 				return nil, err
 			}
-			cs[i] = c
+			p.changes[i] = c
 		}
-		partial = partial[:0]
-		return cs, nil
+		return p.changes, nil
 	}
-	return followDelta(ctx, s, "users", first, withURL, convert, complete, emit)
+	var d usersDecoder
+	decode := func(body []byte, asked string, onNext func(string)) (deltaResult, error) {
+		return d.decode(s.cfg.GraphURL, asked, body, maxPageEntries, onNext)
+	}
+	return followDelta(ctx, s, "users", first, withURL, decode, complete, emit)
 }
 
 // rereadUser reads the user id whole for a partial delta entry. A user
