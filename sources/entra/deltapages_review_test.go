@@ -234,3 +234,45 @@ func FuzzDeltaPageShapes(f *testing.F) {
 		}
 	})
 }
+
+// reviewCases are the brief's named inputs that decoderCases does not
+// already hold; each is checked against encoding/json and for its outcome.
+var reviewCases = []decoderCase{
+	{"BOM", "\xef\xbb\xbf{\"value\":[]}", true, false, ""},
+	{"nextLink with a Kelvin sign", `{"@odata.nextLin` + "\u212a" + `":"` + refGraphURL + `/users/delta?$skiptoken=2","value":[]}`, true, true, `null`},
+	{"reason with a long s is read", `{"value":[{"id":"u1","@removed":{"rea` + "ſ" + `on":"deleted"}}]}`, true, true, `[{"kind":"user-removed","id":"u1","removal":"hard"}]`},
+	{"@removed escaped", `{"value":[{"id":"u1","\u0040removed":{"reason":"deleted"}}]}`, true, true, `[{"kind":"user-removed","id":"u1","removal":"hard"}]`},
+	{"reason deleted in another case is soft", `{"value":[{"id":"u1","@removed":{"reason":"Deleted"}}]}`, true, true, `[{"kind":"user-removed","id":"u1","removal":"soft"}]`},
+	{"reason with a lone surrogate is soft", `{"value":[{"id":"u1","@removed":{"reason":"deleted\ud800"}}]}`, true, true, `[{"kind":"user-removed","id":"u1","removal":"soft"}]`},
+	{"a later @removed null does not undo a mark", `{"value":[{"id":"u1","@removed":{"reason":"deleted"},"@REMOVED":null}]}`, true, false, ""},
+	{"userPrincipalName twice, folded", `{"value":[{"id":"u1","userPrincipalName":"a@x","USERPRINCIPALNAME":"b@x"}]}`, true, false, ""},
+	{"id with a lone surrogate", `{"value":[{"id":"\udc00u1","userPrincipalName":"a"}]}`, true, true, `[{"kind":"user","user":{"id":"�u1","userName":"a","status":"active"}}]`},
+	{"huge numbers skipped", `{"x":1e999999999,"y":-0.0000000000000000000001E-99999,"value":[]}`, true, true, `null`},
+	{"removed a boolean", `{"value":[{"id":"u1","@removed":true}]}`, true, false, ""},
+	{"accountEnabled 0", `{"value":[{"id":"u1","userPrincipalName":"a","accountEnabled":0}]}`, true, false, ""},
+	{"a service principal member skipped", `{"value":[{"id":"g1","members@delta":[{"@odata.type":"#microsoft.graph.servicePrincipal","id":"s1","@removed":{}},{"@odata.type":"#microsoft.graph.orgContact","id":"c1"}]}]}`, false, true, `null`},
+	{"member removed in folded spelling", `{"value":[{"id":"g1","MEMBERS@DELTA":[{"@ODATA.TYPE":"#microsoft.graph.user","ID":"u1","@Removed":{"reason":"changed"}}]}]}`, false, true, `[{"kind":"member-removed","groupId":"g1","memberId":"u1"}]`},
+	{"members null", `{"value":[{"id":"g1","displayName":"G","members@delta":null}]}`, false, true, `[{"kind":"group","group":{"id":"g1","name":"G"}}]`},
+	{"group removed, reason ignored", `{"value":[{"id":"g1","@removed":{"reason":"changed"}}]}`, false, true, `[{"kind":"group-removed","id":"g1","removal":"hard"}]`},
+	{"trailing second object", `{"value":[]}{}`, true, false, ""},
+	{"value entries past the cap, malformed later", `{"value":[` + strings.Repeat(`{},`, maxPageEntries+1) + `{}],"x":}`, true, false, ""},
+}
+
+func TestDeltaPageDecoderReviewCases(t *testing.T) {
+	for _, c := range reviewCases {
+		t.Run(c.name, func(t *testing.T) {
+			if d := differ(c.users, []byte(c.body), maxPageEntries); d != "" {
+				t.Fatal(d)
+			}
+			got, err := newDecode(c.users, []byte(c.body), maxPageEntries, nil)
+			if (err == nil) != c.ok {
+				t.Fatalf("accepted=%v, want %v (%v)", err == nil, c.ok, err)
+			}
+			if c.ok && c.want != "" {
+				if s := dumpChanges(got.changes); s != c.want {
+					t.Fatalf("changes\n got  %s\n want %s", s, c.want)
+				}
+			}
+		})
+	}
+}
