@@ -141,10 +141,21 @@ func (g *shapeGen) removed() string {
 	return "{" + strings.Join(parts, ",") + "}"
 }
 
+// object spells up to 5 of names, each once but rarely (a field twice is
+// refused by the decoders, so a page with one says little).
 func (g *shapeGen) object(names []string, value func(name string) string) string {
 	var parts []string
+	used := map[int]bool{}
 	for n := g.pick(6); n > 0; n-- {
-		k := g.key(names)
+		i := g.pick(len(names))
+		if used[i] && len(used) < len(names) && g.pick(16) != 0 {
+			for used[i] {
+				i = (i + 1) % len(names)
+			}
+		}
+		used[i] = true
+		ks := shapeKeys(names[i])
+		k := ks[g.pick(len(ks))]
 		parts = append(parts, `"`+k+`":`+value(k))
 	}
 	return "{" + strings.Join(parts, ",") + "}"
@@ -201,6 +212,12 @@ func (g *shapeGen) page(users bool) string {
 		})
 	}
 	return g.object(shapePageNames, func(k string) string {
+		switch canonical(k, shapePageNames) {
+		case "@odata.nextLink", "@odata.deltaLink":
+			if g.pick(4) != 0 { // mostly a link the pull follows, so the page gets compared
+				return `"` + refGraphURL + `/users/delta?$skiptoken=` + fmt.Sprint(g.pick(4)) + `"`
+			}
+		}
 		if canonical(k, shapePageNames) == "value" && g.pick(8) != 0 {
 			var es []string
 			for n := g.pick(5); n > 0; n-- {
