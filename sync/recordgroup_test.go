@@ -9,6 +9,7 @@ import (
 
 	"github.com/idsync/idsync"
 	"github.com/idsync/idsync/state"
+	"github.com/idsync/idsync/targets"
 )
 
 // dupTarget answers the creates of two different users with one workspace
@@ -101,5 +102,87 @@ func TestGroupedRecordsOneRefusedOthersLand(t *testing.T) {
 	}
 	if byResult["applied"] != n-1 || byResult["failed"] != 1 {
 		t.Fatalf("create events %v, want %d applied and 1 failed", byResult, n-1)
+	}
+}
+
+// ownerTarget creates u00 as workspace account T; u01's create meets T
+// (the same userName) and, like the SCIM target, asks targets.OwnerOf before
+// adopting it. The test holds the database's writer from u00's answer until
+// u01 has decided, so u00's record is waiting to commit meanwhile.
+type ownerTarget struct {
+	*fakeTarget
+	t        *testing.T
+	store    *state.Store
+	engine   *Engine
+	answered chan struct{}
+	mu       stdsync.Mutex
+	held     *state.Tx
+	adopted  bool
+}
+
+func (o *ownerTarget) Apply(ctx context.Context, op idsync.Op) (idsync.Applied, error) {
+	switch op.ObjectID {
+	case "u00":
+		tx, err := o.store.Begin(context.Background())
+		if err != nil {
+			return idsync.Applied{}, err
+		}
+		o.mu.Lock()
+		o.held = tx
+		o.mu.Unlock()
+		close(o.answered)
+		return idsync.Applied{TargetID: "T"}, nil
+	case "u01":
+		<-o.answered
+		// Wait until u00's record is queued for the database.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			o.engine.mu.Lock()
+			r := o.engine.recs["acme"]
+			queued := r != nil && r.committing
+			o.engine.mu.Unlock()
+			if queued || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Millisecond) // polls a condition, with a deadline
+		}
+		owner, err := targets.OwnerOf(ctx, targets.User, "T")
+		o.mu.Lock()
+		o.held.Rollback()
+		o.mu.Unlock()
+		if err != nil {
+			return idsync.Applied{}, err
+		}
+		if owner != "" {
+			return idsync.Applied{}, fmt.Errorf("workspace account T belongs to %s: not adopted", owner)
+		}
+		o.mu.Lock()
+		o.adopted = true // the adoption's write to T (its attributes become u01's)
+		o.mu.Unlock()
+		return idsync.Applied{TargetID: "T"}, nil
+	}
+	return o.fakeTarget.Apply(ctx, op)
+}
+
+// The adoption guard (targets.OwnerOf) sees an account another worker has
+// just created and is recording: u01 must not adopt u00's new account while
+// u00's record waits for the database (its group commit), or u01's
+// attributes are written over u00's account before the state's unique
+// target id refuses the record.
+func TestOwnerCheckSeesARecordWaitingToCommit(t *testing.T) {
+	h := newHarness(t, Policy{})
+	h.src.user("u00", "same")
+	h.src.user("u01", "same2")
+	h.tgt.conc = 2
+	o := &ownerTarget{fakeTarget: h.tgt, t: t, store: h.store, engine: h.engine, answered: make(chan struct{})}
+	h.conn.Target = o
+	if _, err := h.engine.Run(context.Background(), h.conn, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if o.adopted {
+		t.Fatal("u01 adopted workspace account T while u00's record of it waited to commit: u00's account was written with u01's attributes")
+	}
+	if a := h.applied()["u00"]; a.TargetID != "T" {
+		t.Fatalf("u00 recorded as %q, want T", a.TargetID)
 	}
 }
