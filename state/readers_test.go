@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -97,5 +98,27 @@ func TestCachedQueriesOnBothPools(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// The read pool connects lazily, after Open prepared the file owner-only:
+// it must never create a database of its own at the path (SQLite would make
+// it 0644), e.g. when the file was moved away while the daemon runs.
+func TestReadPoolCreatesNoFile(t *testing.T) {
+	sqliteOnly(t)
+	path := filepath.Join(t.TempDir(), "idsync.db")
+	s := open(t, path)
+	if err := os.Rename(path, path+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	err := s.View(context.Background(), func(tx *Tx) error {
+		_, err := tx.AppliedUsers("c", nil)
+		return err
+	})
+	if fi, serr := os.Stat(path); serr == nil {
+		t.Fatalf("a View created %s (mode %v, read error %v)", path, fi.Mode().Perm(), err)
+	}
+	if err == nil {
+		t.Fatal("a View read a database that is no longer at its path")
 	}
 }

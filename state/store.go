@@ -110,6 +110,9 @@ const readers = 4
 // a deferred transaction that sees one committed state of the database.
 func openReaders(path string) (*sql.DB, error) {
 	q := url.Values{}
+	// rw, not rwc: a reader never creates the file (SQLite would make it
+	// 0644); Open made it, owner-only (prepare).
+	q.Set("mode", "rw")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "query_only(1)")
 	db, err := sql.Open("sqlite", fileURI(path)+"?"+q.Encode())

@@ -297,6 +297,13 @@ func (e *Engine) record(stop context.Context, c *Connection, runID int64, ps []s
 	case errors.Is(cause, targets.ErrUnauthorized):
 		return 0, 0, fmt.Errorf("target refused idsync's credentials: %w", cause)
 	case cause == nil:
+		// The workspace ids being recorded are claimed until the record
+		// has committed (or failed): the adoption guard sees them.
+		for _, p := range ps {
+			if tid := out.TargetID; tid != "" && p.Op.Unmanaged == "" && p.Op.Kind != idsync.OpDelete && p.Op.Kind != idsync.OpGroupDelete {
+				defer e.claim(c.Name, p.Op.Kind.IsGroup(), tid, p.Op.ObjectID)()
+			}
+		}
 		// With the records of the connection's other workers waiting now
 		// (recordgroup.go): committed before this returns.
 		cause = e.recordUpdate(opCtx, c.Name, func(tx *state.Tx) error {
@@ -354,6 +361,10 @@ func (e *Engine) record(stop context.Context, c *Connection, runID int64, ps []s
 // that does not keep externalId.
 func (e *Engine) opContext(stop context.Context, c *Connection) context.Context {
 	return targets.WithOwner(context.WithoutCancel(stop), func(ctx context.Context, kind targets.Kind, targetID string) (owner string, err error) {
+		// A record waiting to commit first (View does not wait for it).
+		if owner := e.claimed(c.Name, kind == targets.Group, targetID); owner != "" {
+			return owner, nil
+		}
 		err = e.Store.View(ctx, func(tx *state.Tx) error {
 			if kind == targets.Group {
 				owner, err = tx.TargetGroup(c.Name, targetID)

@@ -30,6 +30,52 @@ const maxRecordGroup = 32
 type recorder struct {
 	queue      []*pendingRecord
 	committing bool
+	// claims: the workspace objects whose records are queued or in an
+	// uncommitted group, with the IdP id each is being recorded for. The
+	// adoption guard (opContext) reads them first: View reads on a pool of
+	// its own and does not wait for the group's transaction, so without
+	// them a worker would adopt an account another has just created.
+	claims map[claimKey]string
+}
+
+type claimKey struct {
+	group    bool
+	targetID string
+}
+
+// claim records that conn's workspace object (group or not) targetID is
+// being recorded for objectID, until the returned func is called.
+func (e *Engine) claim(conn string, group bool, targetID, objectID string) func() {
+	k := claimKey{group, targetID}
+	e.mu.Lock()
+	r := e.recorderOf(conn)
+	if r.claims == nil {
+		r.claims = map[claimKey]string{}
+	}
+	_, had := r.claims[k]
+	if !had {
+		r.claims[k] = objectID
+	}
+	e.mu.Unlock()
+	return func() {
+		if had {
+			return
+		}
+		e.mu.Lock()
+		delete(r.claims, k)
+		e.mu.Unlock()
+	}
+}
+
+// claimed is the IdP id a record waiting to commit gives conn's workspace
+// object targetID, or "".
+func (e *Engine) claimed(conn string, group bool, targetID string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r := e.recs[conn]; r != nil {
+		return r.claims[claimKey{group, targetID}]
+	}
+	return ""
 }
 
 type pendingRecord struct {
