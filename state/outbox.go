@@ -75,35 +75,80 @@ func (tx *Tx) enqueue(conn string, runID int64, ops []idsync.Op, pending bool) (
 	} else {
 		ps = make([]Pending, len(ops))
 	}
-	args := make([]any, 0, 4*enqueueRows)
-	for i := 0; i < len(ops); {
-		n := min(len(ops)-i, enqueueRows)
-		if n > 1 {
-			n = batchLen(n) // prepared statements of a few sizes only
-		}
-		args = args[:0]
-		for j := i; j < i+n; j++ {
-			seq++
-			op := ops[j]
-			op.ID = fmt.Sprintf("%s-%d-%d", conn, runID, seq)
-			kept := withoutTargetIDs(op)
-			data, err := json.Marshal(kept)
-			if err != nil {
-				return nil, nil, err
+	// The ops are marshalled a batch ahead of the INSERTs, on another
+	// goroutine: JSON and SQLite each took about half of the ~0.35 s a
+	// 100,000-op plan spent here, one after the other.
+	batches := make(chan outboxBatch, 2)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(batches)
+		defer func() {
+			if r := recover(); r != nil {
+				select {
+				case batches <- outboxBatch{err: fmt.Errorf("marshal an op: %v", r)}:
+				case <-stop:
+				}
 			}
-			args = append(args, conn, seq, runID, string(data))
-			if wantOps {
-				out[j] = op
-			} else {
-				ps[j] = Pending{Seq: seq, RunID: runID, Op: kept}
+		}()
+		for i := 0; i < len(ops); {
+			n := min(len(ops)-i, enqueueRows)
+			if n > 1 {
+				n = batchLen(n) // prepared statements of a few sizes only
+			}
+			b := outboxBatch{n: n, args: make([]any, 0, 4*n)}
+			for j := i; j < i+n; j++ {
+				seq++
+				op := ops[j]
+				op.ID = fmt.Sprintf("%s-%d-%d", conn, runID, seq)
+				kept := withoutTargetIDs(op)
+				data, err := json.Marshal(kept)
+				if err != nil {
+					b.err = err
+					break
+				}
+				b.args = append(b.args, conn, seq, runID, string(data))
+				if wantOps {
+					out[j] = op
+				} else {
+					ps[j] = Pending{Seq: seq, RunID: runID, Op: kept}
+				}
+			}
+			select {
+			case batches <- b:
+			case <-stop:
+				return
+			}
+			if b.err != nil {
+				return
+			}
+			i += n
+		}
+	}()
+	err := func() error {
+		defer func() { close(stop); <-done }()
+		for b := range batches {
+			if b.err != nil {
+				return b.err
+			}
+			if err := tx.execBatch(b.n, `INSERT INTO outbox (connection, seq, run_id, op) VALUES `+placeholders(b.n, 4), b.args...); err != nil {
+				return err
 			}
 		}
-		if err := tx.execBatch(n, `INSERT INTO outbox (connection, seq, run_id, op) VALUES `+placeholders(n, 4), args...); err != nil {
-			return nil, nil, fmt.Errorf("state: enqueue: %w", err)
-		}
-		i += n
+		return nil
+	}()
+	if err != nil {
+		return nil, nil, fmt.Errorf("state: enqueue: %w", err)
 	}
 	return out, ps, nil
+}
+
+// outboxBatch is one INSERT of enqueue: n rows' arguments, or why not.
+type outboxBatch struct {
+	n    int
+	args []any
+	err  error
 }
 
 // Outbox returns the connection's pending ops in order, without workspace
