@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -263,4 +265,72 @@ func TestRunOps(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("RunOps = %v, want %v", got, want)
 	}
+}
+
+// A plan of several INSERT batches (marshalled ahead of them on another
+// goroutine) is enqueued whole and in order: the pending ops returned are
+// what Outbox reads back, seqs consecutive after what was there. A plan
+// that fails to enqueue leaves the transaction's error, not a hang.
+func TestEnqueuePendingInBatches(t *testing.T) {
+	s := open(t, t.TempDir()+"/idsync.db")
+	var ops []idsync.Op
+	for i := range 300 { // 128 + 128 + 32 + 8 + 4
+		ops = append(ops, idsync.Op{Kind: idsync.OpCreate, ObjectID: fmt.Sprintf("u%03d", i),
+			Account: &idsync.Account{ExternalID: fmt.Sprintf("u%03d", i), UserName: fmt.Sprintf("u%03d@x.test", i), Active: true}})
+	}
+	update(t, s, func(tx *Tx) error {
+		run, err := tx.StartRun("acme", "full")
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Enqueue("acme", run, ops[:1]); err != nil {
+			return err
+		}
+		ps, err := tx.EnqueuePending("acme", run, ops)
+		if err != nil {
+			return err
+		}
+		back, err := tx.Outbox("acme")
+		if err != nil {
+			return err
+		}
+		if len(ps) != len(ops) || len(back) != len(ops)+1 {
+			t.Fatalf("enqueued %d, outbox holds %d", len(ps), len(back))
+		}
+		for i, p := range ps {
+			if p.Seq != int64(i+2) || !reflect.DeepEqual(p, back[i+1]) {
+				t.Fatalf("pending op %d: %+v, read back %+v", i, p, back[i+1])
+			}
+		}
+		return nil
+	})
+}
+
+// An INSERT that fails mid-plan ends the enqueue with its error (the
+// marshalling goroutine ahead of it stops) and the transaction writes
+// nothing.
+func TestEnqueueFailureMidPlan(t *testing.T) {
+	sqliteOnly(t) // the failure is a SQLite trigger
+	s := open(t, t.TempDir()+"/idsync.db")
+	var ops []idsync.Op
+	for i := range 1000 {
+		ops = append(ops, idsync.Op{Kind: idsync.OpCreate, ObjectID: fmt.Sprintf("u%03d", i)})
+	}
+	update(t, s, func(tx *Tx) error {
+		_, err := tx.exec(`CREATE TRIGGER boom BEFORE INSERT ON outbox WHEN NEW.seq = 300 BEGIN SELECT RAISE(ABORT, 'boom'); END`)
+		return err
+	})
+	err := s.Update(context.Background(), func(tx *Tx) error {
+		_, err := tx.EnqueuePending("acme", 1, ops)
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("enqueue over a failing INSERT: %v", err)
+	}
+	update(t, s, func(tx *Tx) error {
+		if n, err := tx.OutboxLen("acme"); err != nil || n != 0 {
+			t.Fatalf("outbox holds %d after the failed enqueue (%v)", n, err)
+		}
+		return nil
+	})
 }

@@ -81,9 +81,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("state: open %s: %w", path, err)
 	}
 	q := url.Values{}
-	// A 32 MB page cache (SQLite's default is 2 MB): a full read writes hundreds of
-	// thousands of rows in a transaction and otherwise spills pages to disk and back.
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(ON)", "cache_size(-32768)"} {
+	// An 8 MB page cache (SQLite's default is 2 MB). It was 32 MB, for the
+	// hundreds of thousands of rows a full read writes; but the cache is
+	// memory outside Go's heap that the process keeps once filled, and
+	// filling it (a 100,000-op outbox) took ~60 MB of a first sync's peak
+	// RSS, while ingesting 200,000 users a page per transaction, a first
+	// read's 300,000 changes in one transaction, a full evaluation of
+	// 100,000 users and an incremental run on them measured the same with
+	// 8 MB (within run-to-run noise; README, Performance).
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(ON)", "cache_size(-8192)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")

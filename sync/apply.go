@@ -90,19 +90,21 @@ func phaseOf(op idsync.Op) [2]int {
 	return [2]int{phase(op.Kind), op.Round}
 }
 
-// objectKey names the workspace object an op changes: member ops change
-// their group.
-func objectKey(op idsync.Op) string {
-	if op.Kind.IsGroup() {
-		return "group\x00" + op.ObjectID
-	}
-	return "user\x00" + op.ObjectID
+// object names the workspace object an op changes: member ops change their
+// group. It shares the op's id rather than building a string per op.
+type object struct {
+	group bool
+	id    string
+}
+
+func objectKey(op idsync.Op) object {
+	return object{op.Kind.IsGroup(), op.ObjectID}
 }
 
 // chains splits a phase's ops into one chain per object, each in outbox
 // (plan) order, the chains in the order of their first op.
 func chains(ops []state.Pending) [][]state.Pending {
-	at := make(map[string]int, len(ops))
+	at := make(map[object]int, len(ops))
 	out := make([][]state.Pending, 0, len(ops))
 	for j, p := range ops {
 		k := objectKey(p.Op)

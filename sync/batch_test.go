@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	stdsync "sync"
 	"testing"
 
@@ -126,4 +127,41 @@ func TestBatchedApply(t *testing.T) {
 			seen[id] = true
 		}
 	}
+}
+
+// The ops a run applies share their accounts and groups with the plan it
+// returns (state's EnqueuePending; batches hold pointers to them): applying
+// must leave that plan, which `idsync sync` prints, as it was planned — the
+// plan a dry run of the same state makes — through creates, member adds,
+// updates, role changes and disables, batched and one at a time.
+func TestApplyLeavesThePlanAsPlanned(t *testing.T) {
+	h := newHarness(t, Policy{DefaultRole: "member", Rules: []RoleRule{{Group: "Admins", Role: "admin"}}, GroupSync: true, GroupInclude: []string{"Admins"}})
+	bt := &batchTarget{fakeTarget: h.tgt, size: 3, inflight: map[string]bool{}}
+	h.conn.Target = bt
+	for i := range 8 {
+		h.src.user(fmt.Sprintf("u%d", i), fmt.Sprintf("user%d", i))
+	}
+	h.src.group("g1", "Admins", "u0", "u1")
+	same := func(round string) {
+		t.Helper()
+		dry := h.run(Options{DryRun: true})
+		res := h.run(Options{})
+		if len(res.Plan.Ops) == 0 || res.Applied != len(res.Plan.Ops) {
+			t.Fatalf("%s: applied %d of %q", round, res.Applied, ops(res.Plan))
+		}
+		if !reflect.DeepEqual(dry.Plan.Ops, res.Plan.Ops) {
+			t.Errorf("%s: the plan returned after the apply is not the one planned:\n got %+v\nwant %+v", round, res.Plan.Ops, dry.Plan.Ops)
+		}
+	}
+	same("first sync")
+	for i := range 8 {
+		h.src.user(fmt.Sprintf("u%d", i), fmt.Sprintf("user%d", i), func(u *idsync.User) {
+			u.Title = "New"
+			if i == 7 {
+				u.Status = idsync.StatusDisabled
+			}
+		})
+	}
+	h.src.group("g1", "Admins", "u2", "u3")
+	same("changes")
 }

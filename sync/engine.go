@@ -285,6 +285,7 @@ func (e *Engine) run(ctx context.Context, c *Connection, opt Options, res *Resul
 	}
 	var applied int
 	if pending != nil {
+		defer lendPlan(&res.Plan, pending)()
 		applied, failed, err = e.drainPending(ctx, c, res.RunID, pending, log)
 	} else {
 		applied, failed, err = e.drain(ctx, c, res.RunID, log)

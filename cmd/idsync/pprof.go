@@ -12,7 +12,8 @@ import (
 // profileEnv names a path prefix: when set, the process writes a CPU
 // profile (<prefix>.cpu.pprof) of its whole run, an allocation profile
 // (<prefix>.allocs.pprof: every allocation sampled, and what is live at the
-// end) and its GC figures (<prefix>.gc.json). For measuring idsync as a
+// end), its GC figures (<prefix>.gc.json) and its memory every 10 ms
+// (<prefix>.rss.tsv, startRSSLog). For measuring idsync as a
 // user runs it (go run ./bench/e2e -pprof DIR); not a documented setting.
 const profileEnv = "IDSYNC_PPROF"
 
@@ -34,7 +35,13 @@ func startProfiles() (stop func()) {
 		cpu.Close()
 		cpu = nil
 	}
+	stopRSS, err := startRSSLog(prefix + ".rss.tsv")
+	if err != nil {
+		warn(err)
+		stopRSS = func() {}
+	}
 	return func() {
+		stopRSS()
 		if cpu != nil {
 			pprof.StopCPUProfile()
 			cpu.Close()
