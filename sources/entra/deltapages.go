@@ -65,32 +65,11 @@ func readPage(r *jsonReader, max int, onNext func(string), er entryReader) (next
 		return "", "", r.errf("want an object, got %s", jsonKind(c))
 	}
 	_ = r.open(1)
-	var mask uint32
-	for first := true; ; first = false {
-		start, stop, plain, more, err := r.key(first)
-		if err != nil {
-			return "", "", err
-		}
-		if !more {
-			break
-		}
-		f := r.match(&pageFields, start, stop, plain)
-		if f < 0 {
-			if err := r.skip(2); err != nil {
-				return "", "", err
-			}
-			continue
-		}
-		if err := r.seen(&mask, &pageFields, f); err != nil {
-			return "", "", err
-		}
+	err = r.object(&pageFields, 1, func(f int) error {
 		if f != 2 { // a link
 			s0, s1, pl, ok, err := r.strOrNull(pageFields.names[f])
-			if err != nil {
-				return "", "", err
-			}
-			if !ok {
-				continue
+			if err != nil || !ok {
+				return err
 			}
 			if l := string(r.value(s0, s1, pl)); f == 0 {
 				next = l
@@ -100,34 +79,31 @@ func readPage(r *jsonReader, max int, onNext func(string), er entryReader) (next
 			} else {
 				delta = l
 			}
-			continue
+			return nil
 		}
 		switch r.b[r.i] {
 		case 'n':
-			if err := r.lit("null"); err != nil {
-				return "", "", err
-			}
-			continue
+			return r.lit("null")
 		case '[':
 		default:
-			return "", "", r.typeError("value", "an array")
+			return r.typeError("value", "an array")
 		}
 		_ = r.open(2)
 		for n, first := 0, true; ; first = false {
 			more, err := r.elem(first)
-			if err != nil {
-				return "", "", err
-			}
-			if !more {
-				break
+			if err != nil || !more {
+				return err
 			}
 			if n++; n > max {
-				return "", "", &httppolicy.TooManyElementsError{Key: "value", Max: max}
+				return &httppolicy.TooManyElementsError{Key: "value", Max: max}
 			}
 			if err := er.entry(r, 3); err != nil {
-				return "", "", err
+				return err
 			}
 		}
+	})
+	if err != nil {
+		return "", "", err
 	}
 	return next, delta, r.end()
 }
@@ -145,30 +121,12 @@ func (r *jsonReader) readRemoved(depth int) (removed, hard bool, err error) {
 	if err := r.open(depth); err != nil {
 		return false, false, err
 	}
-	var mask uint32
-	for first := true; ; first = false {
-		start, stop, plain, more, err := r.key(first)
-		if err != nil {
-			return false, false, err
-		}
-		if !more {
-			return true, hard, nil
-		}
-		if r.match(&removedFields, start, stop, plain) < 0 {
-			if err := r.skip(depth + 1); err != nil {
-				return false, false, err
-			}
-			continue
-		}
-		if err := r.seen(&mask, &removedFields, 0); err != nil {
-			return false, false, err
-		}
+	err = r.object(&removedFields, depth, func(int) error {
 		s0, s1, pl, ok, err := r.strOrNull("reason")
-		if err != nil {
-			return false, false, err
-		}
-		hard = ok && removal(string(r.value(s0, s1, pl))) == idsync.RemovalHard
-	}
+		hard = err == nil && ok && removal(string(r.value(s0, s1, pl))) == idsync.RemovalHard
+		return err
+	})
+	return err == nil, hard, err
 }
 
 // users
@@ -256,46 +214,25 @@ func (d *usersDecoder) entry(r *jsonReader, depth int) error {
 	}
 	mark := len(r.arena)
 	var e userEntry
-	var mask uint32
-	for first := true; ; first = false {
-		start, stop, plain, more, err := r.key(first)
-		if err != nil {
-			return err
-		}
-		if !more {
-			break
-		}
-		f := r.match(&userFields, start, stop, plain)
-		if f < 0 {
-			if err := r.skip(depth + 1); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := r.seen(&mask, &userFields, f); err != nil {
-			return err
-		}
+	err := r.object(&userFields, depth, func(f int) (err error) {
 		switch f {
 		case uEnabled:
 			v, set, err := r.boolOrNull(userFields.names[f])
-			if err != nil {
-				return err
-			}
 			e.disabled = set && !v
+			return err
 		case uRemoved:
-			if e.removed, e.hard, err = r.readRemoved(depth + 1); err != nil {
-				return err
-			}
-		default:
-			sp, ok, err := r.keepStr(userFields.names[f])
-			if err != nil {
-				return err
-			}
-			e.f[f] = sp
-			if f == uUPN {
-				e.hasUPN = ok
-			}
+			e.removed, e.hard, err = r.readRemoved(depth + 1)
+			return err
 		}
+		sp, ok, err := r.keepStr(userFields.names[f])
+		e.f[f] = sp
+		if f == uUPN {
+			e.hasUPN = ok
+		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	if e.f[uID].end == e.f[uID].off { // no id: appendUserChange skips it
 		r.arena = r.arena[:mark]
@@ -393,25 +330,7 @@ func (d *groupsDecoder) entry(r *jsonReader, depth int) error {
 	}
 	mark, m0 := len(r.arena), len(d.members)
 	var e groupEntry
-	var mask uint32
-	for first := true; ; first = false {
-		start, stop, plain, more, err := r.key(first)
-		if err != nil {
-			return err
-		}
-		if !more {
-			break
-		}
-		f := r.match(&groupFields, start, stop, plain)
-		if f < 0 {
-			if err := r.skip(depth + 1); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := r.seen(&mask, &groupFields, f); err != nil {
-			return err
-		}
+	err := r.object(&groupFields, depth, func(f int) (err error) {
 		switch f {
 		case gID:
 			e.id, _, err = r.keepStr("id")
@@ -424,9 +343,10 @@ func (d *groupsDecoder) entry(r *jsonReader, depth int) error {
 		case gMembers:
 			err = d.readMembers(r, depth+1)
 		}
-		if err != nil {
-			return err
-		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	if e.id.end == e.id.off { // no id: appendGroupChanges skips it, members and all
 		r.arena, d.members = r.arena[:mark], d.members[:m0]
@@ -471,50 +391,30 @@ func (d *groupsDecoder) readMembers(r *jsonReader, depth int) error {
 		}
 		mark := len(r.arena)
 		var m memberEntry
-		var mask uint32
-		for first := true; ; first = false {
-			start, stop, plain, more, err := r.key(first)
-			if err != nil {
-				return err
-			}
-			if !more {
-				break
-			}
-			f := r.match(&memberFields, start, stop, plain)
-			if f < 0 {
-				if err := r.skip(depth + 2); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := r.seen(&mask, &memberFields, f); err != nil {
-				return err
-			}
+		err = r.object(&memberFields, depth+1, func(f int) (err error) {
 			switch f {
 			case mType:
 				s0, s1, pl, ok, err := r.strOrNull("@odata.type")
-				if err != nil {
+				if err != nil || !ok {
 					return err
 				}
-				if ok {
-					// Only users and nested groups matter for provisioning;
-					// devices, contacts and service principals are skipped.
-					switch string(r.value(s0, s1, pl)) {
-					case "#microsoft.graph.user":
-						m.kind = idsync.MemberUser
-					case "#microsoft.graph.group":
-						m.kind = idsync.MemberGroup
-					}
+				// Only users and nested groups matter for provisioning;
+				// devices, contacts and service principals are skipped.
+				switch string(r.value(s0, s1, pl)) {
+				case "#microsoft.graph.user":
+					m.kind = idsync.MemberUser
+				case "#microsoft.graph.group":
+					m.kind = idsync.MemberGroup
 				}
 			case mID:
-				if m.id, _, err = r.keepStr("id"); err != nil {
-					return err
-				}
+				m.id, _, err = r.keepStr("id")
 			case mRemoved:
-				if m.removed, _, err = r.readRemoved(depth + 2); err != nil {
-					return err
-				}
+				m.removed, _, err = r.readRemoved(depth + 2)
 			}
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		if m.kind == "" || m.id.end == m.id.off {
 			r.arena = r.arena[:mark]

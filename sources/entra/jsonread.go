@@ -428,13 +428,31 @@ func (r *jsonReader) match(fs *fields, start, stop int, plain bool) int {
 	return -1
 }
 
-// seen records field i of one object, and refuses it twice.
-func (r *jsonReader) seen(mask *uint32, fs *fields, i int) error {
-	if *mask&(1<<i) != 0 {
-		return r.errf("field %q twice in one object", fs.names[i])
+// object reads the fields of the object whose '{' open(depth) has just
+// read: each field of fs goes to read with its index, once (a second is
+// refused), and any other field is skipped whole.
+func (r *jsonReader) object(fs *fields, depth int, read func(f int) error) error {
+	var mask uint32
+	for first := true; ; first = false {
+		start, stop, plain, more, err := r.key(first)
+		if err != nil || !more {
+			return err
+		}
+		f := r.match(fs, start, stop, plain)
+		if f < 0 {
+			if err := r.skip(depth + 1); err != nil {
+				return err
+			}
+			continue
+		}
+		if mask&(1<<f) != 0 {
+			return r.errf("field %q twice in one object", fs.names[f])
+		}
+		mask |= 1 << f
+		if err := read(f); err != nil {
+			return err
+		}
 	}
-	*mask |= 1 << i
-	return nil
 }
 
 // appendFoldedName is encoding/json's (fold.go).
