@@ -7,8 +7,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/idsync/idsync/sources/entra/entratest"
 )
 
 // TestKilledMidEnqueueAppliesNothingTwice: SIGKILL a first sync while it
@@ -58,24 +56,7 @@ func TestKilledMidEnqueueAppliesNothingTwice(t *testing.T) {
 // SIGKILLs it once the state's WAL has grown past spilled bytes.
 func killMidEnqueue(t *testing.T, users int, spilled int64) *e2e {
 	t.Helper()
-	e := newE2E(t, noLimits)
-	e.tenant.Close()
-	e.tenant = entratest.NewServer()
-	t.Cleanup(e.tenant.Close)
-	e.tenant.Generate(users, 20)
-	scope := e.tenant.AddGroup("Whale Users", "everyone")
-	e.tenant.AddGroup("Whale Admins", "")
-	e.tenant.AddGroup("Whale Writers", "")
-	for g := range 20 {
-		id, _ := e.tenant.GroupID(fmtGroup(g))
-		e.tenant.AddMember(scope, id)
-	}
-	path, err := writeDemoConfig(e.dir, e.tenant, e.ws, "      rate_limit: 0\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(path)
-	os.WriteFile(path, append(b, noLimits...), 0o600)
+	e := generatedE2E(t, users)
 
 	wal := filepath.Join(e.dir, "idsync.db-wal")
 	cmd := execIdsync(e.config, "sync")

@@ -209,13 +209,10 @@ func TestWorkspaceTokenRejectedOneClearError(t *testing.T) {
 	}
 }
 
-// TestEntraKilledMidApplyResumes: SIGKILL idsync while it applies a few
-// thousand creates to a slow workspace, then run it again.
-func TestEntraKilledMidApplyResumes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("applies a few thousand users")
-	}
-	const users = 2000
+// generatedE2E is a tenant of users generated users in 20 groups, all in
+// scope, and the demo config without safety limits or a rate limit.
+func generatedE2E(t *testing.T, users int) *e2e {
+	t.Helper()
 	e := newE2E(t, noLimits)
 	e.tenant.Close()
 	e.tenant = entratest.NewServer()
@@ -235,6 +232,17 @@ func TestEntraKilledMidApplyResumes(t *testing.T) {
 	}
 	b, _ := os.ReadFile(path)
 	os.WriteFile(path, append(b, noLimits...), 0o600)
+	return e
+}
+
+// TestEntraKilledMidApplyResumes: SIGKILL idsync while it applies a few
+// thousand creates to a slow workspace, then run it again.
+func TestEntraKilledMidApplyResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("applies a few thousand users")
+	}
+	const users = 2000
+	e := generatedE2E(t, users)
 
 	e.ws.SetLatency(3 * time.Millisecond)
 	cmd := execIdsync(e.config, "sync")
