@@ -6,9 +6,10 @@
 //
 // All access goes through a Tx. The database has one writing connection, so
 // there is one writer at a time and a Tx sees a stable database; code holding
-// a Tx must not open another one. A SQLite file's View reads on connections of
-// its own beside the writer (WAL), each seeing the last committed state. Across processes, only the holder of the state's Lock
-// opens it for writing (Open); everyone else reads (OpenReadOnly).
+// a Tx must not open another one. A SQLite file's View reads on connections
+// of its own beside the writer (WAL), each seeing the last committed state.
+// Across processes, only the holder of the state's Lock opens it for writing
+// (Open); everyone else reads (OpenReadOnly).
 package state
 
 import (
@@ -44,7 +45,8 @@ type Store struct {
 	path     string // the SQLite file, or the PostgreSQL DSN with its password hidden
 	readOnly bool
 	// stmts are the statements prepared on db (Tx.stmt). Only statements
-	// with a fixed text go here; their number is bounded by the code.
+	// whose texts the code fixes go here (a log query's LIMIT is part of its
+	// text; the daemon's limits are constants), so their number is bounded.
 	smu   stdsync.Mutex
 	stmts map[string]*sql.Stmt
 	// rstmts are the statements prepared on rdb, for View.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/idsync/idsync/internal/groupcommit"
 	"github.com/idsync/idsync/state"
 )
 
@@ -28,8 +29,7 @@ import (
 const maxRecordGroup = 32
 
 type recorder struct {
-	queue      []*pendingRecord
-	committing bool
+	queue groupcommit.Queue[*pendingRecord]
 	// claims: the workspace objects whose records are queued or in an
 	// uncommitted group, with the IdP id each is being recorded for. The
 	// adoption guard (opContext) reads them first: View reads on a pool of
@@ -104,37 +104,12 @@ func (e *Engine) recordUpdate(ctx context.Context, conn string, f func(*state.Tx
 	p := &pendingRecord{f: f, done: make(chan error, 1)}
 	e.mu.Lock()
 	r := e.recorderOf(conn)
-	r.queue = append(r.queue, p)
-	lead := !r.committing
-	r.committing = true
 	e.mu.Unlock()
-	if lead {
-		e.commitRecords(ctx, conn, r)
-	}
+	// The leader's context, without its end, commits the groups it leads
+	// and those after it.
+	ctx = context.WithoutCancel(ctx)
+	r.queue.Add(p, maxRecordGroup, func(group []*pendingRecord) { e.commitRecordGroup(ctx, conn, group) })
 	return <-p.done // never abandoned: a record in flight is always awaited
-}
-
-// commitRecords commits groups of r's queue until it is empty. The leader
-// commits the group it is in first; later groups go on a goroutine of their
-// own, so no worker waits for records queued after its own.
-func (e *Engine) commitRecords(ctx context.Context, conn string, r *recorder) {
-	e.mu.Lock()
-	n := min(len(r.queue), maxRecordGroup)
-	group := r.queue[:n:n]
-	r.queue = r.queue[n:]
-	e.mu.Unlock()
-
-	e.commitRecordGroup(context.WithoutCancel(ctx), conn, group)
-
-	e.mu.Lock()
-	more := len(r.queue) > 0
-	if !more {
-		r.committing, r.queue = false, nil
-	}
-	e.mu.Unlock()
-	if more {
-		go e.commitRecords(ctx, conn, r)
-	}
 }
 
 func (e *Engine) commitRecordGroup(ctx context.Context, conn string, group []*pendingRecord) {

@@ -139,8 +139,11 @@ func (o *ownerTarget) Apply(ctx context.Context, op idsync.Op) (idsync.Applied, 
 		for {
 			o.engine.mu.Lock()
 			r := o.engine.recs["acme"]
-			queued := r != nil && r.committing
 			o.engine.mu.Unlock()
+			queued := false
+			if r != nil {
+				_, queued = r.queue.State()
+			}
 			if queued || time.Now().After(deadline) {
 				break
 			}

@@ -29,17 +29,7 @@ type pendingWrite struct {
 
 func (r *StateRepo) Update(ctx context.Context, f func(tx RepoTx) error) error {
 	p := &pendingWrite{ctx: ctx, f: f, done: make(chan error, 1)}
-	r.qmu.Lock()
-	r.queue = append(r.queue, p)
-	lead := !r.committing
-	r.committing = true
-	r.qmu.Unlock()
-	if lead {
-		// This caller commits the group it is in; whoever is still queued
-		// after it is committed by a goroutine of their own, so no caller
-		// waits for writes that came after its own.
-		r.commitNext()
-	}
+	r.queue.Add(p, maxGroup, r.commitGroup)
 	select {
 	case err := <-p.done:
 		return err
@@ -47,29 +37,6 @@ func (r *StateRepo) Update(ctx context.Context, f func(tx RepoTx) error) error {
 		// Gone before its group was run: the group skips it. Run (or
 		// running): its answer is lost, its write is not.
 		return ctx.Err()
-	}
-}
-
-// commitNext commits the next group; if more wait, it hands on to a new
-// goroutine, else it clears committing.
-func (r *StateRepo) commitNext() {
-	r.qmu.Lock()
-	n := min(len(r.queue), maxGroup)
-	group := r.queue[:n:n]
-	r.queue = r.queue[n:]
-	r.qmu.Unlock()
-
-	r.commitGroup(group)
-
-	r.qmu.Lock()
-	more := len(r.queue) > 0
-	if !more {
-		r.committing = false
-		r.queue = nil
-	}
-	r.qmu.Unlock()
-	if more {
-		go r.commitNext()
 	}
 }
 

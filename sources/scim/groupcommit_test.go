@@ -62,9 +62,7 @@ func TestGroupCommitKeepsEachWriteAlone(t *testing.T) {
 	waitQueued := func(n int) {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			repo.qmu.Lock()
-			q, leading := len(repo.queue), repo.committing
-			repo.qmu.Unlock()
+			q, leading := repo.queue.State()
 			if leading && q == n {
 				return
 			}

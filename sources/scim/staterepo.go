@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/idsync/idsync"
+	"github.com/idsync/idsync/internal/groupcommit"
 	"github.com/idsync/idsync/state"
 )
 
@@ -50,11 +51,8 @@ type StateRepo struct {
 	decoded  stdsync.Map // *state.PushResource → map[string]any
 	ndecoded atomic.Int64
 
-	// The writes waiting for their group's commit (groupcommit.go), and
-	// whether a committer is running.
-	qmu        stdsync.Mutex
-	queue      []*pendingWrite
-	committing bool
+	// The writes waiting for their group's commit (groupcommit.go).
+	queue groupcommit.Queue[*pendingWrite]
 }
 
 var (
